@@ -1,0 +1,106 @@
+"""``edgeprune curate``: prune a detection dataset by distance to self-supervised prototypes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..datasets.files import IMAGE_MODES
+from .common import fraction, positive_int
+
+FORMATS = ("coco", "voc", "tfrecord", "folder")
+POLICIES = ("hard", "easy", "random", "stratified")
+
+
+def register(subparsers) -> None:
+    """Add the ``curate`` subcommand."""
+    p = subparsers.add_parser(
+        "curate", help="prune a dataset (COCO, VOC, TFRecord, image folder) by prototype distance",
+        description="Embed every image, cluster, score by distance to the nearest prototype and keep the easy or "
+                    "hard part. Writes the pruned dataset, scores.csv, summary.json and report.html into --out.",
+    )
+    p.add_argument("dataset", help="COCO .json (or dir), VOC root, TFRecord file/dir/glob, or image folder")
+    p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
+    p.add_argument("--format", choices=FORMATS, help="input format (default: detected from the path)")
+    p.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory (default: beside the json)")
+    p.add_argument("--split", help="VOC: read only the ids of ImageSets/Main/SPLIT.txt")
+    p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")
+    p.add_argument("--out-format", choices=FORMATS, help="output format (default: the input's)")
+
+    sel = p.add_argument_group("selection")
+    amount = sel.add_mutually_exclusive_group()
+    amount.add_argument("--keep", type=fraction, help="fraction of images to keep, in (0, 1] (default 0.5)")
+    amount.add_argument("--prune", type=float, help="fraction of images to prune, in [0, 1)")
+    sel.add_argument("--policy", choices=POLICIES, default="hard",
+                     help="hard: keep the farthest from prototypes (plenty of data); easy: keep the nearest "
+                          "(scarce data); random: seeded baseline; stratified: same share of each cluster, hard "
+                          "within (default: hard)")
+    scope = sel.add_mutually_exclusive_group()
+    scope.add_argument("--per-cluster", dest="per_cluster", action="store_true", default=True,
+                       help="apply the fraction within each cluster (default; the reference rule)")
+    scope.add_argument("--global", dest="per_cluster", action="store_false", help="rank all images together")
+    sel.add_argument("--method", default="kmeans", help="clustering method (default kmeans; see README)")
+    sel.add_argument("--clusters", "-k", default="10", help="number of clusters, or auto / auto:silhouette")
+    sel.add_argument("--seed", type=int, default=0, help="seed for clustering, random policy and pretraining")
+    sel.add_argument("--drop-invalid-boxes", action="store_true",
+                     help="drop zero-area / out-of-image boxes instead of warning and keeping them")
+
+    emb = p.add_argument_group("embedding")
+    emb.add_argument("--backbone", default="selfsup",
+                     help="TF-Hub handle, URL or local SavedModel dir; 'selfsup' (default) pretrains edgeprune's "
+                          "own backbone on this dataset, offline, and caches it")
+    emb.add_argument("--image-size", type=positive_int, help="backbone input size (default 224; selfsup: its own)")
+    emb.add_argument("--preprocess", choices=("unit", "symmetric", "raw"), default="unit",
+                     help="pixel scaling: unit [0,1] (TF Hub convention), symmetric [-1,1], raw [0,255]")
+    emb.add_argument("--no-normalize", dest="normalize", action="store_false",
+                     help="do not L2-normalise embeddings (normalised, Euclidean orders like cosine)")
+    emb.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
+    emb.add_argument("--cache-dir", type=Path, help="embedding/backbone cache (default $EDGEPRUNE_CACHE or "
+                                                    "~/.cache/edgeprune)")
+    emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: training steps (default: a few minutes)")
+
+    out = p.add_argument_group("outputs")
+    out.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    out.add_argument("--write-dropped", action="store_true", help="also write the dropped part to dropped/")
+    out.add_argument("--save-embeddings", action="store_true", help="also write embeddings.npy")
+    out.add_argument("--export-folders", choices=("prune", "clusters", "all"),
+                     help="reference-tool folders: prune_{i}_easy|hard/ and/or cluster_{i}/")
+    out.add_argument("--image-mode", choices=IMAGE_MODES, default="copy", help="how images are placed in outputs")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run curate from parsed arguments and print the one-screen summary."""
+    from ..errors import EdgepruneError
+    from ..pipeline import CurateOptions, curate
+
+    if args.prune is not None:
+        if not 0.0 <= args.prune < 1.0:
+            raise EdgepruneError(f"--prune must be in [0, 1), got {args.prune}")
+        keep = 1.0 - args.prune
+    else:
+        keep = args.keep if args.keep is not None else 0.5
+    options = CurateOptions(
+        out=args.out, keep=keep, policy=args.policy, per_cluster=args.per_cluster, method=args.method,
+        clusters=args.clusters, seed=args.seed, backbone=args.backbone, image_size=args.image_size,
+        preprocess=args.preprocess, normalize=args.normalize, batch_size=args.batch_size, cache_dir=args.cache_dir,
+        format=args.format, images_dir=args.images_dir, split=args.split, label_map=args.label_map,
+        out_format=args.out_format, overwrite=args.overwrite, write_dropped=args.write_dropped,
+        save_embeddings=args.save_embeddings, export_folders=args.export_folders, image_mode=args.image_mode,
+        drop_invalid_boxes=args.drop_invalid_boxes, pretrain_steps=args.pretrain_steps, progress=not args.quiet,
+    )
+    result = curate(args.dataset, options)
+    scope = "per cluster" if args.per_cluster else "global"
+    print(f"edgeprune curate: {args.dataset}")
+    print(f"  images  {result.images_before:>7} -> {result.images_after:<7} "
+          f"({result.images_after / result.images_before:.0%} kept, policy {args.policy}, {scope})")
+    print(f"  boxes   {result.boxes_before:>7} -> {result.boxes_after:<7}")
+    print(f"  {args.method} with k={result.clusters}; backbone {result.backbone}")
+    print(f"  embeddings: {result.embeddings_computed} computed, {result.embeddings_cached} from cache")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items()))
+    print(f"  pruned dataset ({result.output_format}): {result.out / 'pruned'}")
+    print(f"  report: {result.out / 'report.html'}")
+    print(f"  scores: {result.out / 'scores.csv'}")
+    return 0

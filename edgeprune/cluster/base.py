@@ -1,0 +1,64 @@
+"""What every clustering method shares: squared distances to prototypes and the estimator contract."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import EdgepruneError
+
+_CHUNK_ELEMENTS = 1 << 24  # bound the [chunk, k] distance block to ~64 MB of float32
+
+
+def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """``||x_i - c_j||^2`` for every sample and prototype, via one matrix product, clipped at zero."""
+    X = np.asarray(X, dtype=np.float32)
+    centers = np.asarray(centers, dtype=np.float32)
+    x_norms = np.einsum("ij,ij->i", X, X)[:, None]
+    c_norms = np.einsum("ij,ij->i", centers, centers)[None, :]
+    d2 = x_norms - 2.0 * (X @ centers.T) + c_norms
+    return np.maximum(d2, 0.0, out=d2)
+
+
+def nearest_prototype(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, distances)``: index of and Euclidean distance to each sample's nearest prototype, in chunks."""
+    n = len(X)
+    labels = np.empty(n, np.int64)
+    distances = np.empty(n, np.float32)
+    step = max(1, _CHUNK_ELEMENTS // max(len(centers), 1))
+    for start in range(0, n, step):
+        d2 = squared_distances(X[start:start + step], centers)
+        labels[start:start + step] = d2.argmin(axis=1)
+        distances[start:start + step] = np.sqrt(d2[np.arange(len(d2)), labels[start:start + step]])
+    return labels, distances
+
+
+def check_input(X: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Validate a 2-D finite sample matrix with at least ``n_clusters`` rows; return it as float32."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise EdgepruneError(f"expected a 2-D array of samples, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise EdgepruneError("the embeddings contain NaN or infinite values")
+    if n_clusters < 1:
+        raise EdgepruneError(f"the number of clusters must be at least 1, got {n_clusters}")
+    if n_clusters > len(X):
+        raise EdgepruneError(f"cannot make {n_clusters} clusters from {len(X)} samples; use --clusters <= {len(X)}")
+    return X
+
+
+class PrototypeClusterer:
+    """Mixin for estimators that end with ``cluster_centers_``: ``transform``, ``predict``, ``fit_predict``."""
+
+    cluster_centers_: np.ndarray
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Euclidean distances ``[n, k]`` from each sample to each prototype."""
+        return np.sqrt(squared_distances(X, self.cluster_centers_))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Index of the nearest prototype for each sample."""
+        return nearest_prototype(X, self.cluster_centers_)[0]
+
+    def fit_predict(self, X: np.ndarray, y=None) -> np.ndarray:
+        """Fit, then return ``labels_``."""
+        return self.fit(X).labels_

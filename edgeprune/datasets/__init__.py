@@ -1,0 +1,110 @@
+"""Detection datasets: one in-memory type, one reader and writer per format, format auto-detection."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from ..errors import EdgepruneError
+from .coco import find_annotations, read_coco, write_coco
+from .folder import is_image_folder, read_folder, write_folder
+from .tfrecord import find_record_files, read_tfrecord, write_tfrecord
+from .types import Box, Category, Dataset, ImageRecord, invalid_boxes
+from .voc import is_voc, read_voc, write_voc
+
+__all__ = [
+    "Box", "Category", "Dataset", "ImageRecord", "FORMATS", "detect_format", "read_dataset", "write_dataset",
+    "check_boxes",
+]
+log = logging.getLogger(__name__)
+
+FORMATS = ("coco", "voc", "tfrecord", "folder")
+WRITERS: dict[str, Callable[..., object]] = {
+    "coco": write_coco, "voc": write_voc, "tfrecord": write_tfrecord, "folder": write_folder,
+}
+
+
+def detect_format(path: Path | str) -> str:
+    """Guess the format of the dataset at ``path``: VOC layout, TFRecords, a COCO JSON, then an image folder."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        if find_record_files(text):
+            return "tfrecord"
+        raise EdgepruneError(f"{path}: the pattern matches no TFRecord files")
+    path = Path(path)
+    if not path.exists():
+        raise EdgepruneError(f"{path}: no such file or directory")
+    if is_voc(path):
+        return "voc"
+    if find_record_files(path):
+        return "tfrecord"
+    if find_annotations(path) is not None:
+        return "coco"
+    if is_image_folder(path):
+        return "folder"
+    raise EdgepruneError(
+        f"{path}: unknown dataset format (expected a COCO .json, a VOC root, TFRecords or an image folder); "
+        "pass --format to say which"
+    )
+
+
+def read_dataset(
+    path: Path | str,
+    *,
+    format: str | None = None,
+    images_dir: Path | None = None,
+    split: str | None = None,
+    label_map: Path | None = None,
+) -> Dataset:
+    """Read a dataset of any supported format (auto-detected unless ``format`` is given)."""
+    if format is not None and format not in FORMATS:
+        raise EdgepruneError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    fmt = format or detect_format(path)
+    if fmt != "tfrecord" and not Path(path).exists():
+        raise EdgepruneError(f"{path}: no such file or directory")
+    if split is not None and fmt != "voc":
+        raise EdgepruneError(f"--split applies to VOC datasets only, not {fmt}")
+    if fmt == "coco":
+        dataset = read_coco(Path(path), images_dir=images_dir)
+    elif fmt == "voc":
+        dataset = read_voc(Path(path), split=split)
+    elif fmt == "tfrecord":
+        dataset = read_tfrecord(path, label_map=label_map)
+    else:
+        dataset = read_folder(Path(path))
+    if not dataset.images:
+        raise EdgepruneError(f"{path}: the dataset holds no images")
+    log.info("read %s dataset %s: %d images, %d boxes, %d categories", fmt, path, len(dataset),
+             dataset.num_boxes(), len(dataset.categories))
+    return dataset
+
+
+def check_boxes(dataset: Dataset, *, drop: bool) -> int:
+    """Warn about degenerate or out-of-image boxes, dropping them if ``drop``; returns how many were found.
+
+    A dropped box edits its image, so writers re-encode that image's annotation instead of copying the original.
+    """
+    found = invalid_boxes(dataset.images)
+    if not found:
+        return 0
+    examples = "; ".join(f"{img.file_name}: {reason}" for img, _, reason in found[:3])
+    action = "dropping them" if drop else "keeping them (use --drop-invalid-boxes to drop)"
+    log.warning("%d invalid boxes in %s, %s. e.g. %s", len(found), dataset.source, action, examples)
+    if drop:
+        bad = {id(box) for _, box, _ in found}
+        for img in {id(i): i for i, _, _ in found}.values():
+            img.boxes = [b for b in img.boxes if id(b) not in bad]
+            img.extra.pop("voc_xml", None)
+            img.extra.pop("tfrecord_raw", None)
+    return len(found)
+
+
+def write_dataset(dataset: Dataset, out_dir: Path, *, format: str | None = None, image_mode: str = "copy") -> str:
+    """Write ``dataset`` under ``out_dir`` in ``format`` (default: the format it was read from); returns it."""
+    fmt = format or dataset.format
+    if fmt not in WRITERS:
+        raise EdgepruneError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    WRITERS[fmt](dataset, out_dir, image_mode=image_mode)
+    return fmt

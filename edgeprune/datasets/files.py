@@ -1,0 +1,42 @@
+"""Image files: reading a size from the header, and placing an image's exact bytes in an output tree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import EdgepruneError
+from .types import ImageRecord
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+IMAGE_MODES = ("copy", "hardlink", "symlink")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` read from the image header only; a clear error for a file that is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise EdgepruneError(f"{path}: not a readable image ({exc.__class__.__name__})")
+
+
+def copy_image(img: ImageRecord, target: Path, *, mode: str = "copy") -> None:
+    """Put ``img``'s bytes at ``target`` unchanged: a copy, a hard link, a symlink, or the held bytes."""
+    if mode not in IMAGE_MODES:
+        raise EdgepruneError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES)}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if img.path is None:
+        target.write_bytes(img.read_bytes())
+    elif mode == "symlink":
+        os.symlink(img.path.resolve(), target)
+    elif mode == "hardlink":
+        try:
+            os.link(img.path, target)
+        except OSError:
+            shutil.copyfile(img.path, target)
+    else:
+        shutil.copyfile(img.path, target)

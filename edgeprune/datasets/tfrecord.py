@@ -1,0 +1,231 @@
+"""TensorFlow Object Detection API TFRecords: sharded ``tf.train.Example`` files plus ``label_map.pbtxt``.
+
+Keys read and written: ``image/encoded``, ``image/filename``, ``image/source_id``, ``image/format``,
+``image/height``, ``image/width``, ``image/object/bbox/{xmin,xmax,ymin,ymax}`` (normalised),
+``image/object/class/text`` and ``image/object/class/label``. A kept record is written back byte for byte into the
+shard it came from, so the output shards exactly like the input.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import EdgepruneError
+from .types import Box, Category, Dataset, ImageRecord
+
+LABEL_MAP_NAME = "label_map.pbtxt"
+RECORDS_PER_SHARD = 1000
+_SHARD_RE = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})$")
+_RECORD_HINTS = (".record", ".tfrecord", ".tfrecords")
+_FIELD_RE = re.compile(r"(\w+)\s*:\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
+
+
+def _is_record_file(path: Path) -> bool:
+    return any(hint in path.name for hint in _RECORD_HINTS) and path.is_file()
+
+
+def find_record_files(path: Path | str) -> list[Path]:
+    """The TFRecord files named by ``path``: a file, a glob pattern, or a directory holding ``*.record*`` files."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(text))
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if _is_record_file(p))
+    return []
+
+
+def parse_label_map(path: Path) -> list[Category]:
+    """Parse a TF OD API ``label_map.pbtxt`` (``item { id: 1 name: 'cat' display_name: 'Cat' }`` blocks)."""
+    text = path.read_text()
+    categories = []
+    for block in re.findall(r"item\s*\{(.*?)\}", text, flags=re.S):
+        fields = {key: a or b or c for key, a, b, c in _FIELD_RE.findall(block)}
+        if "id" not in fields or not ("name" in fields or "display_name" in fields):
+            raise EdgepruneError(f"{path}: label map item without id or name: {block.strip()!r}")
+        try:
+            cat_id = int(fields["id"])
+        except ValueError:
+            raise EdgepruneError(f"{path}: label map id {fields['id']!r} is not an integer")
+        name = fields.get("name") or fields["display_name"]
+        extra = {"display_name": fields["display_name"]} if "display_name" in fields else {}
+        categories.append(Category(cat_id, name, None, extra))
+    if not categories:
+        raise EdgepruneError(f"{path}: no 'item {{ id: .. name: .. }}' entries in the label map")
+    return categories
+
+
+def format_label_map(categories: list[Category]) -> str:
+    """The ``label_map.pbtxt`` text for ``categories``."""
+    items = []
+    for cat in categories:
+        display = cat.extra.get("display_name")
+        line = f"item {{\n  id: {cat.id}\n  name: '{cat.name}'\n"
+        if display:
+            line += f"  display_name: '{display}'\n"
+        items.append(line + "}\n")
+    return "".join(items)
+
+
+def _feature_list(feature: Any, key: str) -> list:
+    if key not in feature:
+        return []
+    value = feature[key]
+    kind = value.WhichOneof("kind")
+    return list(getattr(value, kind).value) if kind else []
+
+
+def _first(feature: Any, key: str, default: Any = None) -> Any:
+    values = _feature_list(feature, key)
+    return values[0] if values else default
+
+
+def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset:
+    """Read TF OD API TFRecords; corrupt shards and bad records raise :class:`EdgepruneError` naming the file."""
+    import tensorflow as tf
+
+    files = find_record_files(path)
+    if not files:
+        raise EdgepruneError(f"{path}: no TFRecord files found")
+    if label_map is None:
+        candidate = files[0].parent / LABEL_MAP_NAME
+        label_map = candidate if candidate.is_file() else None
+    categories = parse_label_map(label_map) if label_map else []
+    known = {c.id: c for c in categories}
+
+    images: list[ImageRecord] = []
+    for shard_index, record_file in enumerate(files):
+        try:
+            for position, raw in enumerate(tf.data.TFRecordDataset(str(record_file)).as_numpy_iterator()):
+                images.append(_parse_record(raw, record_file, position, shard_index, known))
+        except tf.errors.DataLossError as exc:
+            raise EdgepruneError(f"{record_file}: corrupt TFRecord ({exc.message.splitlines()[0]})")
+        except tf.errors.OpError as exc:
+            raise EdgepruneError(f"{record_file}: cannot read TFRecord ({exc.message.splitlines()[0]})")
+    if not categories:
+        categories = sorted(known.values(), key=lambda c: c.id)
+    extra = {"shards": [f.name for f in files], "label_map": str(label_map) if label_map else None}
+    return Dataset(images, categories, "tfrecord", source=files[0].parent, extra=extra)
+
+
+def _parse_record(raw: bytes, record_file: Path, position: int, shard: int, known: dict[int, Category]) -> ImageRecord:
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+
+    try:
+        example = tf.train.Example.FromString(raw)
+    except DecodeError:
+        raise EdgepruneError(f"{record_file}: record {position} is not a tf.train.Example")
+    feature = example.features.feature
+    encoded = _first(feature, "image/encoded")
+    if encoded is None:
+        raise EdgepruneError(f"{record_file}: record {position} has no image/encoded")
+    width, height = int(_first(feature, "image/width", 0)), int(_first(feature, "image/height", 0))
+    if width <= 0 or height <= 0:
+        from io import BytesIO
+
+        from PIL import Image
+
+        try:
+            width, height = Image.open(BytesIO(encoded)).size
+        except OSError:
+            raise EdgepruneError(f"{record_file}: record {position} holds an unreadable image")
+    file_name = _first(feature, "image/filename", b"").decode() or f"{shard:05d}_{position:06d}.jpg"
+    source_id = _first(feature, "image/source_id", b"").decode() or file_name
+    coords = [_feature_list(feature, f"image/object/bbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
+    labels = _feature_list(feature, "image/object/class/label")
+    texts = [t.decode() for t in _feature_list(feature, "image/object/class/text")]
+    if len({len(c) for c in coords}) > 1 or (labels and len(labels) != len(coords[0])):
+        raise EdgepruneError(f"{record_file}: record {position} has box lists of different lengths")
+    boxes = []
+    for i, (xmin, ymin, xmax, ymax) in enumerate(zip(*coords)):
+        if i < len(labels):
+            label = int(labels[i])
+        elif i < len(texts):
+            label = next((c.id for c in known.values() if c.name == texts[i]), len(known) + 1)
+        else:
+            raise EdgepruneError(f"{record_file}: record {position} box {i} has neither class/label nor class/text")
+        if label not in known:
+            known[label] = Category(label, texts[i] if i < len(texts) else str(label))
+        boxes.append(Box(label, (xmin * width, ymin * height, (xmax - xmin) * width, (ymax - ymin) * height)))
+    extra = {"tfrecord_raw": raw, "tfrecord_shard": shard}
+    return ImageRecord(source_id, file_name, width, height, encoded=encoded, boxes=boxes, extra=extra)
+
+
+def build_example(img: ImageRecord, names: dict[int, str]):
+    """A TF OD API ``tf.train.Example`` for ``img`` (boxes normalised, image bytes unchanged)."""
+    import tensorflow as tf
+
+    def floats(values):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+    def ints(values):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    def blobs(values):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+    encoded = img.read_bytes()
+    suffix = Path(img.file_name).suffix.lower().lstrip(".") or "jpeg"
+    w, h = float(img.width), float(img.height)
+    boxes = img.boxes
+    feature = {
+        "image/encoded": blobs([encoded]),
+        "image/filename": blobs([img.file_name.encode()]),
+        "image/source_id": blobs([str(img.id).encode()]),
+        "image/key/sha256": blobs([hashlib.sha256(encoded).hexdigest().encode()]),
+        "image/format": blobs([("jpeg" if suffix == "jpg" else suffix).encode()]),
+        "image/height": ints([img.height]),
+        "image/width": ints([img.width]),
+        "image/object/bbox/xmin": floats([b.bbox[0] / w for b in boxes]),
+        "image/object/bbox/xmax": floats([(b.bbox[0] + b.bbox[2]) / w for b in boxes]),
+        "image/object/bbox/ymin": floats([b.bbox[1] / h for b in boxes]),
+        "image/object/bbox/ymax": floats([(b.bbox[1] + b.bbox[3]) / h for b in boxes]),
+        "image/object/class/text": blobs([names[b.category_id].encode() for b in boxes]),
+        "image/object/class/label": ints([b.category_id for b in boxes]),
+        "image/object/is_crowd": ints([int(b.extra.get("iscrowd", 0)) for b in boxes]),
+        "image/object/area": floats([b.area for b in boxes]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def _shard_names(dataset: Dataset, base: str) -> list[str]:
+    shards = dataset.extra.get("shards") if dataset.format == "tfrecord" else None
+    if shards:
+        return list(shards)
+    count = max(1, math.ceil(len(dataset.images) / RECORDS_PER_SHARD))
+    return [f"{base}.record-{i:05d}-of-{count:05d}" for i in range(count)]
+
+
+def write_tfrecord(dataset: Dataset, out_dir: Path, *, base: str = "data", **_: Any) -> list[Path]:
+    """Write the dataset as TFRecord shards plus ``label_map.pbtxt``; returns the shard paths.
+
+    Records read from TFRecords go back unchanged into the shard of the same name; others are encoded anew and
+    spread over ``ceil(n / 1000)`` shards. Every input shard gets an output file, even an empty one.
+    """
+    import tensorflow as tf
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = _shard_names(dataset, base)
+    writers = [tf.io.TFRecordWriter(str(out_dir / name)) for name in names]
+    category_names = dataset.category_names
+    try:
+        for index, img in enumerate(dataset.images):
+            raw = img.extra.get("tfrecord_raw")
+            shard = img.extra.get("tfrecord_shard") if raw is not None else None
+            if shard is None or shard >= len(writers):
+                shard = index * len(writers) // max(len(dataset.images), 1)
+                raw = build_example(img, category_names).SerializeToString()
+            writers[shard].write(raw)
+    finally:
+        for writer in writers:
+            writer.close()
+    (out_dir / LABEL_MAP_NAME).write_text(format_label_map(dataset.categories))
+    return [out_dir / name for name in names]

@@ -1,0 +1,126 @@
+"""The in-memory detection dataset that every reader produces and every writer consumes.
+
+Boxes are stored in absolute pixel coordinates ``[x, y, width, height]`` (the COCO convention). Everything a
+format carries that edgeprune does not interpret (COCO ``info``/``licenses``/``segmentation``, VOC ``pose``/
+``difficult``, the raw bytes of a TFRecord example) is kept in ``extra`` so a writer of the same format can
+reproduce the input exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Category:
+    """An object class: ``id`` as the source format numbers it (COCO may use 0), a name, an optional parent."""
+
+    id: int
+    name: str
+    supercategory: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Box:
+    """One annotated object: a category id and ``[x, y, w, h]`` in pixels."""
+
+    category_id: int
+    bbox: tuple[float, float, float, float]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def area(self) -> float:
+        """Box area in square pixels (zero or negative for a degenerate box)."""
+        return max(self.bbox[2], 0.0) * max(self.bbox[3], 0.0)
+
+
+@dataclass
+class ImageRecord:
+    """One image: its id, where its bytes live, its size, its boxes and any image-level class label.
+
+    Exactly one of ``path`` (a file on disk) or ``encoded`` (bytes held in a TFRecord example) is set.
+    ``file_name`` is the name the format uses (relative to the image root for COCO/VOC/folders).
+    """
+
+    id: int | str
+    file_name: str
+    width: int
+    height: int
+    path: Path | None = None
+    encoded: bytes | None = None
+    boxes: list[Box] = field(default_factory=list)
+    label: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def read_bytes(self) -> bytes:
+        """The encoded image bytes, exactly as stored (never re-encoded)."""
+        if self.encoded is not None:
+            return self.encoded
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+@dataclass
+class Dataset:
+    """Images, their boxes and the categories, plus the format they came from and format-level extras."""
+
+    images: list[ImageRecord]
+    categories: list[Category]
+    format: str
+    source: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def category_names(self) -> dict[int, str]:
+        """Map category id to name."""
+        return {c.id: c.name for c in self.categories}
+
+    def subset(self, mask: Sequence[bool] | np.ndarray) -> "Dataset":
+        """A dataset holding only the images where ``mask`` is true; categories and extras are kept whole."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(self.images),):
+            raise ValueError(f"mask has shape {mask.shape}, expected ({len(self.images)},)")
+        kept = [img for img, keep in zip(self.images, mask) if keep]
+        return dataclasses.replace(self, images=kept)
+
+    def box_counts(self) -> dict[str, int]:
+        """Number of boxes per category name (image-level labels count for folder datasets)."""
+        names = self.category_names
+        counts = {c.name: 0 for c in self.categories}
+        for img in self.images:
+            for box in img.boxes:
+                name = names.get(box.category_id, str(box.category_id))
+                counts[name] = counts.get(name, 0) + 1
+            if img.label is not None and not img.boxes:
+                name = names.get(img.label, str(img.label))
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def num_boxes(self) -> int:
+        """Total number of boxes."""
+        return sum(len(img.boxes) for img in self.images)
+
+
+def invalid_boxes(images: Iterable[ImageRecord]) -> list[tuple[ImageRecord, Box, str]]:
+    """Boxes with zero or negative area or lying (partly) outside their image, with the reason for each.
+
+    A tolerance of one pixel absorbs the usual off-by-one of VOC's 1-based coordinates.
+    """
+    found = []
+    for img in images:
+        for box in img.boxes:
+            x, y, w, h = box.bbox
+            if w <= 0 or h <= 0:
+                found.append((img, box, f"zero area (w={w:g}, h={h:g})"))
+            elif x < -1 or y < -1 or x + w > img.width + 1 or y + h > img.height + 1:
+                found.append((img, box, f"outside the {img.width}x{img.height} image ({x:g},{y:g},{w:g},{h:g})"))
+    return found

@@ -1,0 +1,120 @@
+"""Loading an image-embedding backbone through TensorFlow Hub.
+
+``handle`` is anything ``hub.load`` takes: a tfhub.dev / Kaggle handle, a URL, or a local SavedModel directory.
+The loaded object is called on a float32 batch ``[N, H, W, 3]``; a ``serving_default`` signature is used when the
+object itself is not callable. Feature-map outputs ``[N, h, w, C]`` are average-pooled to ``[N, C]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import tensorflow as tf
+
+from ..errors import EdgepruneError
+
+log = logging.getLogger(__name__)
+
+PREPROCESSING = {
+    "unit": (1.0 / 255.0, 0.0),  # [0, 1]: the TF Hub image convention
+    "symmetric": (2.0 / 255.0, -1.0),  # [-1, 1]: MobileNet/Inception style
+    "raw": (1.0, 0.0),  # [0, 255]
+}
+_OUTPUT_KEYS = ("default", "embedding", "embeddings", "feature_vector", "pooled_output", "output_0")
+
+
+@dataclass
+class Backbone:
+    """A loaded backbone: the batch function, its input size and preprocessing, and a key that identifies it."""
+
+    handle: str
+    function: Callable[[tf.Tensor], tf.Tensor]
+    image_size: int
+    preprocess: str
+    key: str
+
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        """Embed a preprocessed float32 batch ``[N, S, S, 3]`` into ``[N, D]``."""
+        return self.function(images)
+
+
+def backbone_identity(handle: str) -> str:
+    """A string that changes whenever the backbone's weights change: file digests for a local SavedModel."""
+    path = Path(handle)
+    if not path.is_dir():
+        return handle
+    digest = hashlib.sha256()
+    for name in ("saved_model.pb", "variables/variables.index"):
+        part = path / name
+        if part.is_file():
+            digest.update(part.read_bytes())
+    return f"local:{digest.hexdigest()}"
+
+
+def _pick_output(outputs) -> tf.Tensor:
+    if isinstance(outputs, dict):
+        for key in _OUTPUT_KEYS:
+            if key in outputs:
+                return outputs[key]
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))
+        raise EdgepruneError(f"backbone returns several outputs {sorted(outputs)}; cannot tell which is the embedding")
+    if isinstance(outputs, (list, tuple)):
+        return outputs[0]
+    return outputs
+
+
+def _call_function(loaded) -> Callable[[tf.Tensor], tf.Tensor]:
+    if callable(loaded):
+        return loaded
+    signature = getattr(loaded, "signatures", {}).get("serving_default")
+    if signature is None:
+        raise EdgepruneError("backbone is neither callable nor has a serving_default signature")
+    input_names = list(signature.structured_input_signature[1])
+    if len(input_names) != 1:
+        raise EdgepruneError(f"backbone signature takes inputs {input_names}, expected exactly one image input")
+    name = input_names[0]
+    return lambda images: signature(**{name: images})
+
+
+def load_backbone(handle: str | Path, *, image_size: int = 224, preprocess: str = "unit") -> Backbone:
+    """Load ``handle`` with ``tensorflow_hub.load`` and check that it maps a tiny batch to ``[N, D]``."""
+    import tensorflow_hub as hub
+
+    if preprocess not in PREPROCESSING:
+        raise EdgepruneError(f"unknown preprocessing {preprocess!r}; choose one of {', '.join(PREPROCESSING)}")
+    if image_size < 16:
+        raise EdgepruneError(f"image size must be at least 16 pixels, got {image_size}")
+    handle = str(handle)
+    if "://" not in handle and not Path(handle).exists() and Path(handle).is_absolute():
+        raise EdgepruneError(f"{handle}: backbone directory does not exist")
+    try:
+        loaded = hub.load(handle)
+    except Exception as exc:  # hub raises many types (OSError, ValueError, URLError, protobuf errors)
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise EdgepruneError(f"{handle}: cannot load backbone with tensorflow_hub ({first_line})") from None
+    call = _call_function(loaded)
+
+    def function(images: tf.Tensor) -> tf.Tensor:
+        features = _pick_output(call(images))
+        if features.shape.rank == 4:
+            features = tf.reduce_mean(features, axis=[1, 2])
+        return features
+
+    probe = tf.zeros([1, image_size, image_size, 3], tf.float32)
+    try:
+        out = function(probe)
+    except Exception as exc:  # a backbone that cannot take this input shape or dtype
+        raise EdgepruneError(f"{handle}: backbone fails on a [1, {image_size}, {image_size}, 3] float32 batch "
+                             f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__})")
+    if out.shape.rank != 2:
+        raise EdgepruneError(f"{handle}: backbone returns shape {out.shape}, expected [N, D] or [N, h, w, D]")
+    key_source = f"{backbone_identity(handle)}|{image_size}|{preprocess}"
+    key = hashlib.sha256(key_source.encode()).hexdigest()[:20]
+    log.info("loaded backbone %s: %d-d embedding at %dpx", handle, out.shape[1], image_size)
+    graph_function = tf.function(function, input_signature=[tf.TensorSpec([None, image_size, image_size, 3])])
+    return Backbone(handle, graph_function, image_size, preprocess, key)

@@ -1,0 +1,116 @@
+"""An on-disk embedding cache keyed by image content hash, one directory per (backbone, input size, preprocessing).
+
+Layout of a cache directory::
+
+    embeddings.npy   float32 [rows, D], opened memory-mapped
+    index.json       the content hash of each row
+    chunk-*.npy/.json  rows written during a run, merged into the two files above by ``consolidate``
+
+Chunks are written atomically as embedding goes along, so an interrupted run keeps what it finished and the next
+run only embeds the rest. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+EMBEDDINGS_NAME = "embeddings.npy"
+INDEX_NAME = "index.json"
+
+
+def default_cache_root() -> Path:
+    """``$EDGEPRUNE_CACHE`` or ``~/.cache/edgeprune``."""
+    return Path(os.environ.get("EDGEPRUNE_CACHE", Path.home() / ".cache" / "edgeprune"))
+
+
+def content_hash(data: bytes) -> str:
+    """The cache key of one image: a 128-bit BLAKE2b digest of its encoded bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _atomic_save(array: np.ndarray, keys: list[str], npy_path: Path, json_path: Path) -> None:
+    tmp = npy_path.with_name(f".{npy_path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("wb") as fh:
+        np.save(fh, array)
+    tmp_json = json_path.with_name(f".{json_path.name}.{uuid.uuid4().hex}.tmp")
+    tmp_json.write_text(json.dumps(keys))
+    os.replace(tmp, npy_path)
+    os.replace(tmp_json, json_path)
+
+
+class EmbeddingCache:
+    """Rows of embeddings stored under ``root / key``; look up by content hash, add in chunks, consolidate."""
+
+    def __init__(self, root: Path, key: str) -> None:
+        self.directory = Path(root) / key
+        self._rows: dict[str, tuple[np.ndarray, int]] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        if not self.directory.is_dir():
+            return
+        sources = [(self.directory / EMBEDDINGS_NAME, self.directory / INDEX_NAME)]
+        sources += [(p, p.with_suffix(".json")) for p in sorted(self.directory.glob("chunk-*.npy"))]
+        for npy_path, json_path in sources:
+            if not (npy_path.is_file() and json_path.is_file()):
+                continue
+            try:
+                array = np.load(npy_path, mmap_mode="r")
+                keys = json.loads(json_path.read_text())
+            except (ValueError, OSError):
+                continue  # a damaged cache file is only a cache miss
+            if array.ndim != 2 or len(keys) != len(array):
+                continue
+            for row, key in enumerate(keys):
+                self._rows[key] = (array, row)
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._rows)
+
+    def lookup(self, keys: list[str]) -> tuple[dict[int, np.ndarray], list[int]]:
+        """``({position: embedding} for the keys found, [positions of keys not cached])``."""
+        self._load()
+        found, missing = {}, []
+        for position, key in enumerate(keys):
+            hit = self._rows.get(key)
+            if hit is None:
+                missing.append(position)
+            else:
+                found[position] = np.asarray(hit[0][hit[1]])
+        return found, missing
+
+    def add(self, keys: list[str], embeddings: np.ndarray) -> None:
+        """Store rows as a new chunk, atomically."""
+        if not keys:
+            return
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = self.directory / f"chunk-{uuid.uuid4().hex}"
+        _atomic_save(embeddings, list(keys), stem.with_suffix(".npy"), stem.with_suffix(".json"))
+        for row, key in enumerate(keys):
+            self._rows[key] = (embeddings, row)
+
+    def consolidate(self) -> None:
+        """Merge every chunk into one memory-mappable ``embeddings.npy`` and ``index.json``."""
+        self._load()
+        chunks = sorted(self.directory.glob("chunk-*.npy"))
+        if not chunks:
+            return
+        keys = list(self._rows)
+        array = np.stack([np.asarray(a[r]) for a, r in self._rows.values()]).astype(np.float32)
+        _atomic_save(array, keys, self.directory / EMBEDDINGS_NAME, self.directory / INDEX_NAME)
+        for chunk in chunks:
+            chunk.unlink(missing_ok=True)
+            chunk.with_suffix(".json").unlink(missing_ok=True)
+        self._rows = {}
+        self._loaded = False

@@ -1,0 +1,50 @@
+"""Curate's side outputs: ``scores.csv`` and the reference tool's ``prune_{i}_easy|hard`` / ``cluster_{i}`` folders."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import Dataset
+from .datasets.files import copy_image
+from .select import keep_count
+
+EXPORT_CHOICES = ("prune", "clusters", "all")
+
+
+def write_scores(path: Path, dataset: Dataset, labels: np.ndarray, distances: np.ndarray, ranks: np.ndarray,
+                 kept: np.ndarray) -> None:
+    """One row per image: image, id, cluster, distance, rank in cluster (0 = nearest), kept (1/0)."""
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "image_id", "cluster", "distance", "rank_in_cluster", "kept"])
+        for img, label, distance, rank, keep in zip(dataset.images, labels, distances, ranks, kept):
+            writer.writerow([img.file_name, img.id, int(label), f"{float(distance):.6f}", int(rank), int(keep)])
+
+
+def _unique_name(img_index: int, file_name: str, used: set[str]) -> str:
+    name = Path(file_name).name
+    if name in used:
+        name = f"{img_index}_{name}"
+    used.add(name)
+    return name
+
+
+def export_folders(out_dir: Path, dataset: Dataset, labels: np.ndarray, ranks: np.ndarray, *, keep: float,
+                   which: str, image_mode: str = "copy") -> None:
+    """The reference's folders: ``prune_{i}_easy`` (first ``n - ceil(keep n)`` by distance), ``prune_{i}_hard``
+    (the rest) and ``cluster_{i}`` (all members), with image copies or links."""
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        n_easy = len(members) - keep_count(len(members), keep)
+        used: set[str] = set()
+        for index in members:
+            img = dataset.images[index]
+            name = _unique_name(int(index), img.file_name, used)
+            if which in ("prune", "all"):
+                part = "easy" if ranks[index] < n_easy else "hard"
+                copy_image(img, out_dir / f"prune_{cluster}_{part}" / name, mode=image_mode)
+            if which in ("clusters", "all"):
+                copy_image(img, out_dir / f"cluster_{cluster}" / name, mode=image_mode)

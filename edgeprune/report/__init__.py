@@ -1,0 +1,1 @@
+"""The curate report: HTML page and its plots."""
