@@ -53,3 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"edgeprune {args.command}: interrupted; no partial output was left", file=sys.stderr)
         return 130
+
+
+def main_exit() -> None:
+    """Console-script entry point: ``sys.exit(main())``."""
+    sys.exit(main())

@@ -1,0 +1,33 @@
+# `make demo` and `make test` set everything up on a fresh clone. VENV may be overridden (CI caches it).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum setup.cfg | cut -c1-12)
+
+.PHONY: install demo test bench clean
+
+$(DEPS_STAMP):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(DEPS_STAMP)
+
+install: $(DEPS_STAMP)
+	$(PY) -m pip install -q --no-deps -e .
+
+demo: install
+	rm -rf demo_out
+	$(PY) -m edgeprune.datasets.synthetic demo_out/data --images 300
+	$(VENV)/bin/edgeprune curate demo_out/data --out demo_out/curated --keep 0.5 --clusters 8 \
+		--cache-dir demo_out/cache --write-dropped --export-folders prune
+	@echo "pruned dataset: demo_out/curated/pruned   report: demo_out/curated/report.html"
+
+test: install
+	$(PY) -m pytest -q tests
+
+bench: install
+	$(PY) tools/bench_embed.py
+	$(PY) tools/bench_cluster.py
+
+clean:
+	rm -rf demo_out .pytest_cache build *.egg-info

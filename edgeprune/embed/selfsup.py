@@ -1,0 +1,289 @@
+"""``edgeprune pretrain``: a MobileNetV2 encoder trained from scratch with SimCLR's NT-Xent loss, saved for TF Hub.
+
+The encoder is Model Garden's MobileNetV2 backbone (``official.vision.modeling.backbones.MobileNet``), the very
+class the detector of ``train-export`` uses, so the saved encoder checkpoint initialises the detector's backbone
+directly (``--init-backbone``). Output directory::
+
+    saved_model.pb, variables/   TF-Hub-compatible SavedModel: float32 [N, H, W, 3] in [0, 1] -> [N, D]
+    backbone.json                image size, width, embedding dim, training-data hash, loss curve
+    encoder/ckpt.*               tf.train.Checkpoint(backbone=...) of the encoder alone
+
+Training runs in ``<out>.partial/`` with checkpoints, so an interrupted run resumes; the finished directory is
+renamed into place atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from ..atomic import check_output_dir
+from ..datasets import Dataset
+from ..errors import EdgepruneError
+from .augment import simclr_view
+from .cache import content_hash
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SIZES = (96, 128, 160, 224)
+WIDTH_RANGE = (0.35, 1.0)
+FEATURE_ENDPOINT = "6"
+FORMAT_NAME = "edgeprune-selfsup-v1"
+ENCODER_CHECKPOINT = "encoder/ckpt"
+DEFAULT_STEPS = 300
+
+
+@dataclass
+class PretrainConfig:
+    """Training settings; the defaults take a few minutes on 2 CPU cores."""
+
+    steps: int = DEFAULT_STEPS
+    image_size: int = 96
+    width: float = 0.35
+    batch_size: int = 64
+    seed: int = 0
+    crops: bool = False
+    temperature: float = 0.2
+    learning_rate: float = 2e-3
+    projection_dim: int = 128
+    checkpoint_every: int = 100
+
+    def validate(self) -> None:
+        """Raise :class:`EdgepruneError` for settings the architecture or the loss cannot take."""
+        if self.image_size not in SUPPORTED_SIZES:
+            raise EdgepruneError(f"--image-size must be one of {', '.join(map(str, SUPPORTED_SIZES))} "
+                                 f"(MobileNetV2 input sizes), got {self.image_size}")
+        if not WIDTH_RANGE[0] <= self.width <= WIDTH_RANGE[1]:
+            raise EdgepruneError(f"--width must be in [{WIDTH_RANGE[0]}, {WIDTH_RANGE[1]}], got {self.width}")
+        if self.batch_size < 2:
+            raise EdgepruneError(f"--batch-size must be at least 2 (contrastive pairs), got {self.batch_size}")
+        if self.steps < 1:
+            raise EdgepruneError(f"--steps must be at least 1, got {self.steps}")
+
+
+@dataclass
+class PretrainResult:
+    """What ``pretrain`` produced."""
+
+    out: Path
+    embedding_dim: int
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed_from: int = 0
+
+
+def build_encoder(width: float):
+    """Model Garden's MobileNetV2 backbone at ``width`` (random init), fully convolutional."""
+    import tf_keras
+    from official.vision.modeling.backbones import mobilenet
+
+    return mobilenet.MobileNet(model_id="MobileNetV2", filter_size_scale=width,
+                               input_specs=tf_keras.layers.InputSpec(shape=[None, None, None, 3]))
+
+
+def embed_with(encoder, images: tf.Tensor, *, training: bool = False) -> tf.Tensor:
+    """Pooled encoder features of float images in [0, 1] (scaled to MobileNet's [-1, 1] inside)."""
+    features = encoder(images * 2.0 - 1.0, training=training)[FEATURE_ENDPOINT]
+    return tf.reduce_mean(features, axis=[1, 2])
+
+
+class HubEmbedder(tf.Module):
+    """The exported module: ``__call__(images [N, H, W, 3] float32 in [0, 1]) -> [N, D]``."""
+
+    def __init__(self, encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        return embed_with(self.encoder, images)
+
+
+def nt_xent(z1: tf.Tensor, z2: tf.Tensor, temperature: float) -> tf.Tensor:
+    """SimCLR's normalised-temperature cross-entropy over the 2B views; positives are the paired views."""
+    z = tf.math.l2_normalize(tf.concat([z1, z2], axis=0), axis=1)
+    n = tf.shape(z1)[0]
+    logits = tf.matmul(z, z, transpose_b=True) / temperature
+    logits -= tf.eye(2 * n) * 1e9
+    targets = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits))
+
+
+def training_images(dataset: Dataset, config: PretrainConfig, *, max_crops: int = 20000) -> np.ndarray:
+    """uint8 array ``[N, s, s, 3]`` (s = 1.15 x image size) of whole images, or of object crops with ``crops``."""
+    from PIL import Image
+
+    side = int(round(config.image_size * 1.15))
+    arrays = []
+    for img in dataset.images:
+        try:
+            with Image.open(img.path if img.path is not None else io.BytesIO(img.encoded)) as im:
+                im = im.convert("RGB")
+                if not config.crops:
+                    arrays.append(np.asarray(im.resize((side, side), Image.BILINEAR)))
+                    continue
+                for box in img.boxes:
+                    x, y, w, h = box.bbox
+                    if w < 2 or h < 2:
+                        continue
+                    pad = 0.1 * max(w, h)
+                    region = (max(0, x - pad), max(0, y - pad), min(im.width, x + w + pad), min(im.height, y + h + pad))
+                    arrays.append(np.asarray(im.crop(region).resize((side, side), Image.BILINEAR)))
+        except OSError:
+            raise EdgepruneError(f"{img.path or img.file_name}: corrupt or truncated image")
+        if len(arrays) >= max_crops:
+            break
+    if not arrays:
+        what = "object boxes (use whole images, without --crops)" if config.crops else "images"
+        raise EdgepruneError(f"{dataset.source}: no {what} to pretrain on")
+    return np.stack(arrays)
+
+
+def _view_pairs(images: np.ndarray, config: PretrainConfig, start_step: int) -> tf.data.Dataset:
+    rng = np.random.default_rng(config.seed)
+    epochs = math.ceil(config.steps * config.batch_size / len(images)) + 1
+    order = np.concatenate([rng.permutation(len(images)) for _ in range(epochs)])[: config.steps * config.batch_size]
+    order = order[start_step * config.batch_size:]
+    positions = np.arange(start_step * config.batch_size, config.steps * config.batch_size, dtype=np.int64)
+    pool = tf.constant(images)
+
+    def views(index, position):
+        image = tf.cast(tf.gather(pool, index), tf.float32) / 255.0
+        seed = tf.stack([tf.cast(config.seed, tf.int64), position])
+        first, second = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        return simclr_view(image, config.image_size, first), simclr_view(image, config.image_size, second)
+
+    data = tf.data.Dataset.from_tensor_slices((order, positions))
+    return data.map(views, num_parallel_calls=tf.data.AUTOTUNE).batch(config.batch_size).prefetch(2)
+
+
+def data_hash(dataset: Dataset) -> str:
+    """A digest of the training images' content (order-independent)."""
+    digest = hashlib.sha256()
+    for key in sorted(content_hash(img.read_bytes()) for img in dataset.images):
+        digest.update(key.encode())
+    return digest.hexdigest()
+
+
+def pretrain(dataset: Dataset, out: Path, config: PretrainConfig | None = None, *, overwrite: bool = False,
+             progress: bool = True) -> PretrainResult:
+    """Train the encoder on ``dataset`` and write the hub-compatible backbone directory ``out``."""
+    import tf_keras
+
+    config = config or PretrainConfig()
+    config.validate()
+    out = Path(out)
+    check_output_dir(out, overwrite=overwrite)
+    images = training_images(dataset, config)
+    if len(images) < 2:
+        raise EdgepruneError(f"{dataset.source}: need at least 2 images (or crops) to pretrain, got {len(images)}")
+    work = out.with_name(f".{out.name}.partial")
+    work.mkdir(parents=True, exist_ok=True)
+    settings_file = work / "settings.json"
+    settings = {**asdict(config), "data_hash": data_hash(dataset)}
+    if settings_file.is_file() and json.loads(settings_file.read_text()) != settings:
+        log.info("discarding an unfinished pretraining run with other settings in %s", work)
+        shutil.rmtree(work)
+        work.mkdir(parents=True)
+    settings_file.write_text(json.dumps(settings))
+
+    tf_keras.utils.set_random_seed(config.seed)
+    encoder = build_encoder(config.width)
+    encoder(tf.zeros([1, config.image_size, config.image_size, 3]))
+    head = tf_keras.Sequential([
+        tf_keras.layers.Dense(512, use_bias=False), tf_keras.layers.BatchNormalization(),
+        tf_keras.layers.ReLU(), tf_keras.layers.Dense(config.projection_dim),
+    ])
+    schedule = tf_keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.05)
+    optimizer = tf_keras.optimizers.Adam(schedule)
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(step=step, encoder=encoder, head=head, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(checkpoint, str(work / "ckpt"), max_to_keep=1)
+    losses_file = work / "losses.json"
+    losses: list[float] = []
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint)
+        losses = json.loads(losses_file.read_text()) if losses_file.is_file() else []
+        losses = losses[: int(step.numpy())]
+        log.info("resuming pretraining at step %d of %d", int(step.numpy()), config.steps)
+    resumed_from = int(step.numpy())
+
+    @tf.function
+    def train_step(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            pooled = embed_with(encoder, tf.concat([first, second], axis=0), training=True)
+            projected = head(pooled, training=True)
+            n = tf.shape(first)[0]
+            loss = nt_xent(projected[:n], projected[n:], config.temperature)
+        variables = encoder.trainable_variables + head.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    started = time.perf_counter()
+    bar = tqdm(total=config.steps, initial=resumed_from, desc="pretraining", unit="step", disable=not progress)
+    for first, second in _view_pairs(images, config, resumed_from):
+        losses.append(float(train_step(first, second)))
+        step.assign_add(1)
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if int(step.numpy()) % config.checkpoint_every == 0:
+            manager.save()
+            losses_file.write_text(json.dumps(losses))
+    bar.close()
+    seconds = time.perf_counter() - started
+
+    final = work / "final"
+    shutil.rmtree(final, ignore_errors=True)
+    module = HubEmbedder(encoder)
+    tf.saved_model.save(module, str(final), signatures={"serving_default": module.__call__})
+    tf.train.Checkpoint(backbone=encoder).write(str(final / ENCODER_CHECKPOINT))
+    embedding_dim = int(module(tf.zeros([1, config.image_size, config.image_size, 3])).shape[1])
+    every = max(1, len(losses) // 100)
+    meta = {
+        "format": FORMAT_NAME, "image_size": config.image_size, "width": config.width,
+        "embedding_dim": embedding_dim, "input": "float32 [N, H, W, 3] in [0, 1]", "steps": config.steps,
+        "batch_size": config.batch_size, "seed": config.seed, "crops": config.crops,
+        "temperature": config.temperature, "training_images": int(len(images)), "data_hash": settings["data_hash"],
+        "encoder_checkpoint": ENCODER_CHECKPOINT, "train_seconds": round(seconds, 1),
+        "loss_curve": [round(float(np.mean(losses[i:i + every])), 4) for i in range(0, len(losses), every)],
+        "loss_every_steps": every,
+    }
+    (final / "backbone.json").write_text(json.dumps(meta, indent=2))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(final, out)
+    shutil.rmtree(work, ignore_errors=True)
+    return PretrainResult(out, embedding_dim, losses, seconds, resumed_from)
+
+
+def read_backbone_meta(path: Path) -> dict:
+    """``backbone.json`` of an edgeprune backbone directory (empty for other SavedModels)."""
+    meta = Path(path) / "backbone.json"
+    return json.loads(meta.read_text()) if meta.is_file() else {}
+
+
+def pretrained_for_dataset(dataset: Dataset, *, cache_root: Path, steps: int | None = None, seed: int = 0,
+                           progress: bool = True) -> tuple[str, int]:
+    """The cached self-supervised backbone for this dataset's content, training it first if needed."""
+    config = PretrainConfig(steps=steps or DEFAULT_STEPS, seed=seed)
+    key = hashlib.sha256(f"{data_hash(dataset)}|{json.dumps(asdict(config), sort_keys=True)}".encode())
+    out = Path(cache_root) / "backbones" / key.hexdigest()[:20]
+    if (out / "backbone.json").is_file():
+        log.info("using cached self-supervised backbone %s", out)
+    else:
+        log.info("pretraining a self-supervised backbone on %d images (%d steps); cached in %s",
+                 len(dataset), config.steps, out)
+        pretrain(dataset, out, config, overwrite=True, progress=progress)
+    return str(out), config.image_size
