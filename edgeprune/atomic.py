@@ -23,7 +23,9 @@ def check_output_dir(out: Path, *, overwrite: bool) -> None:
         raise EdgepruneError(f"{out}: output already exists; pass --overwrite to replace it")
     parent = out.resolve().parent
     existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
-    if existing is None or not os.access(existing, os.W_OK):
+    if existing is None or not existing.is_dir():
+        raise EdgepruneError(f"{out}: cannot write here ({existing} is not a directory)")
+    if not os.access(existing, os.W_OK):
         raise EdgepruneError(f"{out}: cannot write here (no write permission on {existing})")
 
 

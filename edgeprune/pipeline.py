@@ -99,6 +99,10 @@ def resolve_backbone(options: CurateOptions, dataset, timings: dict[str, float])
                                                       seed=options.seed, progress=options.progress)
         timings["pretrain"] = time.perf_counter() - started
         image_size = image_size or trained_size
+    elif image_size is None:
+        from .embed.selfsup import read_backbone_meta
+
+        image_size = read_backbone_meta(handle).get("image_size") if Path(handle).is_dir() else None
     return load_backbone(handle, image_size=image_size or 224, preprocess=options.preprocess)
 
 

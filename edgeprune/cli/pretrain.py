@@ -1,5 +1,58 @@
-"""placeholder"""
+"""``edgeprune pretrain``: train edgeprune's own self-supervised backbone on a dataset, offline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import positive_int
+
+FORMATS = ("coco", "voc", "tfrecord", "folder")
 
 
 def register(subparsers) -> None:
-    pass
+    """Add the ``pretrain`` subcommand."""
+    p = subparsers.add_parser(
+        "pretrain", help="train a self-supervised MobileNetV2 backbone (SimCLR) on your images",
+        description="Train a MobileNetV2 encoder from random init with SimCLR's contrastive loss on a dataset's "
+                    "images (or object crops) and save it as a TF-Hub-compatible SavedModel usable as "
+                    "`curate --backbone DIR` and `train-export --init-backbone DIR`. Resumes if interrupted.",
+    )
+    p.add_argument("dataset", help="any dataset edgeprune reads (COCO, VOC, TFRecord, image folder)")
+    p.add_argument("--out", "-o", type=Path, required=True, help="backbone directory to write")
+    p.add_argument("--format", choices=FORMATS, help="input format (default: detected)")
+    p.add_argument("--split", help="VOC: train on the ids of ImageSets/Main/SPLIT.txt only")
+    p.add_argument("--steps", type=positive_int, default=300, help="training steps (default 300)")
+    p.add_argument("--epochs", type=positive_int, help="train for this many passes over the data instead")
+    p.add_argument("--image-size", type=int, default=96, help="input size: 96, 128, 160 or 224 (default 96)")
+    p.add_argument("--width", type=float, default=0.35, help="MobileNetV2 width multiplier, 0.35..1.0")
+    p.add_argument("--batch-size", type=int, default=64, help="images per step (2 views each; default 64)")
+    p.add_argument("--temperature", type=float, default=0.2, help="NT-Xent temperature (default 0.2)")
+    p.add_argument("--crops", action="store_true", help="train on object crops from the boxes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Pretrain and print where the backbone is and how the loss went."""
+    import math
+
+    from ..datasets import read_dataset
+    from ..embed.selfsup import PretrainConfig, pretrain, training_images
+
+    dataset = read_dataset(args.dataset, format=args.format, split=args.split)
+    config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width,
+                            batch_size=args.batch_size, seed=args.seed, crops=args.crops,
+                            temperature=args.temperature)
+    config.validate()
+    if args.epochs:
+        n = len(training_images(dataset, config)) if args.crops else len(dataset)
+        config.steps = max(1, math.ceil(args.epochs * n / config.batch_size))
+    result = pretrain(dataset, args.out, config, overwrite=args.overwrite, progress=not args.quiet)
+    head, tail = result.losses[: max(1, len(result.losses) // 10)], result.losses[-max(1, len(result.losses) // 10):]
+    print(f"edgeprune pretrain: {len(dataset)} images, {config.steps} steps in {result.seconds:.0f}s")
+    print(f"  loss {sum(head) / len(head):.3f} (first 10%) -> {sum(tail) / len(tail):.3f} (last 10%)")
+    print(f"  backbone: {result.out}  ({result.embedding_dim}-d, {config.image_size}px)")
+    print(f"  use it:   edgeprune curate DATA --backbone {result.out} --image-size {config.image_size}")
+    return 0

@@ -35,6 +35,12 @@ def detect_format(path: Path | str) -> str:
     path = Path(path)
     if not path.exists():
         raise EdgepruneError(f"{path}: no such file or directory")
+    if path.is_file():
+        if path.suffix.lower() == ".json":
+            return "coco"
+        if any(hint in path.name for hint in (".record", ".tfrecord")):
+            return "tfrecord"
+        raise EdgepruneError(f"{path}: cannot tell the format of this file; pass --format")
     if is_voc(path):
         return "voc"
     if find_record_files(path):

@@ -36,6 +36,7 @@ class Backbone:
     image_size: int
     preprocess: str
     key: str
+    module: object = None  # the loaded SavedModel; holding it keeps its variables alive for signature calls
 
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
         """Embed a preprocessed float32 batch ``[N, S, S, 3]`` into ``[N, D]``."""
@@ -117,4 +118,4 @@ def load_backbone(handle: str | Path, *, image_size: int = 224, preprocess: str 
     key = hashlib.sha256(key_source.encode()).hexdigest()[:20]
     log.info("loaded backbone %s: %d-d embedding at %dpx", handle, out.shape[1], image_size)
     graph_function = tf.function(function, input_signature=[tf.TensorSpec([None, image_size, image_size, 3])])
-    return Backbone(handle, graph_function, image_size, preprocess, key)
+    return Backbone(handle, graph_function, image_size, preprocess, key, module=loaded)

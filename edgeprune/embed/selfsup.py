@@ -239,8 +239,8 @@ def pretrain(dataset: Dataset, out: Path, config: PretrainConfig | None = None, 
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         if int(step.numpy()) % config.checkpoint_every == 0:
+            losses_file.write_text(json.dumps(losses))  # first: restore trims it to the checkpoint's step
             manager.save()
-            losses_file.write_text(json.dumps(losses))
     bar.close()
     seconds = time.perf_counter() - started
 

@@ -1,0 +1,73 @@
+"""Shared fixtures: a tiny SavedModel backbone built here, generated digit scenes, and BCCD from ../shared."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+BCCD = REPO.parent / "shared" / "datasets" / "bccd" / "BCCD"
+
+
+@pytest.fixture(scope="session")
+def bccd() -> Path:
+    """The BCCD VOC dataset shipped beside the repository (skips if this checkout has no ../shared)."""
+    if not (BCCD / "Annotations").is_dir():
+        pytest.skip(f"BCCD not found at {BCCD}")
+    return BCCD
+
+
+@pytest.fixture(scope="session")
+def digits_coco(tmp_path_factory) -> Path:
+    """A generated COCO dataset: 40 digit scenes of 64 px (categories 0-9) plus 3 planted near-duplicates."""
+    from edgeprune.datasets.synthetic import make_digit_scenes
+
+    root = tmp_path_factory.mktemp("digits")
+    make_digit_scenes(root, n_images=40, image_size=64, seed=1, duplicates=3)
+    return root
+
+
+def build_tiny_backbone(path: Path, *, dim: int = 16, seed: int = 0) -> Path:
+    """Save a two-conv-layer tf.Module as a TF2 SavedModel: [N, H, W, 3] float32 -> [N, dim]."""
+    import tensorflow as tf
+
+    class Tiny(tf.Module):
+        def __init__(self):
+            super().__init__()
+            rng = tf.random.Generator.from_seed(seed)
+            self.k1 = tf.Variable(rng.normal([3, 3, 3, 8]) * 0.3)
+            self.k2 = tf.Variable(rng.normal([3, 3, 8, dim]) * 0.3)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, x):
+            h = tf.nn.relu(tf.nn.conv2d(x, self.k1, 2, "SAME"))
+            h = tf.nn.relu(tf.nn.conv2d(h, self.k2, 2, "SAME"))
+            return tf.reduce_mean(h, [1, 2])
+
+    tf.saved_model.save(Tiny(), str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory) -> Path:
+    """A tiny SavedModel backbone (16-d) built and saved by this test session."""
+    return build_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny")
+
+
+def assert_same_dataset(a, b, *, compare_bytes: bool = True) -> None:
+    """Same images (ids, names, sizes, bytes), boxes (category, coordinates) and categories."""
+    assert [(c.id, c.name) for c in a.categories] == [(c.id, c.name) for c in b.categories]
+    assert len(a.images) == len(b.images)
+    for x, y in zip(sorted(a.images, key=lambda i: str(i.id)), sorted(b.images, key=lambda i: str(i.id))):
+        assert (str(x.id), x.file_name, x.width, x.height, x.label) == (str(y.id), y.file_name, y.width, y.height,
+                                                                          y.label)
+        assert [bx.category_id for bx in x.boxes] == [by.category_id for by in y.boxes]
+        np.testing.assert_allclose([bx.bbox for bx in x.boxes] or np.zeros((0, 4)),
+                                   [by.bbox for by in y.boxes] or np.zeros((0, 4)), atol=1e-3)
+        if compare_bytes:
+            assert x.read_bytes() == y.read_bytes()

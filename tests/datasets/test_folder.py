@@ -1,0 +1,62 @@
+import shutil
+
+import pytest
+
+from edgeprune.datasets import detect_format, read_dataset, write_dataset
+from edgeprune.errors import EdgepruneError
+from tests.conftest import assert_same_dataset
+
+
+@pytest.fixture
+def class_folder(tmp_path, digits_coco):
+    root = tmp_path / "folder"
+    images = sorted((digits_coco / "images").glob("*.jpg"))
+    for index, image in enumerate(images[:12]):
+        target = root / ("cats" if index % 2 else "dogs") / image.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, target)
+    shutil.copy(images[12], root / images[12].name)
+    return root
+
+
+def test_subfolders_are_classes(class_folder):
+    dataset = read_dataset(class_folder)
+    assert dataset.format == "folder"
+    assert [c.name for c in dataset.categories] == ["cats", "dogs"]
+    assert dataset.box_counts() == {"cats": 6, "dogs": 6}
+    assert sum(img.label is None for img in dataset.images) == 1
+
+
+def test_round_trip(tmp_path, class_folder):
+    dataset = read_dataset(class_folder)
+    write_dataset(dataset, tmp_path / "out")
+    assert_same_dataset(dataset, read_dataset(tmp_path / "out"))
+
+
+def test_detects_every_format(tmp_path, digits_coco, bccd):
+    assert detect_format(digits_coco) == "coco"
+    assert detect_format(digits_coco / "annotations.json") == "coco"
+    assert detect_format(bccd) == "voc"
+    assert detect_format(digits_coco / "images") == "folder"
+
+
+def test_missing_and_unknown_paths(tmp_path):
+    with pytest.raises(EdgepruneError, match="no such file or directory"):
+        read_dataset(tmp_path / "nope")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(EdgepruneError, match="unknown dataset format"):
+        read_dataset(tmp_path)
+    with pytest.raises(EdgepruneError, match="unknown format 'yolo'"):
+        read_dataset(tmp_path, format="yolo")
+
+
+def test_empty_dataset_is_an_error(tmp_path):
+    (tmp_path / "annotations.json").write_text('{"images": [], "annotations": [], "categories": []}')
+    with pytest.raises(EdgepruneError, match="holds no images"):
+        read_dataset(tmp_path)
+
+
+def test_not_an_image_is_named(tmp_path):
+    (tmp_path / "fake.jpg").write_text("not really")
+    with pytest.raises(EdgepruneError, match="fake.jpg: not a readable image"):
+        read_dataset(tmp_path, format="folder")

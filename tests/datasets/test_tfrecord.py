@@ -1,0 +1,89 @@
+import pytest
+
+from edgeprune.datasets import read_dataset, write_dataset
+from edgeprune.datasets.tfrecord import (build_example, format_label_map, parse_label_map, read_tfrecord,
+                                         write_tfrecord)
+from edgeprune.datasets.types import Category
+from edgeprune.errors import EdgepruneError
+from tests.conftest import assert_same_dataset
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory, digits_coco):
+    """The digit scenes as 3 TF OD API shards train.record-0000i-of-00003 plus label_map.pbtxt."""
+    import tensorflow as tf
+
+    coco = read_dataset(digits_coco)
+    root = tmp_path_factory.mktemp("records")
+    names = coco.category_names
+    writers = [tf.io.TFRecordWriter(str(root / f"train.record-{i:05d}-of-00003")) for i in range(3)]
+    for index, img in enumerate(coco.images):
+        writers[index % 3].write(build_example(img, names).SerializeToString())
+    for writer in writers:
+        writer.close()
+    (root / "label_map.pbtxt").write_text(format_label_map(coco.categories))
+    return root, coco
+
+
+def test_reads_shards_dir_and_glob(sharded):
+    root, coco = sharded
+    from_dir = read_dataset(root)
+    from_glob = read_dataset(str(root / "train.record-*"))
+    assert from_dir.format == from_glob.format == "tfrecord"
+    assert len(from_dir) == len(from_glob) == len(coco)
+    assert from_dir.extra["shards"] == [f"train.record-{i:05d}-of-00003" for i in range(3)]
+
+
+def test_matches_the_coco_source(sharded):
+    root, coco = sharded
+    records = read_tfrecord(root)
+    assert_same_dataset(coco, records)
+
+
+def test_pruned_write_copies_record_bytes_and_shards_like_input(tmp_path, sharded):
+    root, _ = sharded
+    dataset = read_tfrecord(root)
+    mask = [i % 2 == 0 for i in range(len(dataset))]
+    write_dataset(dataset.subset(mask), tmp_path / "out")
+    paths = sorted((tmp_path / "out").glob("train.record*"))
+    assert [p.name for p in paths] == dataset.extra["shards"]
+    again = read_tfrecord(tmp_path / "out")
+    kept = [img for img, m in zip(dataset.images, mask) if m]
+    assert sorted(i.extra["tfrecord_raw"] for i in again.images) == sorted(i.extra["tfrecord_raw"] for i in kept)
+    assert_same_dataset(dataset.subset(mask), again)
+
+
+def test_round_trip_through_write_tfrecord_from_coco(tmp_path, digits_coco):
+    coco = read_dataset(digits_coco)
+    paths = write_tfrecord(coco, tmp_path / "rec", base="train")
+    assert [p.name for p in paths] == ["train.record-00000-of-00001"]
+    assert_same_dataset(coco, read_dataset(tmp_path / "rec"))
+
+
+def test_label_map_round_trip_with_display_names(tmp_path):
+    categories = [Category(1, "rbc", None, {"display_name": "Red cell"}), Category(2, "wbc")]
+    path = tmp_path / "label_map.pbtxt"
+    path.write_text(format_label_map(categories))
+    assert parse_label_map(path) == categories
+    path.write_text('item {\n  name: "cat"\n}\n')
+    with pytest.raises(EdgepruneError, match="without id"):
+        parse_label_map(path)
+
+
+def test_corrupt_record_file_is_named(tmp_path, sharded):
+    root, _ = sharded
+    data = (root / "train.record-00000-of-00003").read_bytes()
+    broken = tmp_path / "broken.record"
+    broken.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EdgepruneError, match="broken.record: corrupt TFRecord"):
+        read_dataset(broken)
+
+
+def test_record_that_is_not_an_example(tmp_path):
+    import tensorflow as tf
+
+    path = tmp_path / "junk.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(b"\xff\xfe not a protobuf")
+    with pytest.raises(EdgepruneError, match="junk.tfrecord: record 0"):
+        read_dataset(path)

@@ -1,0 +1,85 @@
+import pytest
+
+from edgeprune.datasets import check_boxes, read_dataset, write_dataset
+from edgeprune.datasets.voc import read_voc
+from edgeprune.errors import EdgepruneError
+from tests.conftest import assert_same_dataset
+
+
+def test_reads_bccd(bccd):
+    dataset = read_voc(bccd)
+    assert len(dataset) == 364
+    assert [c.name for c in dataset.categories] == ["Platelets", "RBC", "WBC"]
+    assert dataset.box_counts() == {"Platelets": 361, "RBC": 4155, "WBC": 372}
+    assert set(dataset.extra["splits"]) == {"train", "val", "trainval", "test"}
+
+
+def test_split_reads_only_its_ids(bccd):
+    assert len(read_voc(bccd, split="val")) == 87
+    with pytest.raises(EdgepruneError, match="no split 'nope'"):
+        read_voc(bccd, split="nope")
+
+
+def test_bccd_degenerate_boxes_are_reported_not_fatal(bccd):
+    dataset = read_voc(bccd)
+    assert check_boxes(dataset, drop=False) == 2
+    assert dataset.num_boxes() == 4888
+    assert check_boxes(dataset, drop=True) == 2
+    assert dataset.num_boxes() == 4886
+
+
+def test_round_trip_copies_xml_and_filters_splits(tmp_path, bccd):
+    dataset = read_voc(bccd, split="val")
+    write_dataset(dataset, tmp_path / "out")
+    again = read_voc(tmp_path / "out")
+    assert_same_dataset(dataset, again)
+    for img in dataset.images:
+        assert (tmp_path / "out" / "Annotations" / f"{img.id}.xml").read_bytes() == img.extra["voc_xml"].read_bytes()
+    assert (tmp_path / "out" / "ImageSets" / "Main" / "val.txt").read_text().split() == sorted(
+        str(i.id) for i in dataset.images)
+    assert len((tmp_path / "out" / "ImageSets" / "Main" / "train.txt").read_text().split()) == 0
+
+
+def test_dropped_boxes_regenerate_the_xml(tmp_path, bccd):
+    dataset = read_voc(bccd)
+    check_boxes(dataset, drop=True)
+    bad = dataset.subset([img.file_name == "BloodImage_00338.jpg" for img in dataset.images])
+    write_dataset(bad, tmp_path / "out")
+    again = read_voc(tmp_path / "out")
+    assert check_boxes(again, drop=False) == 0
+    assert again.num_boxes() == bad.num_boxes()
+
+
+def test_coco_to_voc_conversion_keeps_boxes(tmp_path, digits_coco):
+    coco = read_dataset(digits_coco)
+    write_dataset(coco, tmp_path / "voc", format="voc")
+    voc = read_dataset(tmp_path / "voc")
+    assert voc.format == "voc" and len(voc) == len(coco)
+    assert sorted(voc.box_counts().values()) == sorted(v for v in coco.box_counts().values() if v)
+
+
+def _voc_copy(tmp_path, bccd, n=3):
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    for xml in sorted((bccd / "Annotations").glob("*.xml"))[:n]:
+        (root / "Annotations" / xml.name).write_bytes(xml.read_bytes())
+        jpg = bccd / "JPEGImages" / f"{xml.stem}.jpg"
+        (root / "JPEGImages" / jpg.name).write_bytes(jpg.read_bytes())
+    return root
+
+
+def test_malformed_xml_names_file(tmp_path, bccd):
+    root = _voc_copy(tmp_path, bccd)
+    broken = sorted((root / "Annotations").glob("*.xml"))[1]
+    broken.write_text("<annotation><object>")
+    with pytest.raises(EdgepruneError, match=f"{broken.name}: malformed XML"):
+        read_dataset(root)
+
+
+def test_missing_image_names_annotation(tmp_path, bccd):
+    root = _voc_copy(tmp_path, bccd)
+    victim = sorted((root / "JPEGImages").glob("*.jpg"))[0]
+    victim.unlink()
+    with pytest.raises(EdgepruneError, match=f"{victim.stem}.xml: points at missing image"):
+        read_dataset(root)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from edgeprune.datasets import read_dataset
+from edgeprune.embed import embed_dataset, embed_images, load_backbone
+from edgeprune.embed.images import decode_image
+from edgeprune.errors import EdgepruneError
+
+
+@pytest.fixture(scope="module")
+def backbone(tiny_backbone):
+    return load_backbone(tiny_backbone, image_size=32)
+
+
+def test_batched_equals_one_by_one(digits_coco, backbone):
+    paths = sorted((digits_coco / "images").glob("*.jpg"))[:10]
+    batched = embed_images(paths, backbone, batch_size=4, progress=False)
+    singles = np.concatenate([
+        backbone(decode_image(tf.io.read_file(str(p)), 32, "unit")[None]).numpy() for p in paths
+    ])
+    np.testing.assert_allclose(batched, singles, rtol=1e-5, atol=1e-5)
+
+
+def test_bytes_sources_equal_path_sources(digits_coco, backbone):
+    paths = sorted((digits_coco / "images").glob("*.jpg"))[:5]
+    from_paths = embed_images(paths, backbone, progress=False)
+    from_bytes = embed_images([p.read_bytes() for p in paths], backbone, progress=False)
+    np.testing.assert_allclose(from_paths, from_bytes)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_image_is_named(tmp_path, digits_coco, backbone, damage):
+    paths = []
+    for p in sorted((digits_coco / "images").glob("*.jpg"))[:7]:
+        target = tmp_path / p.name
+        target.write_bytes(p.read_bytes())
+        paths.append(target)
+    data = paths[5].read_bytes()
+    paths[5].write_bytes(data[: len(data) // 3] if damage == "truncate" else b"\x00" * 100)
+    with pytest.raises(EdgepruneError, match=f"{paths[5].name}: corrupt or truncated image"):
+        embed_images(paths, backbone, batch_size=2, progress=False)
+
+
+def test_second_run_is_served_from_the_cache(tmp_path, digits_coco, backbone):
+    dataset = read_dataset(digits_coco)
+    first, counts = embed_dataset(dataset, backbone, cache_root=tmp_path, progress=False)
+    assert counts == {"cached": 0, "computed": len(dataset)}
+    second, counts = embed_dataset(dataset, backbone, cache_root=tmp_path, progress=False)
+    assert counts == {"cached": len(dataset), "computed": 0}
+    np.testing.assert_array_equal(first, second)

@@ -1,0 +1,111 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from edgeprune.datasets import read_dataset
+from edgeprune.embed.augment import simclr_view
+from edgeprune.embed.selfsup import PretrainConfig, nt_xent, pretrain
+from edgeprune.errors import EdgepruneError
+
+TINY = dict(image_size=96, width=0.35, batch_size=16, checkpoint_every=5)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, digits_coco):
+    out = tmp_path_factory.mktemp("selfsup") / "backbone"
+    result = pretrain(read_dataset(digits_coco), out, PretrainConfig(steps=24, seed=3, **TINY), progress=False)
+    return out, result
+
+
+def test_loss_goes_down(trained):
+    _, result = trained
+    assert len(result.losses) == 24
+    assert np.mean(result.losses[-6:]) < np.mean(result.losses[:6]) - 0.05
+
+
+def test_output_loads_through_hub_load_and_keras_layer(trained):
+    import tensorflow_hub as hub
+    import tf_keras
+
+    out, result = trained
+    images = tf.random.stateless_uniform([3, 96, 96, 3], seed=[1, 2])
+    loaded = hub.load(str(out))(images)
+    layer = hub.KerasLayer(str(out))
+    model = tf_keras.Sequential([tf_keras.Input([96, 96, 3]), layer])
+    assert loaded.shape == (3, result.embedding_dim) == model(images).shape
+    np.testing.assert_allclose(loaded, model(images), rtol=1e-5, atol=1e-5)
+    meta = json.loads((out / "backbone.json").read_text())
+    assert meta["image_size"] == 96 and meta["embedding_dim"] == result.embedding_dim == 1280
+    assert len(meta["loss_curve"]) > 0 and meta["data_hash"]
+    assert tf.train.list_variables(str(out / meta["encoder_checkpoint"]))
+
+
+def test_deterministic_for_a_seed(tmp_path, trained, digits_coco):
+    import tensorflow_hub as hub
+
+    out, _ = trained
+    again = tmp_path / "again"
+    pretrain(read_dataset(digits_coco), again, PretrainConfig(steps=24, seed=3, **TINY), progress=False)
+    images = tf.random.stateless_uniform([4, 96, 96, 3], seed=[5, 6])
+    np.testing.assert_allclose(hub.load(str(out))(images), hub.load(str(again))(images), rtol=1e-3, atol=1e-4)
+
+
+def test_resumes_from_its_checkpoint(tmp_path, digits_coco):
+    dataset = read_dataset(digits_coco)
+    out = tmp_path / "bb"
+    config = PretrainConfig(steps=10, seed=1, **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        from unittest import mock
+
+        real_save = tf.train.CheckpointManager.save
+
+        def save_then_stop(self, *args, **kwargs):
+            real_save(self, *args, **kwargs)
+            raise KeyboardInterrupt
+
+        with mock.patch.object(tf.train.CheckpointManager, "save", save_then_stop):
+            pretrain(dataset, out, config, progress=False)
+    assert not out.exists() and (tmp_path / ".bb.partial").is_dir()
+    result = pretrain(dataset, out, config, progress=False)
+    assert result.resumed_from == 5 and len(result.losses) == 10
+    assert not (tmp_path / ".bb.partial").exists()
+
+
+def test_crops_mode_trains_on_boxes(tmp_path, digits_coco):
+    result = pretrain(read_dataset(digits_coco), tmp_path / "crops",
+                      PretrainConfig(steps=2, crops=True, **TINY), progress=False)
+    assert json.loads((tmp_path / "crops" / "backbone.json").read_text())["training_images"] > 43
+    assert len(result.losses) == 2
+
+
+def test_bad_input(tmp_path, digits_coco):
+    dataset = read_dataset(digits_coco)
+    with pytest.raises(EdgepruneError, match="--image-size must be one of 96, 128, 160, 224"):
+        pretrain(dataset, tmp_path / "a", PretrainConfig(image_size=100))
+    with pytest.raises(EdgepruneError, match="--width must be in"):
+        pretrain(dataset, tmp_path / "a", PretrainConfig(width=2.0))
+    for img in dataset.images:
+        img.boxes = []
+    with pytest.raises(EdgepruneError, match="no object boxes"):
+        pretrain(dataset, tmp_path / "a", PretrainConfig(crops=True))
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(EdgepruneError, match="cannot write here"):
+        pretrain(read_dataset(digits_coco), tmp_path / "a_file" / "bb", PretrainConfig(steps=1))
+
+
+def test_nt_xent_prefers_matching_pairs():
+    z = tf.random.stateless_normal([8, 16], seed=[0, 1])
+    assert nt_xent(z, z, 0.2) < nt_xent(z, tf.roll(z, 1, axis=0), 0.2)
+
+
+def test_views_are_deterministic_and_differ_by_seed():
+    image = tf.random.stateless_uniform([120, 120, 3], seed=[0, 0])
+    a = simclr_view(image, 96, tf.constant([1, 2], tf.int64))
+    b = simclr_view(image, 96, tf.constant([1, 2], tf.int64))
+    c = simclr_view(image, 96, tf.constant([1, 3], tf.int64))
+    assert a.shape == (96, 96, 3)
+    np.testing.assert_array_equal(a, b)
+    assert float(tf.reduce_max(tf.abs(a - c))) > 0.01
+    assert 0.0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 1.0
