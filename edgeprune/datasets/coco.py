@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EdgepruneError
+from ..progress import track
 from .files import copy_image, image_size
 from .types import Box, Category, Dataset, ImageRecord
 
@@ -169,7 +170,7 @@ def write_coco(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> 
     """Write ``annotations.json`` and ``images/`` under ``out_dir`` (which must exist)."""
     data = to_coco_dict(dataset)
     image_dir = out_dir / "images"
-    for img, entry in zip(dataset.images, data["images"]):
+    for img, entry in zip(track(dataset.images, "writing"), data["images"]):
         copy_image(img, image_dir / entry["file_name"], mode=image_mode)
     with (out_dir / ANNOTATIONS_NAME).open("w") as fh:
         json.dump(data, fh)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import EdgepruneError
+from ..progress import track
 from .files import IMAGE_SUFFIXES, copy_image, image_size
 from .types import Category, Dataset, ImageRecord
 
@@ -45,7 +46,7 @@ def read_folder(path: Path) -> Dataset:
 def write_folder(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> None:
     """Copy the images under ``out_dir``, each in its class subfolder when it has an image-level label."""
     names = dataset.category_names
-    for img in dataset.images:
+    for img in track(dataset.images, "writing"):
         name = Path(img.file_name).name
         target = out_dir / names[img.label] / name if img.label is not None else out_dir / name
         copy_image(img, target, mode=image_mode)

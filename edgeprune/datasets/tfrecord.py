@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EdgepruneError
+from ..progress import track
 from .types import Box, Category, Dataset, ImageRecord
 
 LABEL_MAP_NAME = "label_map.pbtxt"
@@ -217,7 +218,7 @@ def write_tfrecord(dataset: Dataset, out_dir: Path, *, base: str = "data", **_: 
     writers = [tf.io.TFRecordWriter(str(out_dir / name)) for name in names]
     category_names = dataset.category_names
     try:
-        for index, img in enumerate(dataset.images):
+        for index, img in enumerate(track(dataset.images, "writing")):
             raw = img.extra.get("tfrecord_raw")
             shard = img.extra.get("tfrecord_shard") if raw is not None else None
             if shard is None or shard >= len(writers):

@@ -12,6 +12,7 @@ from pathlib import Path
 from xml.dom import minidom
 
 from ..errors import EdgepruneError
+from ..progress import track
 from .files import copy_image, image_size
 from .types import Box, Category, Dataset, ImageRecord
 
@@ -132,7 +133,7 @@ def write_voc(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> N
     names = dataset.category_names
     (out_dir / "Annotations").mkdir(parents=True, exist_ok=True)
     kept_ids = set()
-    for img in dataset.images:
+    for img in track(dataset.images, "writing"):
         source_xml = img.extra.get("voc_xml")
         stem = source_xml.stem if source_xml else voc_stem(img)
         file_name = Path(img.file_name).name if source_xml else f"{stem}{Path(img.file_name).suffix or '.jpg'}"

@@ -12,9 +12,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from ..errors import EdgepruneError
+from ..progress import progress as progress_bar
 from .backbone import PREPROCESSING, Backbone
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def embed_images(
                             batch_size=batch_size, sizes=sizes)
     outputs: list[np.ndarray] = []
     done = 0
-    bar = tqdm(total=len(sources), desc="embedding", unit="img", disable=not progress, leave=False)
+    bar = progress_bar(len(sources), "embedding", "img", enabled=progress)
     try:
         for batch in batches:
             embeddings = backbone(batch).numpy().astype(np.float32)

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from ..atomic import check_output_dir
 from ..datasets import Dataset
 from ..errors import EdgepruneError
+from ..progress import progress as progress_bar
 from .augment import simclr_view
 from .cache import content_hash
 
@@ -232,7 +232,7 @@ def pretrain(dataset: Dataset, out: Path, config: PretrainConfig | None = None, 
         return loss
 
     started = time.perf_counter()
-    bar = tqdm(total=config.steps, initial=resumed_from, desc="pretraining", unit="step", disable=not progress)
+    bar = progress_bar(config.steps, "pretraining", "step", enabled=progress, initial=resumed_from)
     for first, second in _view_pairs(images, config, resumed_from):
         losses.append(float(train_step(first, second)))
         step.assign_add(1)
