@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # The array API is imported lazily so `edgeprune --help` does not pay for numpy/sklearn imports.
     if name == "prune":
-        from .prune import prune
+        from .array_api import prune
 
         return prune
     raise AttributeError(f"module 'edgeprune' has no attribute {name!r}")

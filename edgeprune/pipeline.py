@@ -12,6 +12,7 @@ import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
 from .cluster import make_clusterer
+from .cluster.autok import AUTO_CHOICES, choose_k
 from .datasets import check_boxes, read_dataset, write_dataset
 from .errors import EdgepruneError
 from .outputs import export_folders, write_scores
@@ -73,17 +74,10 @@ class CurateResult:
     notes: list[str] = field(default_factory=list)
 
 
-def parse_clusters(spec: str | int, n_images: int) -> int:
-    """An explicit cluster count from ``--clusters``, checked against the number of images."""
-    try:
-        k = int(spec)
-    except (TypeError, ValueError):
-        raise EdgepruneError(f"--clusters must be a positive integer, got {spec!r}")
-    if k < 1:
-        raise EdgepruneError(f"--clusters must be at least 1, got {k}")
-    if k > n_images:
-        raise EdgepruneError(f"--clusters {k} is larger than the number of images ({n_images})")
-    return k
+def check_clusters(spec: str | int, n_images: int) -> None:
+    """Reject a bad ``--clusters`` value before any embedding work (auto values are resolved later)."""
+    if str(spec).strip().lower() not in AUTO_CHOICES:
+        choose_k(spec, np.zeros((n_images, 1), np.float32))
 
 
 def resolve_backbone(options: CurateOptions, dataset, timings: dict[str, float]):
@@ -125,7 +119,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     dataset = read_dataset(path, format=options.format, images_dir=options.images_dir, split=options.split,
                            label_map=options.label_map)
     n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
-    k = parse_clusters(options.clusters, len(dataset))
+    check_clusters(options.clusters, len(dataset))
     timings["read"] = time.perf_counter() - started
 
     if options.cache_dir is None:
@@ -138,6 +132,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
 
     started = time.perf_counter()
     features = l2_normalize(embeddings) if options.normalize else embeddings
+    k, k_reason = choose_k(options.clusters, features, random_state=options.seed)
     clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features)
     labels, distances = prototype_scores(features, clusterer.cluster_centers_)
     kept = select(distances, labels, keep=options.keep, policy=options.policy, per_cluster=options.per_cluster,
@@ -146,7 +141,9 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     timings["cluster+select"] = time.perf_counter() - started
 
     pruned = dataset.subset(kept)
-    notes = [f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}"] if n_invalid else []
+    notes = [f"clusters: {k_reason}"]
+    if n_invalid:
+        notes.append(f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
     with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
         output_format = write_dataset(pruned, tmp / "pruned", format=options.out_format, image_mode=options.image_mode)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cluster import METHODS
 from ..datasets.files import IMAGE_MODES
 from .common import fraction, positive_int
 
@@ -39,8 +40,10 @@ def register(subparsers) -> None:
     scope.add_argument("--per-cluster", dest="per_cluster", action="store_true", default=True,
                        help="apply the fraction within each cluster (default; the reference rule)")
     scope.add_argument("--global", dest="per_cluster", action="store_false", help="rank all images together")
-    sel.add_argument("--method", default="kmeans", help="clustering method (default kmeans; see README)")
-    sel.add_argument("--clusters", "-k", default="10", help="number of clusters, or auto / auto:silhouette")
+    sel.add_argument("--method", default="kmeans", choices=sorted(METHODS),
+                     help="clustering method (default kmeans; fuzzy/possibilistic families: see README)")
+    sel.add_argument("--clusters", "-k", default="10",
+                     help="number of clusters, or auto (Growing Neural Gas) / auto:silhouette (default 10)")
     sel.add_argument("--seed", type=int, default=0, help="seed for clustering, random policy and pretraining")
     sel.add_argument("--drop-invalid-boxes", action="store_true",
                      help="drop zero-area / out-of-image boxes instead of warning and keeping them")

@@ -6,10 +6,21 @@ from typing import Any, Callable
 
 from ..errors import EdgepruneError
 from .base import PrototypeClusterer, nearest_prototype, squared_distances
+from .fuzzy import FCM, HCM, FCMInit
 from .kmeans import KMeans
+from .possibilistic import BGPC, FPCM, IPCM, IPCM2, PCM, PFCM
 
 METHODS: dict[str, Callable[..., PrototypeClusterer]] = {
     "kmeans": KMeans,
+    "hcm": HCM,
+    "fcm": FCM,
+    "fcm_init": FCMInit,
+    "pcm": PCM,
+    "fpcm": FPCM,
+    "pfcm": PFCM,
+    "ipcm": IPCM,
+    "ipcm_2": IPCM2,
+    "bgpc": BGPC,
 }
 
 
@@ -22,4 +33,4 @@ def make_clusterer(method: str, n_clusters: int, *, random_state: int | None = 0
     return factory(n_clusters, random_state=random_state, **params)
 
 
-__all__ = ["KMeans", "METHODS", "PrototypeClusterer", "make_clusterer", "nearest_prototype", "squared_distances"]
+__all__ = ["BGPC", "FCM", "FCMInit", "FPCM", "HCM", "IPCM", "IPCM2", "KMeans", "PCM", "PFCM", "METHODS", "PrototypeClusterer", "make_clusterer", "nearest_prototype", "squared_distances"]

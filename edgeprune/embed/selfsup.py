@@ -56,6 +56,7 @@ class PretrainConfig:
     seed: int = 0
     crops: bool = False
     temperature: float = 0.2
+    min_crop_scale: float = 0.25
     learning_rate: float = 2e-3
     projection_dim: int = 128
     checkpoint_every: int = 100
@@ -163,7 +164,8 @@ def _view_pairs(images: np.ndarray, config: PretrainConfig, start_step: int) -> 
         image = tf.cast(tf.gather(pool, index), tf.float32) / 255.0
         seed = tf.stack([tf.cast(config.seed, tf.int64), position])
         first, second = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        return simclr_view(image, config.image_size, first), simclr_view(image, config.image_size, second)
+        return (simclr_view(image, config.image_size, first, min_scale=config.min_crop_scale),
+                simclr_view(image, config.image_size, second, min_scale=config.min_crop_scale))
 
     data = tf.data.Dataset.from_tensor_slices((order, positions))
     return data.map(views, num_parallel_calls=tf.data.AUTOTUNE).batch(config.batch_size).prefetch(2)
