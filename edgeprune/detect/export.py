@@ -1,0 +1,121 @@
+"""Export: SavedModel, then TFLite fp32 / fp16 / full-integer int8 (uint8 input, for Coral).
+
+The exported models take raw pixels: float32 (or uint8 for int8) ``[1, S, S, 3]`` in 0..255, the image stretched
+to ``S`` x ``S``; mean/std normalisation happens inside the graph. That is what a camera pipeline, the TFLite Task
+Library and an Edge TPU feed, and it makes the int8 input quantisation the identity on pixel values. Outputs come
+from ``TFLite_Detection_PostProcess``: boxes ``[1, N, 4]`` (ymin, xmin, ymax, xmax, normalised), classes
+``[1, N]`` (label ids 1..K; 0 is background, so ``labelmap.txt`` starts with a ``???`` line), scores ``[1, N]``, count ``[1]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from ..errors import EdgepruneError
+
+log = logging.getLogger(__name__)
+QUANTIZATIONS = ("fp32", "fp16", "int8")
+MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+
+def parse_quantizations(text: str) -> list[str]:
+    """``fp32,fp16,int8`` -> list, rejecting unknown names."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in QUANTIZATIONS]
+    if unknown or not names:
+        raise EdgepruneError(f"unknown --quantize value {', '.join(unknown) or text!r}; "
+                             f"choose from {', '.join(QUANTIZATIONS)}")
+    return names
+
+
+def _export_params(params, nms_version: str):
+    exported = copy.deepcopy(params)
+    exported.task.model.detection_generator.nms_version = nms_version
+    exported.task.export_config.output_normalized_coordinates = True
+    exported.task.export_config.cast_num_detections_to_float = True
+    exported.task.export_config.cast_detection_classes_to_float = True
+    return exported
+
+
+def _pixel_module(params, image_size: int):
+    """Model Garden's DetectionModule for pre-processed input, with the pixel normalisation moved inside."""
+    from official.vision.serving import detection
+
+    class PixelDetectionModule(detection.DetectionModule):
+        def serve(self, images: tf.Tensor):
+            images = (tf.cast(images, tf.float32) - MEAN_RGB) / STDDEV_RGB
+            return super().serve(images)
+
+    return PixelDetectionModule(params=params, batch_size=1, input_image_size=[image_size, image_size],
+                                input_type="tflite", num_channels=3)
+
+
+def export_saved_model(params, checkpoint_dir: Path, out_dir: Path, *, nms_version: str) -> Path:
+    """Export the trained checkpoint as a SavedModel taking float32 pixels ``[1, S, S, 3]``."""
+    from official.vision.serving import export_saved_model_lib
+
+    exported = _export_params(params, nms_version)
+    size = exported.task.model.input_size[0]
+    checkpoint = tf.train.latest_checkpoint(str(checkpoint_dir))
+    if checkpoint is None:
+        raise EdgepruneError(f"{checkpoint_dir}: no checkpoint to export")
+    export_saved_model_lib.export_inference_graph(
+        input_type="tflite", batch_size=1, input_image_size=[size, size], params=exported,
+        checkpoint_path=checkpoint, export_dir=str(out_dir), export_module=_pixel_module(exported, size),
+        export_checkpoint_subdir="checkpoint", export_saved_model_subdir="saved_model",
+    )
+    return out_dir / "saved_model"
+
+
+def calibration_images(paths: Sequence[Path | bytes], image_size: int, count: int) -> Iterator[list[np.ndarray]]:
+    """Representative dataset: training images as raw float32 pixels, stretched to the model input."""
+    for source in list(paths)[:count]:
+        data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+        image = tf.image.resize(tf.io.decode_image(data, channels=3, expand_animations=False), [image_size, image_size])
+        yield [image[None].numpy().astype(np.float32)]
+
+
+def convert(saved_model: Path, quantization: str, *, image_size: int,
+            calibration: Sequence[Path | bytes] = (), calibration_steps: int = 100) -> bytes:
+    """Convert the TFLite-NMS SavedModel to a TFLite flatbuffer (fp32, fp16 or full-integer int8)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    if quantization == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        if not calibration:
+            raise EdgepruneError("int8 export needs calibration images (the training set is empty)")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: calibration_images(calibration, image_size, calibration_steps)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8  # raw pixels; outputs stay float32 (post-processing is float)
+    return converter.convert()
+
+
+def non_integer_ops(model_path: Path) -> list[str]:
+    """Ops of an int8 model that are not integer (a float tensor in or out), e.g. the post-processing op."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_path=str(model_path), experimental_op_resolver_type=OpResolverType
+                              .BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    floats = []
+    for op in interpreter._get_ops_details():  # the public API has no op listing
+        indices = [i for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0]
+        dtypes = {np.dtype(tensors[i]["dtype"]).name for i in indices if i in tensors}
+        if dtypes & {"float32", "float16"}:
+            floats.append(f"{op['op_name']} (#{op['index']}: {', '.join(sorted(dtypes))})")
+    return floats
+
+
+def edgetpu_command(model_path: Path) -> str:
+    """The Edge TPU compiler command for an int8 model (the compiler is not installable here)."""
+    return f"edgetpu_compiler --show_operations --out_dir {model_path.parent} {model_path}"

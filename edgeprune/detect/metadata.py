@@ -1,0 +1,174 @@
+"""TFLite metadata for the TFLite Task Library's ObjectDetector (Android), written and read back.
+
+The metadata flatbuffer (schema ``metadata_schema.fbs``, its generated Python from the ``tflite-support`` wheel)
+describes the image input (RGB, normalisation mean 0 / std 1 because the model takes raw pixels, value range)
+and the four outputs (location with box order ymin, xmin, ymax, xmax as ratios; category with ``labelmap.txt``
+as its associated file; score; number of detections) grouped as ``detection_result``. It is stored in the
+model's ``metadata`` list under ``TFLITE_METADATA`` and the label file is appended as a zip archive, which is how
+the Task Library finds associated files.
+
+``tflite-support``'s own metadata writers need protobuf < 4 and do not import beside TensorFlow 2.20; its
+generated schema module is pure flatbuffers and does, so edgeprune installs the wheel with ``--no-deps``
+(``make`` does it) and builds the metadata with it directly.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import flatbuffers
+
+from ..errors import MissingDependencyError
+from .data import labelmap_text
+
+METADATA_NAME = "TFLITE_METADATA"
+LABEL_FILE = "labelmap.txt"
+MIN_PARSER_VERSION = "1.2.0"
+
+
+def _schema():
+    try:
+        from tensorflow_lite_support.metadata import metadata_schema_py_generated as schema
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "TFLite metadata needs the schema from tflite-support: pip install --no-deps tflite-support==0.4.4"
+        ) from exc
+    return schema
+
+
+def build_metadata(labels: list[str], *, image_size: int, quantization: str) -> bytes:
+    """The ``ModelMetadata`` flatbuffer for an SSD-style detector with raw-pixel input."""
+    fb = _schema()
+    image = fb.TensorMetadataT()
+    image.name = "image"
+    image.description = f"RGB image stretched to {image_size}x{image_size}, raw pixel values 0..255"
+    image.content = fb.ContentT()
+    image.content.contentProperties = fb.ImagePropertiesT()
+    image.content.contentProperties.colorSpace = fb.ColorSpaceType.RGB
+    image.content.contentPropertiesType = fb.ContentProperties.ImageProperties
+    normalization = fb.ProcessUnitT()
+    normalization.optionsType = fb.ProcessUnitOptions.NormalizationOptions
+    normalization.options = fb.NormalizationOptionsT()
+    normalization.options.mean = [0.0]
+    normalization.options.std = [1.0]
+    image.processUnits = [normalization]
+    image.stats = fb.StatsT()
+    image.stats.max = [255.0]
+    image.stats.min = [0.0]
+
+    location = fb.TensorMetadataT()
+    location.name = "location"
+    location.description = "Detected boxes: ymin, xmin, ymax, xmax as ratios of the image size"
+    location.content = fb.ContentT()
+    location.content.contentPropertiesType = fb.ContentProperties.BoundingBoxProperties
+    location.content.contentProperties = fb.BoundingBoxPropertiesT()
+    location.content.contentProperties.index = [1, 0, 3, 2]
+    location.content.contentProperties.type = fb.BoundingBoxType.BOUNDARIES
+    location.content.contentProperties.coordinateType = fb.CoordinateType.RATIO
+    location.content.range = fb.ValueRangeT()
+    location.content.range.min = 2
+    location.content.range.max = 2
+
+    category = fb.TensorMetadataT()
+    category.name = "category"
+    category.description = "Class id of each detection = line of labelmap.txt (line 0 is background)"
+    category.content = fb.ContentT()
+    category.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
+    category.content.contentProperties = fb.FeaturePropertiesT()
+    category.content.range = fb.ValueRangeT()
+    category.content.range.min = 2
+    category.content.range.max = 2
+    label_file = fb.AssociatedFileT()
+    label_file.name = LABEL_FILE
+    label_file.description = "Class names, one per line"
+    label_file.type = fb.AssociatedFileType.TENSOR_VALUE_LABELS
+    category.associatedFiles = [label_file]
+
+    score = fb.TensorMetadataT()
+    score.name = "score"
+    score.description = "Confidence of each detection"
+    score.content = fb.ContentT()
+    score.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
+    score.content.contentProperties = fb.FeaturePropertiesT()
+    score.content.range = fb.ValueRangeT()
+    score.content.range.min = 2
+    score.content.range.max = 2
+
+    count = fb.TensorMetadataT()
+    count.name = "number of detections"
+    count.description = "Number of valid detections"
+    count.content = fb.ContentT()
+    count.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
+    count.content.contentProperties = fb.FeaturePropertiesT()
+
+    group = fb.TensorGroupT()
+    group.name = "detection_result"
+    group.tensorNames = ["location", "category", "score"]
+    subgraph = fb.SubGraphMetadataT()
+    subgraph.inputTensorMetadata = [image]
+    subgraph.outputTensorMetadata = [location, category, score, count]
+    subgraph.outputTensorGroups = [group]
+    model = fb.ModelMetadataT()
+    model.name = f"edgeprune SSD MobileNetV2 FPN-lite ({quantization})"
+    model.description = f"Detects {len(labels)} classes: {', '.join(labels)}"
+    model.version = "1"
+    model.author = "edgeprune"
+    model.minParserVersion = MIN_PARSER_VERSION
+    model.subgraphMetadata = [subgraph]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"M001")
+    return bytes(builder.Output())
+
+
+def write_metadata(model_path: Path, labels: list[str], *, image_size: int, quantization: str) -> None:
+    """Embed the metadata in ``model_path`` and append ``labelmap.txt``; also write the label file beside it."""
+    from tensorflow.lite.python import schema_py_generated as tfl
+
+    metadata = build_metadata(labels, image_size=image_size, quantization=quantization)
+    model = tfl.ModelT.InitFromObj(tfl.Model.GetRootAs(model_path.read_bytes(), 0))
+    buffer = tfl.BufferT()
+    buffer.data = list(metadata)
+    model.buffers.append(buffer)
+    entry = tfl.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_NAME, METADATA_NAME.encode())]
+    model.metadata.append(entry)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    label_text = labelmap_text(labels)
+    model_path.write_bytes(bytes(builder.Output()))
+    with zipfile.ZipFile(model_path, "a") as archive:
+        archive.writestr(LABEL_FILE, label_text)
+    (model_path.parent / LABEL_FILE).write_text(label_text)
+
+
+def read_metadata(model_path: Path) -> dict:
+    """The metadata as a dict (names of inputs/outputs, normalisation, labels), read back from the file."""
+    from tensorflow.lite.python import schema_py_generated as tfl
+
+    fb = _schema()
+    data = model_path.read_bytes()
+    model = tfl.Model.GetRootAs(data, 0)
+    for index in range(model.MetadataLength()):
+        entry = model.Metadata(index)
+        if entry.Name().decode() == METADATA_NAME:
+            raw = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+            break
+    else:
+        return {}
+    meta = fb.ModelMetadataT.InitFromObj(fb.ModelMetadata.GetRootAs(raw, 0))
+    subgraph = meta.subgraphMetadata[0]
+    image = subgraph.inputTensorMetadata[0]
+    with zipfile.ZipFile(model_path) as archive:
+        files = {name: archive.read(name).decode() for name in archive.namelist()}
+    return {
+        "name": meta.name.decode(),
+        "inputs": [t.name.decode() for t in subgraph.inputTensorMetadata],
+        "outputs": [t.name.decode() for t in subgraph.outputTensorMetadata],
+        "normalization": {"mean": list(image.processUnits[0].options.mean),
+                          "std": list(image.processUnits[0].options.std)},
+        "associated_files": {name: text.splitlines() for name, text in files.items()},
+        "output_groups": [g.name.decode() for g in subgraph.outputTensorGroups or []],
+    }
