@@ -10,6 +10,8 @@ $(DEPS_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# TFLite metadata schema only: tflite-support's own dependencies (protobuf<4) clash with TensorFlow 2.20
+	$(PY) -m pip install -q --no-deps tflite-support==0.4.4
 	touch $(DEPS_STAMP)
 
 install: $(DEPS_STAMP)

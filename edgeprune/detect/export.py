@@ -30,7 +30,8 @@ def parse_quantizations(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [n for n in names if n not in QUANTIZATIONS]
     if unknown or not names:
-        raise EdgepruneError(f"unknown --quantize value {', '.join(unknown) or text!r}; "
+        shown = ", ".join(unknown) if unknown else repr(text)
+        raise EdgepruneError(f"unknown --quantize value {shown}; "
                              f"choose from {', '.join(QUANTIZATIONS)}")
     return names
 

@@ -22,7 +22,7 @@ from .data import LabelSpace, remap, write_label_files, write_records
 from .evaluate import coco_metrics, ground_truth, parity, run_detector, tf_detector, tflite_detector
 from .export import convert, edgetpu_command, export_saved_model, non_integer_ops
 from .metadata import write_metadata
-from .train import loss_curve, train
+from .train import check_checkpoint, loss_curve, train
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,20 @@ def train_export(train_path: str, val_path: str, options: TrainExportOptions) ->
                             len(labels.names), options.steps, options.batch_size, options.image_size,
                             options.width, init, options.checkpoint_every)
     params = build_params(options.config, settings, options.overrides)
-    size = params.task.model.input_size[0]
+    if init:
+        check_checkpoint(init)
+    fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(params, work, out, train_data, val_data, labels, options)
+    except EdgepruneError:
+        if fresh:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _run(params, work: Path, out: Path, train_data, val_data, labels: LabelSpace, options: TrainExportOptions) -> dict:
+    size = params.task.model.input_size[0]
     if not (work / "data").is_dir():
         write_records(train_data, work / "data", "train")
         write_records(val_data, work / "data", "val")
