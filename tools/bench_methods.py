@@ -50,8 +50,12 @@ try:
         if cls is None:
             out[f"{name.lower()} (prosemble)"] = {"error": "not in this prosemble"}
             continue
-        def fit(A, cls=cls):
-            model = cls(n_clusters=k, max_iter=100)
+        import inspect
+        accepted = inspect.signature(cls.__init__).parameters
+        kwargs = {"n_clusters": k, "max_iter": 100}
+        kwargs.update({name: 1e-3 for name in ("epsilon", "tol") if name in accepted})
+        def fit(A, cls=cls, kwargs=kwargs):
+            model = cls(**kwargs)
             model.fit(A)
         n = len(X)
         started = time.perf_counter(); fit(X[:1000]); small = time.perf_counter() - started

@@ -108,13 +108,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--image-size", type=int, default=96)
     parser.add_argument("--width", type=float, default=0.35)
+    parser.add_argument("--min-crop-scale", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=Path("eval_backbone.json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
-    report = {"steps": args.steps, "image_size": args.image_size, "width": args.width}
+    report = {"steps": args.steps, "image_size": args.image_size, "width": args.width,
+              "min_crop_scale": args.min_crop_scale}
 
     folder, images, labels = digits_folder(work / "digits")
-    config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width)
+    config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width,
+                            min_crop_scale=args.min_crop_scale)
     started = time.perf_counter()
     pretrain(read_dataset(folder), work / "digits_backbone", config, progress=False)
     report["digits_pretrain_seconds"] = round(time.perf_counter() - started, 1)
@@ -122,7 +125,8 @@ def main() -> None:
 
     if BCCD.is_dir():
         crops, crop_labels = bccd_crops(args.image_size)
-        config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width, crops=True)
+        config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width, crops=True,
+                                min_crop_scale=args.min_crop_scale)
         started = time.perf_counter()
         pretrain(read_dataset(BCCD), work / "bccd_backbone", config, progress=False)
         report["bccd_pretrain_seconds"] = round(time.perf_counter() - started, 1)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ..cluster import METHODS
 from ..datasets.files import IMAGE_MODES
+from ..datasets import FORMATS
 from .common import fraction, positive_int
 
-FORMATS = ("coco", "voc", "tfrecord", "folder")
 POLICIES = ("hard", "easy", "random", "stratified")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..datasets import FORMATS
 from .common import positive_int
 
-FORMATS = ("coco", "voc", "tfrecord", "folder")
 
 
 def register(subparsers) -> None:
@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--width", type=float, default=0.35, help="MobileNetV2 width multiplier, 0.35..1.0")
     p.add_argument("--batch-size", type=int, default=64, help="images per step (2 views each; default 64)")
     p.add_argument("--temperature", type=float, default=0.2, help="NT-Xent temperature (default 0.2)")
+    p.add_argument("--min-crop-scale", type=float, default=0.5,
+                   help="smallest random-crop area fraction of a view (default 0.5; SimCLR's ImageNet value is 0.08)")
     p.add_argument("--crops", action="store_true", help="train on object crops from the boxes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = read_dataset(args.dataset, format=args.format, split=args.split)
     config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width,
                             batch_size=args.batch_size, seed=args.seed, crops=args.crops,
-                            temperature=args.temperature)
+                            temperature=args.temperature, min_crop_scale=args.min_crop_scale)
     config.validate()
     if args.epochs:
         n = len(training_images(dataset, config)) if args.crops else len(dataset)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..datasets import FORMATS
 from .common import positive_int
 
-FORMATS = ("coco", "voc", "tfrecord", "folder")
 
 
 def register(subparsers) -> None:

@@ -54,13 +54,8 @@ class FCM(IterativeClusterer):
         self.u_ = fuzzy_memberships(squared_distances64(X, centers), self.m)
 
 
-class FCMInit(IterativeClusterer):
+class FCMInit(FCM):
     """k-means prototypes, then FCM memberships ``u_`` computed from them (no further iteration)."""
-
-    def __init__(self, n_clusters: int = 8, *, m: float = 2.0, max_iter: int = 1000, tol: float = 1e-3,
-                 random_state: int | None = 0) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.m = m
 
     def _run(self, X: np.ndarray) -> None:
         from .kmeans import KMeans

@@ -37,6 +37,22 @@ def _schema():
     return schema
 
 
+def _feature_tensor(fb, name: str, description: str, *, detection_axis: bool):
+    """A plain feature output; ``detection_axis`` marks dimension 2 as the per-detection axis (TFLite's
+    ``ValueRange`` convention for SSD outputs)."""
+    tensor = fb.TensorMetadataT()
+    tensor.name = name
+    tensor.description = description
+    tensor.content = fb.ContentT()
+    tensor.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
+    tensor.content.contentProperties = fb.FeaturePropertiesT()
+    if detection_axis:
+        tensor.content.range = fb.ValueRangeT()
+        tensor.content.range.min = 2
+        tensor.content.range.max = 2
+    return tensor
+
+
 def build_metadata(labels: list[str], *, image_size: int, quantization: str) -> bytes:
     """The ``ModelMetadata`` flatbuffer for an SSD-style detector with raw-pixel input."""
     fb = _schema()
@@ -70,37 +86,15 @@ def build_metadata(labels: list[str], *, image_size: int, quantization: str) -> 
     location.content.range.min = 2
     location.content.range.max = 2
 
-    category = fb.TensorMetadataT()
-    category.name = "category"
-    category.description = "Class id of each detection = line of labelmap.txt (line 0 is background)"
-    category.content = fb.ContentT()
-    category.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
-    category.content.contentProperties = fb.FeaturePropertiesT()
-    category.content.range = fb.ValueRangeT()
-    category.content.range.min = 2
-    category.content.range.max = 2
+    category = _feature_tensor(fb, "category", "Class id of each detection = line of labelmap.txt (line 0 is "
+                                             "background)", detection_axis=True)
     label_file = fb.AssociatedFileT()
     label_file.name = LABEL_FILE
     label_file.description = "Class names, one per line"
     label_file.type = fb.AssociatedFileType.TENSOR_VALUE_LABELS
     category.associatedFiles = [label_file]
-
-    score = fb.TensorMetadataT()
-    score.name = "score"
-    score.description = "Confidence of each detection"
-    score.content = fb.ContentT()
-    score.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
-    score.content.contentProperties = fb.FeaturePropertiesT()
-    score.content.range = fb.ValueRangeT()
-    score.content.range.min = 2
-    score.content.range.max = 2
-
-    count = fb.TensorMetadataT()
-    count.name = "number of detections"
-    count.description = "Number of valid detections"
-    count.content = fb.ContentT()
-    count.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
-    count.content.contentProperties = fb.FeaturePropertiesT()
+    score = _feature_tensor(fb, "score", "Confidence of each detection", detection_axis=True)
+    count = _feature_tensor(fb, "number of detections", "Number of valid detections", detection_axis=False)
 
     group = fb.TensorGroupT()
     group.name = "detection_result"

@@ -56,7 +56,7 @@ class PretrainConfig:
     seed: int = 0
     crops: bool = False
     temperature: float = 0.2
-    min_crop_scale: float = 0.25
+    min_crop_scale: float = 0.5  # 0.25 destroyed small images (digits k-NN 0.33 vs 0.59 at 0.5)
     learning_rate: float = 2e-3
     projection_dim: int = 128
     checkpoint_every: int = 100
@@ -70,6 +70,8 @@ class PretrainConfig:
             raise EdgepruneError(f"--width must be in [{WIDTH_RANGE[0]}, {WIDTH_RANGE[1]}], got {self.width}")
         if self.batch_size < 2:
             raise EdgepruneError(f"--batch-size must be at least 2 (contrastive pairs), got {self.batch_size}")
+        if not 0.05 <= self.min_crop_scale <= 1.0:
+            raise EdgepruneError(f"--min-crop-scale must be in [0.05, 1], got {self.min_crop_scale}")
         if self.steps < 1:
             raise EdgepruneError(f"--steps must be at least 1, got {self.steps}")
 
