@@ -16,7 +16,7 @@ from .cluster.autok import AUTO_CHOICES, choose_k
 from .datasets import check_boxes, read_dataset, write_dataset
 from .errors import EdgepruneError
 from .outputs import export_folders, write_scores
-from .score import l2_normalize, prototype_scores, rank_in_cluster
+from .score import center, l2_normalize, prototype_scores, rank_in_cluster
 from .select import check_keep, select
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class CurateOptions:
     image_size: int | None = None
     preprocess: str = "unit"
     normalize: bool = True
+    center: bool = True
     batch_size: int = 64
     cache_dir: Path | None = None
     format: str | None = None
@@ -131,7 +132,8 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     timings["embed"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    features = l2_normalize(embeddings) if options.normalize else embeddings
+    features = center(embeddings) if options.center else embeddings
+    features = l2_normalize(features) if options.normalize else features
     k, k_reason = choose_k(options.clusters, features, random_state=options.seed)
     clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features)
     labels, distances = prototype_scores(features, clusterer.cluster_centers_)
@@ -159,7 +161,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
         settings = {
             "input": str(path), "format": dataset.format, "output format": output_format,
             "backbone": backbone.handle, "image size": backbone.image_size, "embedding dim": embeddings.shape[1],
-            "L2 normalised": options.normalize, "method": options.method, "clusters": k, "policy": options.policy,
+            "centred": options.center, "L2 normalised": options.normalize, "method": options.method, "clusters": k, "policy": options.policy,
             "scope": "per cluster" if options.per_cluster else "global", "keep": options.keep, "seed": options.seed,
         }
         cut, cut_label = _cut(distances, kept, options)

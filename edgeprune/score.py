@@ -19,6 +19,16 @@ def l2_normalize(X: np.ndarray, *, eps: float = 1e-12) -> np.ndarray:
     return X / np.maximum(norms, eps)
 
 
+def center(X: np.ndarray) -> np.ndarray:
+    """Rows minus the mean row: removes the direction every embedding shares.
+
+    Self-supervised features (ReLU outputs, average-pooled) often share one dominant component; after L2
+    normalisation alone all images then sit within a tiny cap of the sphere and distances shrink to float noise.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    return X - X.mean(axis=0, keepdims=True)
+
+
 def prototype_scores(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(cluster, distance)`` per sample: the nearest prototype and the Euclidean distance to it."""
     return nearest_prototype(X, centers)

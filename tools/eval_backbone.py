@@ -34,7 +34,7 @@ from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from edgeprune.datasets import read_dataset  # noqa: E402
 from edgeprune.embed import load_backbone  # noqa: E402
 from edgeprune.embed.selfsup import PretrainConfig, build_encoder, embed_with, pretrain  # noqa: E402
-from edgeprune.score import l2_normalize  # noqa: E402
+from edgeprune.score import center, l2_normalize  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 BCCD = REPO.parent / "shared" / "datasets" / "bccd" / "BCCD"
@@ -81,7 +81,7 @@ def embed_arrays(fn, images: np.ndarray, size: int, batch: int = 256) -> np.ndar
 
 
 def knn_scores(features: np.ndarray, labels: np.ndarray, k: int = 5) -> dict[str, float]:
-    features = l2_normalize(features)
+    features = l2_normalize(center(features))  # as curate does: centred, then cosine
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     predicted = cross_val_predict(KNeighborsClassifier(k), features, labels, cv=folds)
     return {"accuracy": round(accuracy_score(labels, predicted), 4),
@@ -97,7 +97,7 @@ def evaluate(name: str, images: np.ndarray, labels: np.ndarray, backbone_dir: Pa
         "random weights": knn_scores(embed_arrays(lambda x: embed_with(random_encoder, x), images, size), labels),
         "raw pixels": knn_scores(embed_arrays(lambda x: tf.reshape(x, [len(x), -1]), images, 32), labels),
     }
-    print(f"\n{name}: {len(images)} images, {len(np.unique(labels))} classes (5-fold CV, 5-NN, cosine)")
+    print(f"\n{name}: {len(images)} images, {len(np.unique(labels))} classes (5-fold CV, 5-NN, cosine on centred features)")
     for method, scores in results.items():
         print(f"  {method:16s} accuracy {scores['accuracy']:.3f}   balanced accuracy {scores['balanced_accuracy']:.3f}")
     return results

@@ -57,6 +57,8 @@ def register(subparsers) -> None:
                      help="pixel scaling: unit [0,1] (TF Hub convention), symmetric [-1,1], raw [0,255]")
     emb.add_argument("--no-normalize", dest="normalize", action="store_false",
                      help="do not L2-normalise embeddings (normalised, Euclidean orders like cosine)")
+    emb.add_argument("--no-center", dest="center", action="store_false",
+                     help="do not subtract the mean embedding before normalising (centring is the default)")
     emb.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
     emb.add_argument("--cache-dir", type=Path, help="embedding/backbone cache (default $EDGEPRUNE_CACHE or "
                                                     "~/.cache/edgeprune)")
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     options = CurateOptions(
         out=args.out, keep=keep, policy=args.policy, per_cluster=args.per_cluster, method=args.method,
         clusters=args.clusters, seed=args.seed, backbone=args.backbone, image_size=args.image_size,
-        preprocess=args.preprocess, normalize=args.normalize, batch_size=args.batch_size, cache_dir=args.cache_dir,
+        preprocess=args.preprocess, normalize=args.normalize, center=args.center, batch_size=args.batch_size, cache_dir=args.cache_dir,
         format=args.format, images_dir=args.images_dir, split=args.split, label_map=args.label_map,
         out_format=args.out_format, overwrite=args.overwrite, write_dropped=args.write_dropped,
         save_embeddings=args.save_embeddings, export_folders=args.export_folders, image_mode=args.image_mode,

@@ -10,9 +10,13 @@ _CHUNK_ELEMENTS = 1 << 24  # bound the [chunk, k] distance block to ~64 MB of fl
 
 
 def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """``||x_i - c_j||^2`` for every sample and prototype, via one matrix product, clipped at zero."""
-    X = np.asarray(X, dtype=np.float32)
-    centers = np.asarray(centers, dtype=np.float32)
+    """``||x_i - c_j||^2`` for every sample and prototype, via one matrix product, clipped at zero.
+
+    Computed in float64 when either input is float64, in float32 otherwise.
+    """
+    dtype = np.float64 if np.float64 in (np.asarray(X).dtype, np.asarray(centers).dtype) else np.float32
+    X = np.asarray(X, dtype=dtype)
+    centers = np.asarray(centers, dtype=dtype)
     x_norms = np.einsum("ij,ij->i", X, X)[:, None]
     c_norms = np.einsum("ij,ij->i", centers, centers)[None, :]
     d2 = x_norms - 2.0 * (X @ centers.T) + c_norms
@@ -25,8 +29,10 @@ def nearest_prototype(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
     labels = np.empty(n, np.int64)
     distances = np.empty(n, np.float32)
     step = max(1, _CHUNK_ELEMENTS // max(len(centers), 1))
+    centers64 = np.asarray(centers, dtype=np.float64)
     for start in range(0, n, step):
-        d2 = squared_distances(X[start:start + step], centers)
+        # float64: with float32, ||x||^2 - 2 x.c + ||c||^2 loses everything below ~3e-4 in distance
+        d2 = squared_distances(np.asarray(X[start:start + step], dtype=np.float64), centers64)
         labels[start:start + step] = d2.argmin(axis=1)
         distances[start:start + step] = np.sqrt(d2[np.arange(len(d2)), labels[start:start + step]])
     return labels, distances

@@ -46,7 +46,7 @@ def describe(model_path: Path) -> dict:
     if len(outputs) != 4:
         raise EdgepruneError(f"{model_path}: expected 4 detection outputs, found {len(outputs)}")
     return {"model": str(model_path), "size_bytes": model_path.stat().st_size,
-            "input": f"{np.dtype(source['dtype']).name} {list(source['shape'])}",
+            "input": f"{np.dtype(source['dtype']).name} {[int(d) for d in source['shape']]}",
             "image_size": int(source["shape"][1])}
 
 
