@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edgeprune {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"edgeprune {args.command}: interrupted; no partial output was left", file=sys.stderr)
+        hint = getattr(args, "interrupt_hint", "no partial output was left")
+        print(f"edgeprune {args.command}: interrupted; {hint}", file=sys.stderr)
         return 130
 
 

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--crops", action="store_true", help="train on object crops from the boxes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, interrupt_hint="rerun the same command to continue from the last checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--val-split", help="VOC split of VAL (e.g. val)")
     p.add_argument("--format", dest="train_format", choices=FORMATS, help="TRAIN format (default: detected)")
     p.add_argument("--val-format", choices=FORMATS, help="VAL format (default: detected)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, interrupt_hint="rerun the same command with --resume to continue from the last checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
