@@ -41,8 +41,14 @@ class _PrototypeClassifier(ClassifierMixin, BaseEstimator):
 
     learn_metric = False
 
-    def __init__(self, *, prototypes_per_class: int = 1, max_iter: int = 300, learning_rate: float = 0.05,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        *,
+        prototypes_per_class: int = 1,
+        max_iter: int = 300,
+        learning_rate: float = 0.05,
+        random_state: int | None = 0,
+    ) -> None:
         self.prototypes_per_class = prototypes_per_class
         self.max_iter = max_iter
         self.learning_rate = learning_rate

@@ -14,8 +14,9 @@ from .select import keep_count
 EXPORT_CHOICES = ("prune", "clusters", "all")
 
 
-def write_scores(path: Path, dataset: Dataset, labels: np.ndarray, distances: np.ndarray, ranks: np.ndarray,
-                 kept: np.ndarray) -> None:
+def write_scores(
+    path: Path, dataset: Dataset, labels: np.ndarray, distances: np.ndarray, ranks: np.ndarray, kept: np.ndarray
+) -> None:
     """One row per image: image, id, cluster, distance, rank in cluster (0 = nearest), kept (1/0)."""
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -32,8 +33,16 @@ def _unique_name(img_index: int, file_name: str, used: set[str]) -> str:
     return name
 
 
-def export_folders(out_dir: Path, dataset: Dataset, labels: np.ndarray, ranks: np.ndarray, *, keep: float,
-                   which: str, image_mode: str = "copy") -> None:
+def export_folders(
+    out_dir: Path,
+    dataset: Dataset,
+    labels: np.ndarray,
+    ranks: np.ndarray,
+    *,
+    keep: float,
+    which: str,
+    image_mode: str = "copy",
+) -> None:
     """The reference's folders: ``prune_{i}_easy`` (first ``n - ceil(keep n)`` by distance), ``prune_{i}_hard``
     (the rest) and ``cluster_{i}`` (all members), with image copies or links."""
     for cluster in np.unique(labels):

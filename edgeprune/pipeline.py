@@ -14,7 +14,6 @@ from .atomic import atomic_output_dir, check_output_dir
 from .cluster import make_clusterer
 from .cluster.autok import AUTO_CHOICES, choose_k
 from .datasets import check_boxes, read_dataset, write_dataset
-from .errors import EdgepruneError
 from .outputs import export_folders, write_scores
 from .score import center, l2_normalize, prototype_scores, rank_in_cluster
 from .select import check_keep, select
@@ -81,7 +80,7 @@ def check_clusters(spec: str | int, n_images: int) -> None:
         choose_k(spec, np.zeros((n_images, 1), np.float32))
 
 
-def resolve_backbone(options: CurateOptions, dataset, timings: dict[str, float]):
+def resolve_backbone(options: CurateOptions, dataset, cache_dir: Path, timings: dict[str, float]):
     """Load the backbone the options name (the built-in self-supervised one, or any TF-Hub handle/SavedModel)."""
     from .embed import load_backbone
 
@@ -90,8 +89,9 @@ def resolve_backbone(options: CurateOptions, dataset, timings: dict[str, float])
         from .embed.selfsup import pretrained_for_dataset
 
         started = time.perf_counter()
-        handle, trained_size = pretrained_for_dataset(dataset, cache_root=options.cache_dir, steps=options.pretrain_steps,
-                                                      seed=options.seed, progress=options.progress)
+        handle, trained_size = pretrained_for_dataset(
+            dataset, cache_root=cache_dir, steps=options.pretrain_steps, seed=options.seed, progress=options.progress
+        )
         timings["pretrain"] = time.perf_counter() - started
         image_size = image_size or trained_size
     elif image_size is None:
@@ -117,18 +117,19 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     check_output_dir(options.out, overwrite=options.overwrite)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    dataset = read_dataset(path, format=options.format, images_dir=options.images_dir, split=options.split,
-                           label_map=options.label_map)
+    dataset = read_dataset(
+        path, format=options.format, images_dir=options.images_dir, split=options.split, label_map=options.label_map
+    )
     n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
     check_clusters(options.clusters, len(dataset))
     timings["read"] = time.perf_counter() - started
 
-    if options.cache_dir is None:
-        options.cache_dir = default_cache_root()
-    backbone = resolve_backbone(options, dataset, timings)
+    cache_dir = options.cache_dir or default_cache_root()
+    backbone = resolve_backbone(options, dataset, cache_dir, timings)
     started = time.perf_counter()
-    embeddings, cache_counts = embed_dataset(dataset, backbone, cache_root=options.cache_dir / "embeddings",
-                                             batch_size=options.batch_size, progress=options.progress)
+    embeddings, cache_counts = embed_dataset(
+        dataset, backbone, cache_root=cache_dir / "embeddings", batch_size=options.batch_size, progress=options.progress
+    )
     timings["embed"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -137,8 +138,9 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     k, k_reason = choose_k(options.clusters, features, random_state=options.seed)
     clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features)
     labels, distances = prototype_scores(features, clusterer.cluster_centers_)
-    kept = select(distances, labels, keep=options.keep, policy=options.policy, per_cluster=options.per_cluster,
-                  seed=options.seed)
+    kept = select(
+        distances, labels, keep=options.keep, policy=options.policy, per_cluster=options.per_cluster, seed=options.seed
+    )
     ranks = rank_in_cluster(distances, labels)
     timings["cluster+select"] = time.perf_counter() - started
 
@@ -150,26 +152,67 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
         output_format = write_dataset(pruned, tmp / "pruned", format=options.out_format, image_mode=options.image_mode)
         if options.write_dropped:
-            write_dataset(dataset.subset(~kept), tmp / "dropped", format=options.out_format,
-                          image_mode=options.image_mode)
+            write_dataset(
+                dataset.subset(~kept), tmp / "dropped", format=options.out_format, image_mode=options.image_mode
+            )
         write_scores(tmp / "scores.csv", dataset, labels, distances, ranks, kept)
         if options.save_embeddings:
             np.save(tmp / "embeddings.npy", embeddings)
         if options.export_folders:
-            export_folders(tmp / "folders", dataset, labels, ranks, keep=options.keep, which=options.export_folders,
-                           image_mode=options.image_mode)
+            export_folders(
+                tmp / "folders",
+                dataset,
+                labels,
+                ranks,
+                keep=options.keep,
+                which=options.export_folders,
+                image_mode=options.image_mode,
+            )
         settings = {
-            "input": str(path), "format": dataset.format, "output format": output_format,
-            "backbone": backbone.handle, "image size": backbone.image_size, "embedding dim": embeddings.shape[1],
-            "centred": options.center, "L2 normalised": options.normalize, "method": options.method, "clusters": k, "policy": options.policy,
-            "scope": "per cluster" if options.per_cluster else "global", "keep": options.keep, "seed": options.seed,
+            "input": str(path),
+            "format": dataset.format,
+            "output format": output_format,
+            "backbone": backbone.handle,
+            "image size": backbone.image_size,
+            "embedding dim": embeddings.shape[1],
+            "centred": options.center,
+            "L2 normalised": options.normalize,
+            "method": options.method,
+            "clusters": k,
+            "policy": options.policy,
+            "scope": "per cluster" if options.per_cluster else "global",
+            "keep": options.keep,
+            "seed": options.seed,
         }
         cut, cut_label = _cut(distances, kept, options)
-        write_report(ReportData(f"edgeprune curate: {Path(str(path)).name}", settings, dataset, labels, distances,
-                                kept, cut, cut_label, notes), tmp / "report.html")
+        write_report(
+            ReportData(
+                f"edgeprune curate: {Path(str(path)).name}",
+                settings,
+                dataset,
+                labels,
+                distances,
+                kept,
+                cut,
+                cut_label,
+                notes,
+            ),
+            tmp / "report.html",
+        )
         result = CurateResult(
-            options.out, len(dataset), len(pruned), dataset.num_boxes(), pruned.num_boxes(), k, output_format,
-            backbone.handle, cache_counts["cached"], cache_counts["computed"], n_invalid, timings, notes,
+            options.out,
+            len(dataset),
+            len(pruned),
+            dataset.num_boxes(),
+            pruned.num_boxes(),
+            k,
+            output_format,
+            backbone.handle,
+            cache_counts["cached"],
+            cache_counts["computed"],
+            n_invalid,
+            timings,
+            notes,
         )
         timings["write"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(asdict(result), default=str, indent=2))

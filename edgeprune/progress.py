@@ -13,8 +13,17 @@ T = TypeVar("T")
 def progress(total: int, desc: str, unit: str, *, enabled: bool = True, initial: int = 0) -> tqdm:
     """A tqdm bar on stderr that does not flood non-interactive logs."""
     interactive = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled, leave=interactive,
-                mininterval=0.2 if interactive else 30.0, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        disable=not enabled,
+        leave=interactive,
+        mininterval=0.2 if interactive else 30.0,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
 
 
 def track(items: Sequence[T], desc: str, unit: str = "img") -> Iterator[T]:

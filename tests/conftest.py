@@ -64,10 +64,16 @@ def assert_same_dataset(a, b, *, compare_bytes: bool = True) -> None:
     assert [(c.id, c.name) for c in a.categories] == [(c.id, c.name) for c in b.categories]
     assert len(a.images) == len(b.images)
     for x, y in zip(sorted(a.images, key=lambda i: str(i.id)), sorted(b.images, key=lambda i: str(i.id))):
-        assert (str(x.id), x.file_name, x.width, x.height, x.label) == (str(y.id), y.file_name, y.width, y.height,
-                                                                          y.label)
+        assert (str(x.id), x.file_name, x.width, x.height, x.label) == (
+            str(y.id),
+            y.file_name,
+            y.width,
+            y.height,
+            y.label,
+        )
         assert [bx.category_id for bx in x.boxes] == [by.category_id for by in y.boxes]
-        np.testing.assert_allclose([bx.bbox for bx in x.boxes] or np.zeros((0, 4)),
-                                   [by.bbox for by in y.boxes] or np.zeros((0, 4)), atol=1e-3)
+        np.testing.assert_allclose(
+            [bx.bbox for bx in x.boxes] or np.zeros((0, 4)), [by.bbox for by in y.boxes] or np.zeros((0, 4)), atol=1e-3
+        )
         if compare_bytes:
             assert x.read_bytes() == y.read_bytes()

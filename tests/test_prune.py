@@ -13,14 +13,18 @@ from edgeprune.score import prototype_scores
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(20, 300), k=st.integers(1, 6), fraction=st.floats(0.0, 0.95), seed=st.integers(0, 1000),
-       mode=st.sampled_from(["easy", "hard"]))
+@given(
+    n=st.integers(20, 300),
+    k=st.integers(1, 6),
+    fraction=st.floats(0.0, 0.95),
+    seed=st.integers(0, 1000),
+    mode=st.sampled_from(["easy", "hard"]),
+)
 def test_in_and_out_partition_with_reference_sizes(n, k, fraction, seed, mode):
     X = np.random.default_rng(seed).normal(size=(n, 5))
     inside, outside = prune(X, fraction=fraction, mode=mode, clusters=k, return_="both", random_state=seed)
     assert np.array_equal(np.sort(np.r_[inside, outside]), np.arange(n))
-    labels, distances = prototype_scores(X.astype(np.float32),
-                                         KMeans(k, random_state=seed).fit(X).cluster_centers_)
+    labels, distances = prototype_scores(X.astype(np.float32), KMeans(k, random_state=seed).fit(X).cluster_centers_)
     kept = np.zeros(n, bool)
     kept[inside] = True
     for cluster in np.unique(labels):

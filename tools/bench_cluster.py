@@ -45,10 +45,12 @@ def main() -> None:
     X = l2_normalize(X.astype(np.float32))
 
     runs = {
-        "sklearn KMeans (k-means++, n_init=1)": lambda: SkKMeans(args.k, n_init=1, random_state=0).fit(X)
-        .cluster_centers_,
-        "sklearn MiniBatchKMeans": lambda: MiniBatchKMeans(args.k, n_init=1, random_state=0, batch_size=4096)
-        .fit(X).cluster_centers_,
+        "sklearn KMeans (k-means++, n_init=1)": lambda: (
+            SkKMeans(args.k, n_init=1, random_state=0).fit(X).cluster_centers_
+        ),
+        "sklearn MiniBatchKMeans": lambda: (
+            MiniBatchKMeans(args.k, n_init=1, random_state=0, batch_size=4096).fit(X).cluster_centers_
+        ),
         "edgeprune KMeans (default backend)": lambda: KMeans(args.k, random_state=0).fit(X).cluster_centers_,
     }
     results = {name: timed(fn) for name, fn in runs.items()}

@@ -76,7 +76,7 @@ def main() -> None:
     def pure_forward() -> float:
         started = time.perf_counter()
         for start in range(0, len(paths), args.batch_size):
-            backbone(decoded[start:start + args.batch_size]).numpy()
+            backbone(decoded[start : start + args.batch_size]).numpy()
         return len(paths) / (time.perf_counter() - started)
 
     def edgeprune_embed() -> float:
@@ -102,8 +102,10 @@ def main() -> None:
         keras_model.predict(image[None].numpy(), verbose=0)
     naive = args.naive_images / (time.perf_counter() - started)
 
-    print(f"images: {len(paths)} ({paths[0].parent}), MobileNetV2 a=1.0 at {SIZE}px, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"images: {len(paths)} ({paths[0].parent}), MobileNetV2 a=1.0 at {SIZE}px, batch {args.batch_size}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"(a) naive per-image model.predict : {naive:8.1f} img/s")
     print(f"(b) batched forward, pre-decoded  : {batched:8.1f} img/s best, {median_b:6.1f} median of {args.repeats}")
     print(f"(c) edgeprune embed_images        : {ours:8.1f} img/s best, {median_c:6.1f} median of {args.repeats}")

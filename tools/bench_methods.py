@@ -26,7 +26,7 @@ from sklearn.datasets import make_blobs  # noqa: E402
 from edgeprune.cluster import METHODS, make_clusterer  # noqa: E402
 from edgeprune.score import l2_normalize  # noqa: E402
 
-REFERENCE_SCRIPT = r'''
+REFERENCE_SCRIPT = r"""
 import json, sys, time
 import numpy as np
 X = np.load(sys.argv[1]); k = int(sys.argv[2]); budget = float(sys.argv[3])
@@ -40,7 +40,9 @@ def timed(name, fn, n):
         out[name] = {"error": f"{exc.__class__.__name__}: {exc}"[:200]}
 try:
     import skfuzzy
-    timed("fcm (scikit-fuzzy cmeans)", lambda A: skfuzzy.cluster.cmeans(A.T, k, 2.0, error=1e-3, maxiter=1000, seed=0), len(X))
+    def cmeans(A):
+        return skfuzzy.cluster.cmeans(A.T, k, 2.0, error=1e-3, maxiter=1000, seed=0)
+    timed("fcm (scikit-fuzzy cmeans)", cmeans, len(X))
 except ImportError as exc:
     out["scikit-fuzzy"] = {"error": str(exc)}
 try:
@@ -67,7 +69,7 @@ try:
 except ImportError as exc:
     out["prosemble"] = {"error": str(exc)}
 print(json.dumps(out))
-'''
+"""
 
 
 def main() -> None:
@@ -93,7 +95,10 @@ def main() -> None:
         seconds = time.perf_counter() - started
         worst = max(worst, seconds / baseline)
         iterations = getattr(est, "n_iter_", "-")
-        print(f"{'edgeprune ' + name:28s} {seconds:7.2f} s   {seconds / baseline:5.2f} x sklearn   iterations {iterations}")
+        print(
+            f"{'edgeprune ' + name:28s} {seconds:7.2f} s   {seconds / baseline:5.2f} x sklearn   "
+            f"iterations {iterations}"
+        )
     print(f"slowest method: {worst:.2f} x sklearn KMeans (goal <= 5)")
 
     if args.reference_python:
@@ -101,8 +106,11 @@ def main() -> None:
             np.save(Path(tmp) / "X.npy", X)
             script = Path(tmp) / "ref.py"
             script.write_text(REFERENCE_SCRIPT)
-            result = subprocess.run([args.reference_python, str(script), str(Path(tmp) / "X.npy"), str(args.k),
-                                     str(args.reference_budget)], capture_output=True, text=True)
+            result = subprocess.run(
+                [args.reference_python, str(script), str(Path(tmp) / "X.npy"), str(args.k), str(args.reference_budget)],
+                capture_output=True,
+                text=True,
+            )
         if result.returncode != 0:
             print("reference run failed:", result.stderr.strip().splitlines()[-1:])
             return

@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 from PIL import Image  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: E402
 from sklearn.metrics import accuracy_score, balanced_accuracy_score  # noqa: E402
+from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 
 from edgeprune.datasets import read_dataset  # noqa: E402
@@ -66,7 +66,9 @@ def bccd_crops(size: int) -> tuple[np.ndarray, np.ndarray]:
                 if w < 2 or h < 2:
                     continue
                 pad = 0.1 * max(w, h)
-                crop = im.crop((max(0, x - pad), max(0, y - pad), min(im.width, x + w + pad), min(im.height, y + h + pad)))
+                crop = im.crop(
+                    (max(0, x - pad), max(0, y - pad), min(im.width, x + w + pad), min(im.height, y + h + pad))
+                )
                 crops.append(np.asarray(crop.resize((size, size), Image.BILINEAR)))
                 labels.append(box.category_id)
     return np.stack(crops), np.array(labels)
@@ -75,7 +77,7 @@ def bccd_crops(size: int) -> tuple[np.ndarray, np.ndarray]:
 def embed_arrays(fn, images: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
     out = []
     for start in range(0, len(images), batch):
-        chunk = tf.image.resize(tf.cast(images[start:start + batch], tf.float32) / 255.0, [size, size])
+        chunk = tf.image.resize(tf.cast(images[start : start + batch], tf.float32) / 255.0, [size, size])
         out.append(fn(chunk).numpy())
     return np.concatenate(out)
 
@@ -84,8 +86,10 @@ def knn_scores(features: np.ndarray, labels: np.ndarray, k: int = 5) -> dict[str
     features = l2_normalize(center(features))  # as curate does: centred, then cosine
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     predicted = cross_val_predict(KNeighborsClassifier(k), features, labels, cv=folds)
-    return {"accuracy": round(accuracy_score(labels, predicted), 4),
-            "balanced_accuracy": round(balanced_accuracy_score(labels, predicted), 4)}
+    return {
+        "accuracy": round(accuracy_score(labels, predicted), 4),
+        "balanced_accuracy": round(balanced_accuracy_score(labels, predicted), 4),
+    }
 
 
 def evaluate(name: str, images: np.ndarray, labels: np.ndarray, backbone_dir: Path, size: int, width: float) -> dict:
@@ -97,7 +101,10 @@ def evaluate(name: str, images: np.ndarray, labels: np.ndarray, backbone_dir: Pa
         "random weights": knn_scores(embed_arrays(lambda x: embed_with(random_encoder, x), images, size), labels),
         "raw pixels": knn_scores(embed_arrays(lambda x: tf.reshape(x, [len(x), -1]), images, 32), labels),
     }
-    print(f"\n{name}: {len(images)} images, {len(np.unique(labels))} classes (5-fold CV, 5-NN, cosine on centred features)")
+    print(
+        f"\n{name}: {len(images)} images, {len(np.unique(labels))} classes "
+        "(5-fold CV, 5-NN, cosine on centred features)"
+    )
     for method, scores in results.items():
         print(f"  {method:16s} accuracy {scores['accuracy']:.3f}   balanced accuracy {scores['balanced_accuracy']:.3f}")
     return results
@@ -112,12 +119,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("eval_backbone.json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
-    report = {"steps": args.steps, "image_size": args.image_size, "width": args.width,
-              "min_crop_scale": args.min_crop_scale}
+    report = {
+        "steps": args.steps,
+        "image_size": args.image_size,
+        "width": args.width,
+        "min_crop_scale": args.min_crop_scale,
+    }
 
     folder, images, labels = digits_folder(work / "digits")
-    config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width,
-                            min_crop_scale=args.min_crop_scale)
+    config = PretrainConfig(
+        steps=args.steps, image_size=args.image_size, width=args.width, min_crop_scale=args.min_crop_scale
+    )
     started = time.perf_counter()
     pretrain(read_dataset(folder), work / "digits_backbone", config, progress=False)
     report["digits_pretrain_seconds"] = round(time.perf_counter() - started, 1)
@@ -125,13 +137,19 @@ def main() -> None:
 
     if BCCD.is_dir():
         crops, crop_labels = bccd_crops(args.image_size)
-        config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width, crops=True,
-                                min_crop_scale=args.min_crop_scale)
+        config = PretrainConfig(
+            steps=args.steps,
+            image_size=args.image_size,
+            width=args.width,
+            crops=True,
+            min_crop_scale=args.min_crop_scale,
+        )
         started = time.perf_counter()
         pretrain(read_dataset(BCCD), work / "bccd_backbone", config, progress=False)
         report["bccd_pretrain_seconds"] = round(time.perf_counter() - started, 1)
-        report["bccd_crops"] = evaluate("BCCD object crops", crops, crop_labels, work / "bccd_backbone",
-                                        args.image_size, args.width)
+        report["bccd_crops"] = evaluate(
+            "BCCD object crops", crops, crop_labels, work / "bccd_backbone", args.image_size, args.width
+        )
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")
 

@@ -41,14 +41,26 @@ def run(name: str, X: np.ndarray, y: np.ndarray, classifier) -> list[dict]:
             folds = int(min(5, counts[counts > 0].min()))
             cv = float("nan")
             if folds >= 2 and (counts > 0).sum() >= 2:
-                cv = cross_val_score(classifier(), X[inside], y[inside],
-                                     cv=StratifiedKFold(folds, shuffle=True, random_state=0)).mean()
+                cv = cross_val_score(
+                    classifier(), X[inside], y[inside], cv=StratifiedKFold(folds, shuffle=True, random_state=0)
+                ).mean()
             out_acc = classifier().fit(X[inside], y[inside]).score(X[outside], y[outside]) if len(outside) else np.nan
-            rows.append({"dataset": name, "fraction": fraction, "mode": mode, "kept": len(inside),
-                         "pruned": len(outside), "cv_accuracy_kept": round(float(cv), 4),
-                         "accuracy_pruned_out": round(float(out_acc), 4)})
-            print(f"{name:7s} prune {fraction:.1f} {mode:6s} kept {len(inside):5d}  CV acc (kept) {cv:.3f}  "
-                  f"acc on pruned-out {out_acc:.3f}", flush=True)
+            rows.append(
+                {
+                    "dataset": name,
+                    "fraction": fraction,
+                    "mode": mode,
+                    "kept": len(inside),
+                    "pruned": len(outside),
+                    "cv_accuracy_kept": round(float(cv), 4),
+                    "accuracy_pruned_out": round(float(out_acc), 4),
+                }
+            )
+            print(
+                f"{name:7s} prune {fraction:.1f} {mode:6s} kept {len(inside):5d}  CV acc (kept) {cv:.3f}  "
+                f"acc on pruned-out {out_acc:.3f}",
+                flush=True,
+            )
     return rows
 
 
@@ -61,8 +73,11 @@ def plot(rows: list[dict], path: Path, classifier: str) -> None:
     datasets = sorted({r["dataset"] for r in rows})
     fig, axes = plt.subplots(len(datasets), 2, figsize=(10, 3.5 * len(datasets)), squeeze=False)
     for row_axes, dataset in zip(axes, datasets):
-        for ax, metric, title in zip(row_axes, ("cv_accuracy_kept", "accuracy_pruned_out"),
-                                     ("CV accuracy on the kept part", "accuracy on the pruned-out part")):
+        for ax, metric, title in zip(
+            row_axes,
+            ("cv_accuracy_kept", "accuracy_pruned_out"),
+            ("CV accuracy on the kept part", "accuracy on the pruned-out part"),
+        ):
             for mode in MODES:
                 points = [(r["fraction"], r[metric]) for r in rows if r["dataset"] == dataset and r["mode"] == mode]
                 ax.plot(*zip(*points), marker="o", label=mode)

@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeprune",
         description="Curate detection datasets by self-supervised prototype pruning, then train and export "
-                    "edge detectors.",
+        "edge detectors.",
     )
     parser.add_argument("--version", action="version", version=f"edgeprune {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")

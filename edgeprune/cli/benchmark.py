@@ -11,10 +11,11 @@ from .common import int_list, positive_int
 def register(subparsers) -> None:
     """Add the ``benchmark`` subcommand."""
     p = subparsers.add_parser(
-        "benchmark", help="latency, size and mAP of exported TFLite models",
+        "benchmark",
+        help="latency, size and mAP of exported TFLite models",
         description="Load each model with the TFLite interpreter (ai_edge_litert); report size, input type, "
-                    "latency (warm-up, then p50/p90 ms per thread count) and, with --val, COCO mAP. Prints a "
-                    "table and writes benchmark.json and benchmark.png (mAP vs latency).",
+        "latency (warm-up, then p50/p90 ms per thread count) and, with --val, COCO mAP. Prints a "
+        "table and writes benchmark.json and benchmark.png (mAP vs latency).",
     )
     p.add_argument("models", nargs="+", type=Path, help="TFLite model files")
     p.add_argument("--val", help="validation dataset (any format) for mAP; classes matched via labelmap.txt")

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..cluster import METHODS
-from ..datasets.files import IMAGE_MODES
 from ..datasets import FORMATS
+from ..datasets.files import IMAGE_MODES
 from .common import fraction, positive_int
 
 POLICIES = ("hard", "easy", "random", "stratified")
@@ -16,9 +16,10 @@ POLICIES = ("hard", "easy", "random", "stratified")
 def register(subparsers) -> None:
     """Add the ``curate`` subcommand."""
     p = subparsers.add_parser(
-        "curate", help="prune a dataset (COCO, VOC, TFRecord, image folder) by prototype distance",
+        "curate",
+        help="prune a dataset (COCO, VOC, TFRecord, image folder) by prototype distance",
         description="Embed every image, cluster, score by distance to the nearest prototype and keep the easy or "
-                    "hard part. Writes the pruned dataset, scores.csv, summary.json and report.html into --out.",
+        "hard part. Writes the pruned dataset, scores.csv, summary.json and report.html into --out.",
     )
     p.add_argument("dataset", help="COCO .json (or dir), VOC root, TFRecord file/dir/glob, or image folder")
     p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
@@ -32,44 +33,83 @@ def register(subparsers) -> None:
     amount = sel.add_mutually_exclusive_group()
     amount.add_argument("--keep", type=fraction, help="fraction of images to keep, in (0, 1] (default 0.5)")
     amount.add_argument("--prune", type=float, help="fraction of images to prune, in [0, 1)")
-    sel.add_argument("--policy", choices=POLICIES, default="hard",
-                     help="hard: keep the farthest from prototypes (plenty of data); easy: keep the nearest "
-                          "(scarce data); random: seeded baseline; stratified: same share of each cluster, hard "
-                          "within (default: hard)")
+    sel.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default="hard",
+        help="hard: keep the farthest from prototypes (plenty of data); easy: keep the nearest "
+        "(scarce data); random: seeded baseline; stratified: same share of each cluster, hard "
+        "within (default: hard)",
+    )
     scope = sel.add_mutually_exclusive_group()
-    scope.add_argument("--per-cluster", dest="per_cluster", action="store_true", default=True,
-                       help="apply the fraction within each cluster (default; the reference rule)")
+    scope.add_argument(
+        "--per-cluster",
+        dest="per_cluster",
+        action="store_true",
+        default=True,
+        help="apply the fraction within each cluster (default; the reference rule)",
+    )
     scope.add_argument("--global", dest="per_cluster", action="store_false", help="rank all images together")
-    sel.add_argument("--method", default="kmeans", choices=sorted(METHODS),
-                     help="clustering method (default kmeans; fuzzy/possibilistic families: see README)")
-    sel.add_argument("--clusters", "-k", default="10",
-                     help="number of clusters, or auto (Growing Neural Gas) / auto:silhouette (default 10)")
+    sel.add_argument(
+        "--method",
+        default="kmeans",
+        choices=sorted(METHODS),
+        help="clustering method (default kmeans; fuzzy/possibilistic families: see README)",
+    )
+    sel.add_argument(
+        "--clusters",
+        "-k",
+        default="10",
+        help="number of clusters, or auto (Growing Neural Gas) / auto:silhouette (default 10)",
+    )
     sel.add_argument("--seed", type=int, default=0, help="seed for clustering, random policy and pretraining")
-    sel.add_argument("--drop-invalid-boxes", action="store_true",
-                     help="drop zero-area / out-of-image boxes instead of warning and keeping them")
+    sel.add_argument(
+        "--drop-invalid-boxes",
+        action="store_true",
+        help="drop zero-area / out-of-image boxes instead of warning and keeping them",
+    )
 
     emb = p.add_argument_group("embedding")
-    emb.add_argument("--backbone", default="selfsup",
-                     help="TF-Hub handle, URL or local SavedModel dir; 'selfsup' (default) pretrains edgeprune's "
-                          "own backbone on this dataset, offline, and caches it")
+    emb.add_argument(
+        "--backbone",
+        default="selfsup",
+        help="TF-Hub handle, URL or local SavedModel dir; 'selfsup' (default) pretrains edgeprune's "
+        "own backbone on this dataset, offline, and caches it",
+    )
     emb.add_argument("--image-size", type=positive_int, help="backbone input size (default 224; selfsup: its own)")
-    emb.add_argument("--preprocess", choices=("unit", "symmetric", "raw"), default="unit",
-                     help="pixel scaling: unit [0,1] (TF Hub convention), symmetric [-1,1], raw [0,255]")
-    emb.add_argument("--no-normalize", dest="normalize", action="store_false",
-                     help="do not L2-normalise embeddings (normalised, Euclidean orders like cosine)")
-    emb.add_argument("--no-center", dest="center", action="store_false",
-                     help="do not subtract the mean embedding before normalising (centring is the default)")
+    emb.add_argument(
+        "--preprocess",
+        choices=("unit", "symmetric", "raw"),
+        default="unit",
+        help="pixel scaling: unit [0,1] (TF Hub convention), symmetric [-1,1], raw [0,255]",
+    )
+    emb.add_argument(
+        "--no-normalize",
+        dest="normalize",
+        action="store_false",
+        help="do not L2-normalise embeddings (normalised, Euclidean orders like cosine)",
+    )
+    emb.add_argument(
+        "--no-center",
+        dest="center",
+        action="store_false",
+        help="do not subtract the mean embedding before normalising (centring is the default)",
+    )
     emb.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
-    emb.add_argument("--cache-dir", type=Path, help="embedding/backbone cache (default $EDGEPRUNE_CACHE or "
-                                                    "~/.cache/edgeprune)")
+    emb.add_argument(
+        "--cache-dir", type=Path, help="embedding/backbone cache (default $EDGEPRUNE_CACHE or ~/.cache/edgeprune)"
+    )
     emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: training steps (default: a few minutes)")
 
     out = p.add_argument_group("outputs")
     out.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     out.add_argument("--write-dropped", action="store_true", help="also write the dropped part to dropped/")
     out.add_argument("--save-embeddings", action="store_true", help="also write embeddings.npy")
-    out.add_argument("--export-folders", choices=("prune", "clusters", "all"),
-                     help="reference-tool folders: prune_{i}_easy|hard/ and/or cluster_{i}/")
+    out.add_argument(
+        "--export-folders",
+        choices=("prune", "clusters", "all"),
+        help="reference-tool folders: prune_{i}_easy|hard/ and/or cluster_{i}/",
+    )
     out.add_argument("--image-mode", choices=IMAGE_MODES, default="copy", help="how images are placed in outputs")
     p.set_defaults(run=run)
 
@@ -86,19 +126,41 @@ def run(args: argparse.Namespace) -> int:
     else:
         keep = args.keep if args.keep is not None else 0.5
     options = CurateOptions(
-        out=args.out, keep=keep, policy=args.policy, per_cluster=args.per_cluster, method=args.method,
-        clusters=args.clusters, seed=args.seed, backbone=args.backbone, image_size=args.image_size,
-        preprocess=args.preprocess, normalize=args.normalize, center=args.center, batch_size=args.batch_size, cache_dir=args.cache_dir,
-        format=args.format, images_dir=args.images_dir, split=args.split, label_map=args.label_map,
-        out_format=args.out_format, overwrite=args.overwrite, write_dropped=args.write_dropped,
-        save_embeddings=args.save_embeddings, export_folders=args.export_folders, image_mode=args.image_mode,
-        drop_invalid_boxes=args.drop_invalid_boxes, pretrain_steps=args.pretrain_steps, progress=not args.quiet,
+        out=args.out,
+        keep=keep,
+        policy=args.policy,
+        per_cluster=args.per_cluster,
+        method=args.method,
+        clusters=args.clusters,
+        seed=args.seed,
+        backbone=args.backbone,
+        image_size=args.image_size,
+        preprocess=args.preprocess,
+        normalize=args.normalize,
+        center=args.center,
+        batch_size=args.batch_size,
+        cache_dir=args.cache_dir,
+        format=args.format,
+        images_dir=args.images_dir,
+        split=args.split,
+        label_map=args.label_map,
+        out_format=args.out_format,
+        overwrite=args.overwrite,
+        write_dropped=args.write_dropped,
+        save_embeddings=args.save_embeddings,
+        export_folders=args.export_folders,
+        image_mode=args.image_mode,
+        drop_invalid_boxes=args.drop_invalid_boxes,
+        pretrain_steps=args.pretrain_steps,
+        progress=not args.quiet,
     )
     result = curate(args.dataset, options)
     scope = "per cluster" if args.per_cluster else "global"
     print(f"edgeprune curate: {args.dataset}")
-    print(f"  images  {result.images_before:>7} -> {result.images_after:<7} "
-          f"({result.images_after / result.images_before:.0%} kept, policy {args.policy}, {scope})")
+    print(
+        f"  images  {result.images_before:>7} -> {result.images_after:<7} "
+        f"({result.images_after / result.images_before:.0%} kept, policy {args.policy}, {scope})"
+    )
     print(f"  boxes   {result.boxes_before:>7} -> {result.boxes_after:<7}")
     print(f"  {args.method} with k={result.clusters}; backbone {result.backbone}")
     print(f"  embeddings: {result.embeddings_computed} computed, {result.embeddings_cached} from cache")

@@ -9,14 +9,14 @@ from ..datasets import FORMATS
 from .common import positive_int
 
 
-
 def register(subparsers) -> None:
     """Add the ``pretrain`` subcommand."""
     p = subparsers.add_parser(
-        "pretrain", help="train a self-supervised MobileNetV2 backbone (SimCLR) on your images",
+        "pretrain",
+        help="train a self-supervised MobileNetV2 backbone (SimCLR) on your images",
         description="Train a MobileNetV2 encoder from random init with SimCLR's contrastive loss on a dataset's "
-                    "images (or object crops) and save it as a TF-Hub-compatible SavedModel usable as "
-                    "`curate --backbone DIR` and `train-export --init-backbone DIR`. Resumes if interrupted.",
+        "images (or object crops) and save it as a TF-Hub-compatible SavedModel usable as "
+        "`curate --backbone DIR` and `train-export --init-backbone DIR`. Resumes if interrupted.",
     )
     p.add_argument("dataset", help="any dataset edgeprune reads (COCO, VOC, TFRecord, image folder)")
     p.add_argument("--out", "-o", type=Path, required=True, help="backbone directory to write")
@@ -28,8 +28,12 @@ def register(subparsers) -> None:
     p.add_argument("--width", type=float, default=0.35, help="MobileNetV2 width multiplier, 0.35..1.0")
     p.add_argument("--batch-size", type=int, default=64, help="images per step (2 views each; default 64)")
     p.add_argument("--temperature", type=float, default=0.2, help="NT-Xent temperature (default 0.2)")
-    p.add_argument("--min-crop-scale", type=float, default=0.5,
-                   help="smallest random-crop area fraction of a view (default 0.5; SimCLR's ImageNet value is 0.08)")
+    p.add_argument(
+        "--min-crop-scale",
+        type=float,
+        default=0.5,
+        help="smallest random-crop area fraction of a view (default 0.5; SimCLR's ImageNet value is 0.08)",
+    )
     p.add_argument("--crops", action="store_true", help="train on object crops from the boxes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -44,15 +48,22 @@ def run(args: argparse.Namespace) -> int:
     from ..embed.selfsup import PretrainConfig, pretrain, training_images
 
     dataset = read_dataset(args.dataset, format=args.format, split=args.split)
-    config = PretrainConfig(steps=args.steps, image_size=args.image_size, width=args.width,
-                            batch_size=args.batch_size, seed=args.seed, crops=args.crops,
-                            temperature=args.temperature, min_crop_scale=args.min_crop_scale)
+    config = PretrainConfig(
+        steps=args.steps,
+        image_size=args.image_size,
+        width=args.width,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        crops=args.crops,
+        temperature=args.temperature,
+        min_crop_scale=args.min_crop_scale,
+    )
     config.validate()
     if args.epochs:
         n = len(training_images(dataset, config)) if args.crops else len(dataset)
         config.steps = max(1, math.ceil(args.epochs * n / config.batch_size))
     result = pretrain(dataset, args.out, config, overwrite=args.overwrite, progress=not args.quiet)
-    head, tail = result.losses[: max(1, len(result.losses) // 10)], result.losses[-max(1, len(result.losses) // 10):]
+    head, tail = result.losses[: max(1, len(result.losses) // 10)], result.losses[-max(1, len(result.losses) // 10) :]
     print(f"edgeprune pretrain: {len(dataset)} images, {config.steps} steps in {result.seconds:.0f}s")
     print(f"  loss {sum(head) / len(head):.3f} (first 10%) -> {sum(tail) / len(tail):.3f} (last 10%)")
     print(f"  backbone: {result.out}  ({result.embedding_dim}-d, {config.image_size}px)")

@@ -9,20 +9,23 @@ from ..datasets import FORMATS
 from .common import positive_int
 
 
-
 def register(subparsers) -> None:
     """Add the ``train-export`` subcommand."""
     p = subparsers.add_parser(
-        "train-export", help="train an SSD MobileNetV2 FPN-lite detector, evaluate COCO mAP, export TFLite",
+        "train-export",
+        help="train an SSD MobileNetV2 FPN-lite detector, evaluate COCO mAP, export TFLite",
         description="Fine-tune Model Garden's SSD-style MobileNetV2 + FPN-lite detector on TRAIN, evaluate COCO "
-                    "mAP on VAL with pycocotools, export SavedModel and TFLite fp32/fp16/int8 with metadata and "
-                    "labelmap.txt, and check TFLite-vs-TF parity. Writes metrics.json into --out.",
+        "mAP on VAL with pycocotools, export SavedModel and TFLite fp32/fp16/int8 with metadata and "
+        "labelmap.txt, and check TFLite-vs-TF parity. Writes metrics.json into --out.",
     )
     p.add_argument("train", help="training dataset (any format edgeprune reads)")
     p.add_argument("--val", required=True, help="validation dataset (any format)")
     p.add_argument("--out", "-o", type=Path, required=True, help="output directory (must not exist)")
-    p.add_argument("--config", help="experiment YAML (default configs/ssdlite_mobilenetv2_fpnlite_320.yaml; "
-                                    "quick: configs/ssdlite_mobilenetv2_fpnlite_256_w050.yaml)")
+    p.add_argument(
+        "--config",
+        help="experiment YAML (default configs/ssdlite_mobilenetv2_fpnlite_320.yaml; "
+        "quick: configs/ssdlite_mobilenetv2_fpnlite_256_w050.yaml)",
+    )
     p.add_argument("--steps", type=positive_int, default=1000, help="training steps (default 1000)")
     p.add_argument("--batch-size", type=positive_int, help="global batch size (default: the config's, 8)")
     p.add_argument("--image-size", type=positive_int, help="input size; must be divisible by 2^max_level")
@@ -30,8 +33,14 @@ def register(subparsers) -> None:
     p.add_argument("--init-backbone", help="edgeprune pretrain directory or a checkpoint of a MobileNetV2 backbone")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run for the same --out")
     p.add_argument("--quantize", default="fp32,fp16,int8", help="TFLite variants (default fp32,fp16,int8)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any ExperimentConfig key, e.g. --set task.model.head.num_convs=2")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any ExperimentConfig key, e.g. --set task.model.head.num_convs=2",
+    )
     p.add_argument("--calibration-steps", type=positive_int, default=100, help="int8 calibration images")
     p.add_argument("--parity-tolerance", type=float, default=1.0, help="max |mAP(fp32) - mAP(TF)| in points")
     p.add_argument("--checkpoint-every", type=positive_int, default=100, help="steps between checkpoints")
@@ -53,11 +62,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         logging.getLogger("absl").setLevel(logging.INFO)  # Model Garden's trainer logs step, loss, steps/s
     options = TrainExportOptions(
-        out=args.out, config=args.config, steps=args.steps, batch_size=args.batch_size, image_size=args.image_size,
-        width=args.width, init_backbone=args.init_backbone, resume=args.resume, quantize=quantize,
-        overrides=args.overrides, calibration_steps=args.calibration_steps, parity_tolerance=args.parity_tolerance,
-        checkpoint_every=args.checkpoint_every, train_format=args.train_format, val_format=args.val_format,
-        train_split=args.train_split, val_split=args.val_split,
+        out=args.out,
+        config=args.config,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        width=args.width,
+        init_backbone=args.init_backbone,
+        resume=args.resume,
+        quantize=quantize,
+        overrides=args.overrides,
+        calibration_steps=args.calibration_steps,
+        parity_tolerance=args.parity_tolerance,
+        checkpoint_every=args.checkpoint_every,
+        train_format=args.train_format,
+        val_format=args.val_format,
+        train_split=args.train_split,
+        val_split=args.val_split,
     )
     metrics = train_export(args.train, args.val, options)
     print(f"edgeprune train-export: {args.steps} steps, classes {', '.join(metrics['labels'])}")

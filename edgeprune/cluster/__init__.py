@@ -33,4 +33,20 @@ def make_clusterer(method: str, n_clusters: int, *, random_state: int | None = 0
     return factory(n_clusters, random_state=random_state, **params)
 
 
-__all__ = ["BGPC", "FCM", "FCMInit", "FPCM", "HCM", "IPCM", "IPCM2", "KMeans", "PCM", "PFCM", "METHODS", "PrototypeClusterer", "make_clusterer", "nearest_prototype", "squared_distances"]
+__all__ = [
+    "BGPC",
+    "FCM",
+    "FCMInit",
+    "FPCM",
+    "HCM",
+    "IPCM",
+    "IPCM2",
+    "KMeans",
+    "PCM",
+    "PFCM",
+    "METHODS",
+    "PrototypeClusterer",
+    "make_clusterer",
+    "nearest_prototype",
+    "squared_distances",
+]

@@ -20,9 +20,11 @@ def gng_k(X: np.ndarray, *, random_state: int = 0, min_share: float = 0.01) -> t
     shares = np.bincount(gng.labels_, minlength=gng.n_components_) / len(X)
     real = int((shares >= min_share).sum())
     k = min(max(2, real), len(X))
-    reason = (f"Growing Neural Gas: {len(gng.cluster_centers_)} nodes, {len(gng.edges_)} edges, "
-              f"{gng.n_components_} connected components ({gng.n_components_ - real} holding < {min_share:.0%} "
-              f"of the samples ignored) -> k={k}")
+    reason = (
+        f"Growing Neural Gas: {len(gng.cluster_centers_)} nodes, {len(gng.edges_)} edges, "
+        f"{gng.n_components_} connected components ({gng.n_components_ - real} holding < {min_share:.0%} "
+        f"of the samples ignored) -> k={k}"
+    )
     return k, reason
 
 
@@ -56,8 +58,7 @@ def choose_k(spec: str | int, X: np.ndarray, *, random_state: int = 0) -> tuple[
     try:
         k = int(text)
     except ValueError:
-        raise EdgepruneError(f"--clusters must be a positive integer or one of {', '.join(AUTO_CHOICES)}, "
-                             f"got {spec!r}")
+        raise EdgepruneError(f"--clusters must be a positive integer or one of {', '.join(AUTO_CHOICES)}, got {spec!r}")
     if k < 1:
         raise EdgepruneError(f"--clusters must be at least 1, got {k}")
     if k > len(X):

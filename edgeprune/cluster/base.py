@@ -32,9 +32,9 @@ def nearest_prototype(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
     centers64 = np.asarray(centers, dtype=np.float64)
     for start in range(0, n, step):
         # float64: with float32, ||x||^2 - 2 x.c + ||c||^2 loses everything below ~3e-4 in distance
-        d2 = squared_distances(np.asarray(X[start:start + step], dtype=np.float64), centers64)
-        labels[start:start + step] = d2.argmin(axis=1)
-        distances[start:start + step] = np.sqrt(d2[np.arange(len(d2)), labels[start:start + step]])
+        d2 = squared_distances(np.asarray(X[start : start + step], dtype=np.float64), centers64)
+        labels[start : start + step] = d2.argmin(axis=1)
+        distances[start : start + step] = np.sqrt(d2[np.arange(len(d2)), labels[start : start + step]])
     return labels, distances
 
 

@@ -35,8 +35,15 @@ class HCM(IterativeClusterer):
 class FCM(IterativeClusterer):
     """Fuzzy c-means with fuzzifier ``m`` (default 2): memberships ``u_`` (rows sum to 1)."""
 
-    def __init__(self, n_clusters: int = 8, *, m: float = 2.0, max_iter: int = 1000, tol: float = 1e-3,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        m: float = 2.0,
+        max_iter: int = 1000,
+        tol: float = 1e-3,
+        random_state: int | None = 0,
+    ) -> None:
         super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
         self.m = m
 
@@ -46,7 +53,7 @@ class FCM(IterativeClusterer):
 
         def update(d2, _):
             u = fuzzy_memberships(d2, self.m)
-            return weighted_centers(X, u ** self.m, centers0), u
+            return weighted_centers(X, u**self.m, centers0), u
 
         centers0 = initial_centers(X, self.n_clusters, self.random_state)
         centers, _ = self._iterate(X, centers0, update)
@@ -64,4 +71,3 @@ class FCMInit(FCM):
         self.cluster_centers_ = km.cluster_centers_.astype(np.float64)
         self.u_ = fuzzy_memberships(squared_distances64(X, self.cluster_centers_), self.m)
         self.n_iter_ = 1
-

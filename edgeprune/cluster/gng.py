@@ -22,9 +22,20 @@ class GrowingNeuralGas(PrototypeClusterer):
     nearest node.
     """
 
-    def __init__(self, *, e_b: float = 0.1, e_n: float = 0.006, a_max: int = 10, lam: int = 200,
-                 alpha: float = 0.5, d: float = 0.995, passes: int = 2, max_nodes: int = 200,
-                 max_samples: int = 10000, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        *,
+        e_b: float = 0.1,
+        e_n: float = 0.006,
+        a_max: int = 10,
+        lam: int = 200,
+        alpha: float = 0.5,
+        d: float = 0.995,
+        passes: int = 2,
+        max_nodes: int = 200,
+        max_samples: int = 10000,
+        random_state: int | None = 0,
+    ) -> None:
         self.e_b, self.e_n, self.a_max, self.lam = e_b, e_n, a_max, lam
         self.alpha, self.d, self.passes = alpha, d, passes
         self.max_nodes, self.max_samples, self.random_state = max_nodes, max_samples, random_state

@@ -52,8 +52,9 @@ def possibilistic_scale(d2: np.ndarray, weights: np.ndarray, k: float = 1.0) -> 
 class IterativeClusterer(PrototypeClusterer):
     """Alternating optimisation with a tolerance on prototype movement; subclasses implement ``_run``."""
 
-    def __init__(self, n_clusters: int = 8, *, max_iter: int = 1000, tol: float = 1e-3,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self, n_clusters: int = 8, *, max_iter: int = 1000, tol: float = 1e-3, random_state: int | None = 0
+    ) -> None:
         self.n_clusters = n_clusters
         self.max_iter = max_iter
         self.tol = tol

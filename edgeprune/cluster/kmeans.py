@@ -27,11 +27,20 @@ class KMeans(PrototypeClusterer):
     """Lloyd k-means with k-means++ (sklearn) or faiss's subsampled training; sklearn-style estimator.
 
     ``backend="auto"`` uses faiss when it is installed and there are at least 5,000 samples (about 40x faster on
-    200k x 256, k=100), scikit-learn otherwise. ``labels_`` always come from an exact nearest-center pass over all samples.
+    200k x 256, k=100), scikit-learn otherwise. ``labels_`` always come from an exact nearest-center pass over
+    all samples.
     """
 
-    def __init__(self, n_clusters: int = 8, *, max_iter: int = 100, tol: float = 1e-4, n_init: int = 1,
-                 random_state: int | None = 0, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        max_iter: int = 100,
+        tol: float = 1e-4,
+        n_init: int = 1,
+        random_state: int | None = 0,
+        backend: str = "auto",
+    ) -> None:
         self.n_clusters = n_clusters
         self.max_iter = max_iter
         self.tol = tol
@@ -54,15 +63,17 @@ class KMeans(PrototypeClusterer):
         if self.backend_ == "faiss":
             import faiss
 
-            km = faiss.Kmeans(X.shape[1], self.n_clusters, niter=min(self.max_iter, 25), nredo=self.n_init,
-                              seed=seed, verbose=False)
+            km = faiss.Kmeans(
+                X.shape[1], self.n_clusters, niter=min(self.max_iter, 25), nredo=self.n_init, seed=seed, verbose=False
+            )
             km.train(np.ascontiguousarray(X))
             self.cluster_centers_ = np.asarray(km.centroids, dtype=np.float32)
         else:
             from sklearn.cluster import KMeans as SkKMeans
 
-            km = SkKMeans(self.n_clusters, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
-                          random_state=seed).fit(X)
+            km = SkKMeans(
+                self.n_clusters, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, random_state=seed
+            ).fit(X)
             self.cluster_centers_ = km.cluster_centers_.astype(np.float32)
         self.labels_, distances = nearest_prototype(X, self.cluster_centers_)
         self.inertia_ = float(np.sum(distances.astype(np.float64) ** 2))

@@ -19,8 +19,14 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .fuzzy import FCM
-from .iterative import (EPS, IterativeClusterer, fuzzy_memberships, possibilistic_scale, squared_distances64,
-                        weighted_centers)
+from .iterative import (
+    EPS,
+    IterativeClusterer,
+    fuzzy_memberships,
+    possibilistic_scale,
+    squared_distances64,
+    weighted_centers,
+)
 
 
 class _FromFCM(IterativeClusterer):
@@ -29,8 +35,9 @@ class _FromFCM(IterativeClusterer):
     m: float = 2.0
 
     def _start(self, X: np.ndarray) -> np.ndarray:
-        fcm = FCM(self.n_clusters, m=self.m, max_iter=self.max_iter, tol=self.tol,
-                  random_state=self.random_state).fit(X)
+        fcm = FCM(self.n_clusters, m=self.m, max_iter=self.max_iter, tol=self.tol, random_state=self.random_state).fit(
+            X
+        )
         self._u = fcm.u_
         return fcm.cluster_centers_.astype(np.float64)
 
@@ -43,18 +50,26 @@ def pcm_typicality(d2: np.ndarray, eta: np.ndarray, m: float) -> np.ndarray:
 class PCM(_FromFCM):
     """Possibilistic c-means (m=2, K=1): ``t_`` typicalities, ``eta_`` cluster scales."""
 
-    def __init__(self, n_clusters: int = 8, *, m: float = 2.0, k: float = 1.0, max_iter: int = 1000,
-                 tol: float = 1e-3, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        m: float = 2.0,
+        k: float = 1.0,
+        max_iter: int = 1000,
+        tol: float = 1e-3,
+        random_state: int | None = 0,
+    ) -> None:
         super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
         self.m, self.k = m, k
 
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
-        self.eta_ = possibilistic_scale(squared_distances64(X, centers), self._u ** self.m, self.k)
+        self.eta_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m, self.k)
 
         def update(d2, _):
             t = pcm_typicality(d2, self.eta_, self.m)
-            return weighted_centers(X, t ** self.m, centers), t
+            return weighted_centers(X, t**self.m, centers), t
 
         self.cluster_centers_, _ = self._iterate(X, centers, update)
         self.t_ = pcm_typicality(squared_distances64(X, self.cluster_centers_), self.eta_, self.m)
@@ -63,8 +78,16 @@ class PCM(_FromFCM):
 class FPCM(_FromFCM):
     """Fuzzy-possibilistic c-means (m=2, eta=2): ``u_`` sums to 1 over clusters, ``t_`` to 1 over samples."""
 
-    def __init__(self, n_clusters: int = 8, *, m: float = 2.0, eta: float = 2.0, max_iter: int = 1000,
-                 tol: float = 1e-3, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        m: float = 2.0,
+        eta: float = 2.0,
+        max_iter: int = 1000,
+        tol: float = 1e-3,
+        random_state: int | None = 0,
+    ) -> None:
         super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
         self.m, self.eta = m, eta
 
@@ -77,7 +100,7 @@ class FPCM(_FromFCM):
 
         def update(d2, _):
             u, t = fuzzy_memberships(d2, self.m), self._typicality(d2)
-            return weighted_centers(X, u ** self.m + t ** self.eta, centers), (u, t)
+            return weighted_centers(X, u**self.m + t**self.eta, centers), (u, t)
 
         self.cluster_centers_, _ = self._iterate(X, centers, update)
         d2 = squared_distances64(X, self.cluster_centers_)
@@ -87,8 +110,19 @@ class FPCM(_FromFCM):
 class PFCM(_FromFCM):
     """Possibilistic-fuzzy c-means (m=2, eta=2, a=2, b=2, K=1): weights ``a u^m + b t^eta``."""
 
-    def __init__(self, n_clusters: int = 8, *, m: float = 2.0, eta: float = 2.0, a: float = 2.0, b: float = 2.0,
-                 k: float = 1.0, max_iter: int = 1000, tol: float = 1e-3, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        m: float = 2.0,
+        eta: float = 2.0,
+        a: float = 2.0,
+        b: float = 2.0,
+        k: float = 1.0,
+        max_iter: int = 1000,
+        tol: float = 1e-3,
+        random_state: int | None = 0,
+    ) -> None:
         super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
         self.m, self.eta, self.a, self.b, self.k = m, eta, a, b, k
 
@@ -97,11 +131,11 @@ class PFCM(_FromFCM):
 
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
-        self.gamma_ = possibilistic_scale(squared_distances64(X, centers), self._u ** self.m, self.k)
+        self.gamma_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m, self.k)
 
         def update(d2, _):
             u, t = fuzzy_memberships(d2, self.m), self._typicality(d2)
-            return weighted_centers(X, self.a * u ** self.m + self.b * t ** self.eta, centers), (u, t)
+            return weighted_centers(X, self.a * u**self.m + self.b * t**self.eta, centers), (u, t)
 
         self.cluster_centers_, _ = self._iterate(X, centers, update)
         d2 = squared_distances64(X, self.cluster_centers_)
@@ -116,30 +150,38 @@ class IPCM(_FromFCM):
     from the FCM partition, then re-estimated from the first stage's ``u^mf t^mp``.
     """
 
-    def __init__(self, n_clusters: int = 8, *, m_f: float = 2.0, m_p: float = 2.0, k: float = 2.0,
-                 max_iter: int = 1000, tol: float = 1e-3, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        m_f: float = 2.0,
+        m_p: float = 2.0,
+        k: float = 2.0,
+        max_iter: int = 1000,
+        tol: float = 1e-3,
+        random_state: int | None = 0,
+    ) -> None:
         super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
         self.m_f, self.m_p, self.k = m_f, m_p, k
         self.m = m_f
 
     def _step(self, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = pcm_typicality(d2, self.eta_, self.m_p)
-        effective = t ** self.m_p * d2 + self.eta_[None, :] * (1.0 - t) ** self.m_p
+        effective = t**self.m_p * d2 + self.eta_[None, :] * (1.0 - t) ** self.m_p
         return fuzzy_memberships(effective, self.m_f), t
 
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
-        self.eta_ = possibilistic_scale(squared_distances64(X, centers), self._u ** self.m_f, self.k)
+        self.eta_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m_f, self.k)
 
         def update(d2, _):
             u, t = self._step(d2)
-            return weighted_centers(X, u ** self.m_f * t ** self.m_p, centers), (u, t)
+            return weighted_centers(X, u**self.m_f * t**self.m_p, centers), (u, t)
 
         for stage in range(2):
             centers, (u, t) = self._iterate(X, centers, update)
             if stage == 0:
-                self.eta_ = possibilistic_scale(squared_distances64(X, centers), u ** self.m_f * t ** self.m_p,
-                                                self.k)
+                self.eta_ = possibilistic_scale(squared_distances64(X, centers), u**self.m_f * t**self.m_p, self.k)
         self.cluster_centers_ = centers
         self.u_, self.t_ = self._step(squared_distances64(X, centers))
 
@@ -151,8 +193,16 @@ class IPCM2(_FromFCM):
     prototypes are weighted by ``u^mf t``. Two stages of gamma, as for IPCM.
     """
 
-    def __init__(self, n_clusters: int = 8, *, m_f: float = 2.0, m_p: float = 2.0, max_iter: int = 1000,
-                 tol: float = 1e-3, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        m_f: float = 2.0,
+        m_p: float = 2.0,
+        max_iter: int = 1000,
+        tol: float = 1e-3,
+        random_state: int | None = 0,
+    ) -> None:
         super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
         self.m_f, self.m_p = m_f, m_p
         self.m = m_f
@@ -163,16 +213,16 @@ class IPCM2(_FromFCM):
 
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
-        self.gamma_ = possibilistic_scale(squared_distances64(X, centers), self._u ** self.m_f)
+        self.gamma_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m_f)
 
         def update(d2, _):
             u, t = self._step(d2)
-            return weighted_centers(X, u ** self.m_f * t, centers), (u, t)
+            return weighted_centers(X, u**self.m_f * t, centers), (u, t)
 
         for stage in range(2):
             centers, (u, t) = self._iterate(X, centers, update)
             if stage == 0:
-                self.gamma_ = possibilistic_scale(squared_distances64(X, centers), u ** self.m_f * t ** self.m_p)
+                self.gamma_ = possibilistic_scale(squared_distances64(X, centers), u**self.m_f * t**self.m_p)
         self.cluster_centers_ = centers
         self.u_, self.t_ = self._step(squared_distances64(X, centers))
 
@@ -201,8 +251,16 @@ class BGPC(_FromFCM):
     leaves the model's [0, 1] range; this one stays inside it.
     """
 
-    def __init__(self, n_clusters: int = 8, *, a_f: float = 0.8, b_f: float = 0.004, max_iter: int = 100,
-                 tol: float = 1e-3, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        a_f: float = 0.8,
+        b_f: float = 0.004,
+        max_iter: int = 100,
+        tol: float = 1e-3,
+        random_state: int | None = 0,
+    ) -> None:
         super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
         self.a_f, self.b_f = a_f, b_f
 

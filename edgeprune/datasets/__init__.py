@@ -14,14 +14,24 @@ from .types import Box, Category, Dataset, ImageRecord, invalid_boxes
 from .voc import is_voc, read_voc, write_voc
 
 __all__ = [
-    "Box", "Category", "Dataset", "ImageRecord", "FORMATS", "detect_format", "read_dataset", "write_dataset",
+    "Box",
+    "Category",
+    "Dataset",
+    "ImageRecord",
+    "FORMATS",
+    "detect_format",
+    "read_dataset",
+    "write_dataset",
     "check_boxes",
 ]
 log = logging.getLogger(__name__)
 
 FORMATS = ("coco", "voc", "tfrecord", "folder")
 WRITERS: dict[str, Callable[..., object]] = {
-    "coco": write_coco, "voc": write_voc, "tfrecord": write_tfrecord, "folder": write_folder,
+    "coco": write_coco,
+    "voc": write_voc,
+    "tfrecord": write_tfrecord,
+    "folder": write_folder,
 }
 
 
@@ -81,8 +91,14 @@ def read_dataset(
         dataset = read_folder(Path(path))
     if not dataset.images:
         raise EdgepruneError(f"{path}: the dataset holds no images")
-    log.info("read %s dataset %s: %d images, %d boxes, %d categories", fmt, path, len(dataset),
-             dataset.num_boxes(), len(dataset.categories))
+    log.info(
+        "read %s dataset %s: %d images, %d boxes, %d categories",
+        fmt,
+        path,
+        len(dataset),
+        dataset.num_boxes(),
+        len(dataset.categories),
+    )
     return dataset
 
 

@@ -108,7 +108,9 @@ def read_coco(path: Path, *, images_dir: Path | None = None) -> Dataset:
             raise EdgepruneError(f"{ann_file}: annotation {ann.get('id', '?')} lacks image_id, category_id or bbox")
         record = by_id.get(ann["image_id"])
         if record is None:
-            raise EdgepruneError(f"{ann_file}: annotation {ann.get('id', '?')} points at unknown image {ann['image_id']}")
+            raise EdgepruneError(
+                f"{ann_file}: annotation {ann.get('id', '?')} points at unknown image {ann['image_id']}"
+            )
         if ann["category_id"] not in category_ids:
             raise EdgepruneError(
                 f"{ann_file}: annotation {ann.get('id', '?')} has unknown category {ann['category_id']}"

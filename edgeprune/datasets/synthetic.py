@@ -58,12 +58,19 @@ def make_digit_scenes(
             for _ in range(rng.integers(1, 5)):
                 pick = rng.integers(len(digits.images))
                 side = int(rng.integers(image_size // 6, image_size // 3))
-                glyph = np.asarray(Image.fromarray((digits.images[pick] * 16).astype(np.uint8))
-                                   .resize((side, side), Image.BILINEAR), float) / 255.0
+                glyph = (
+                    np.asarray(
+                        Image.fromarray((digits.images[pick] * 16).astype(np.uint8)).resize(
+                            (side, side), Image.BILINEAR
+                        ),
+                        float,
+                    )
+                    / 255.0
+                )
                 x, y = (int(v) for v in rng.integers(0, image_size - side, size=2))
                 colour = rng.uniform(0, 255, size=3)
-                region = canvas[y:y + side, x:x + side]
-                canvas[y:y + side, x:x + side] = region * (1 - glyph[..., None]) + colour * glyph[..., None]
+                region = canvas[y : y + side, x : x + side]
+                canvas[y : y + side, x : x + side] = region * (1 - glyph[..., None]) + colour * glyph[..., None]
                 boxes.append(([x, y, side, side], int(digits.target[pick])))
             scenes.append(canvas)
         file_name = f"scene_{index:05d}.jpg"
@@ -73,8 +80,16 @@ def make_digit_scenes(
             entry["duplicate_of"] = duplicate_of + 1
         images.append(entry)
         for bbox, category in boxes:
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": category,
-                                "bbox": [float(v) for v in bbox], "area": float(bbox[2] * bbox[3]), "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index + 1,
+                    "category_id": category,
+                    "bbox": [float(v) for v in bbox],
+                    "area": float(bbox[2] * bbox[3]),
+                    "iscrowd": 0,
+                }
+            )
     data = {
         "info": {"description": "edgeprune synthetic digit scenes", "version": "1.0"},
         "licenses": [{"id": 1, "name": "BSD-3-Clause (scikit-learn digits)"}],
@@ -96,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duplicates", type=int, default=0)
     args = parser.parse_args(argv)
-    path = make_digit_scenes(args.out, n_images=args.images, image_size=args.size, seed=args.seed,
-                             duplicates=args.duplicates)
+    path = make_digit_scenes(
+        args.out, n_images=args.images, image_size=args.size, seed=args.seed, duplicates=args.duplicates
+    )
     print(f"wrote {args.images + args.duplicates} scenes: {path}")
     return 0
 

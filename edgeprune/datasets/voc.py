@@ -1,7 +1,8 @@
 """Pascal VOC: ``Annotations/*.xml``, ``JPEGImages/`` and optional ``ImageSets/Main/*.txt`` splits.
 
 Corners are converted to ``[x, y, w, h]`` as the TF Object Detection API does (``x = xmin``, ``w = xmax - xmin``),
-so a box with ``xmin == xmax`` has zero area and is reported. A kept image's XML is copied byte for byte, so a round trip is exact.
+so a box with ``xmin == xmax`` has zero area and is reported. A kept image's XML is copied byte for byte, so a
+round trip is exact.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def read_voc(path: Path, *, split: str | None = None) -> Dataset:
             bbox = (xmin, ymin, xmax - xmin, ymax - ymin)
             boxes.append(Box(ids[_text(obj, "name", xml_file)], bbox, {k: v for k, v in extra.items() if v}))
         images.append(
-            ImageRecord(xml_file.stem, file_name, width, height, path=image_path, boxes=boxes,
-                        extra={"voc_xml": xml_file})
+            ImageRecord(
+                xml_file.stem, file_name, width, height, path=image_path, boxes=boxes, extra={"voc_xml": xml_file}
+            )
         )
     return Dataset(images, categories, "voc", source=path, extra={"splits": splits})
 

@@ -29,8 +29,11 @@ def latency(model_path: Path, *, threads: int, runs: int, warmup: int = 5) -> di
         started = time.perf_counter()
         interpreter.invoke()
         times.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p90_ms": round(float(np.percentile(times, 90)), 2),
-            "mean_ms": round(float(np.mean(times)), 2)}
+    return {
+        "p50_ms": round(float(np.percentile(times, 50)), 2),
+        "p90_ms": round(float(np.percentile(times, 90)), 2),
+        "mean_ms": round(float(np.mean(times)), 2),
+    }
 
 
 def describe(model_path: Path) -> dict:
@@ -45,9 +48,12 @@ def describe(model_path: Path) -> dict:
     outputs = interpreter.get_output_details()
     if len(outputs) != 4:
         raise EdgepruneError(f"{model_path}: expected 4 detection outputs, found {len(outputs)}")
-    return {"model": str(model_path), "size_bytes": model_path.stat().st_size,
-            "input": f"{np.dtype(source['dtype']).name} {[int(d) for d in source['shape']]}",
-            "image_size": int(source["shape"][1])}
+    return {
+        "model": str(model_path),
+        "size_bytes": model_path.stat().st_size,
+        "input": f"{np.dtype(source['dtype']).name} {[int(d) for d in source['shape']]}",
+        "image_size": int(source["shape"][1]),
+    }
 
 
 def val_metrics(model_path: Path, val) -> dict:
@@ -60,8 +66,9 @@ def val_metrics(model_path: Path, val) -> dict:
     labels = read_labelmap(label_file)
     data = remap(val, labels, role="VAL")
     size = describe(model_path)["image_size"]
-    return coco_metrics(ground_truth(data), run_detector(tflite_detector(model_path), data, size,
-                                                         f"mAP {model_path.name}"))
+    return coco_metrics(
+        ground_truth(data), run_detector(tflite_detector(model_path), data, size, f"mAP {model_path.name}")
+    )
 
 
 def benchmark(models: list[Path], *, threads: list[int], runs: int, val=None) -> list[dict]:
@@ -85,8 +92,9 @@ def table(rows: list[dict], threads: list[int]) -> str:
     lines = [head, "-" * len(head)]
     for row in rows:
         line = f"{Path(row['model']).name[:34]:34s} {row['size_bytes'] / 1e6:8.2f} {row['input']:>24s} "
-        line += " ".join(f"{row['latency'][str(t)]['p50_ms']:>8.1f}/{row['latency'][str(t)]['p90_ms']:<9.1f}"
-                         for t in threads)
+        line += " ".join(
+            f"{row['latency'][str(t)]['p50_ms']:>8.1f}/{row['latency'][str(t)]['p90_ms']:<9.1f}" for t in threads
+        )
         if has_map:
             line += f" {row['val']['mAP']:6.1f} {row['val']['mAP50']:6.1f}" if "val" in row else ""
         lines.append(line)
@@ -102,8 +110,13 @@ def plot(rows: list[dict], threads: list[int], path: Path) -> None:
     for row in rows:
         y = row["val"]["mAP"] if "val" in row else row["size_bytes"] / 1e6
         ax.scatter(row["latency"][t]["p50_ms"], y, s=60)
-        ax.annotate(Path(row["model"]).stem, (row["latency"][t]["p50_ms"], y), textcoords="offset points",
-                    xytext=(5, 5), fontsize=8)
+        ax.annotate(
+            Path(row["model"]).stem,
+            (row["latency"][t]["p50_ms"], y),
+            textcoords="offset points",
+            xytext=(5, 5),
+            fontsize=8,
+        )
     ax.set_xlabel(f"p50 latency (ms, {t} threads)")
     ax.set_ylabel("COCO mAP on VAL" if any("val" in r for r in rows) else "size (MB)")
     ax.grid(alpha=0.3)

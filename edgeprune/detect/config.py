@@ -48,10 +48,9 @@ def resolve_config(config: str | Path | None) -> Path:
 
 def build_params(config: str | Path | None, data: DataSettings, overrides: list[str] | None = None):
     """The ``ExperimentConfig`` for training and export, validated."""
+    import official.vision.registry_imports  # noqa: F401  registers the vision experiments
     from official.core import exp_factory
     from official.modeling import hyperparams
-
-    import official.vision.registry_imports  # noqa: F401  registers the vision experiments
 
     params = exp_factory.get_exp_config("retinanet_mobile_coco")
     path = resolve_config(config)
@@ -105,11 +104,13 @@ def validate(params) -> None:
     """Reject settings Model Garden would fail on later, with a message that says why."""
     model = params.task.model
     size = model.input_size[0]
-    stride = 2 ** model.max_level
+    stride = 2**model.max_level
     if model.input_size[0] != model.input_size[1]:
         raise EdgepruneError(f"image size must be square, got {model.input_size[:2]}")
     if size % stride:
-        raise EdgepruneError(f"image size {size} is not divisible by 2^max_level = {stride}; "
-                             f"use a multiple of {stride} (e.g. {(size // stride + 1) * stride})")
+        raise EdgepruneError(
+            f"image size {size} is not divisible by 2^max_level = {stride}; "
+            f"use a multiple of {stride} (e.g. {(size // stride + 1) * stride})"
+        )
     if model.backbone.type != "mobilenet":
         raise EdgepruneError(f"backbone type must be mobilenet for edge export, got {model.backbone.type}")

@@ -51,8 +51,11 @@ def remap(dataset: Dataset, labels: LabelSpace, *, role: str) -> Dataset:
     images = []
     for img in dataset.images:
         clone = copy.copy(img)
-        clone.boxes = [dataclasses.replace(b, category_id=labels.id_of(source_names[b.category_id]))
-                       for b in img.boxes if id(b) not in bad]
+        clone.boxes = [
+            dataclasses.replace(b, category_id=labels.id_of(source_names[b.category_id]))
+            for b in img.boxes
+            if id(b) not in bad
+        ]
         clone.extra = {k: v for k, v in img.extra.items() if k not in ("tfrecord_raw", "tfrecord_shard", "voc_xml")}
         images.append(clone)
     if bad:

@@ -35,8 +35,11 @@ def tf_detector(saved_model: Path) -> Detector:
     def detect(pixels: np.ndarray):
         out = function(inputs=tf.constant(pixels[None], tf.float32))
         count = int(out["num_detections"][0])
-        return (out["detection_boxes"][0, :count].numpy(), out["detection_classes"][0, :count].numpy().astype(int),
-                out["detection_scores"][0, :count].numpy())
+        return (
+            out["detection_boxes"][0, :count].numpy(),
+            out["detection_classes"][0, :count].numpy().astype(int),
+            out["detection_scores"][0, :count].numpy(),
+        )
 
     return detect
 
@@ -86,8 +89,9 @@ def run_detector(detect: Detector, dataset: Dataset, image_size: int, desc: str)
         for (ymin, xmin, ymax, xmax), label, score in zip(boxes, classes, scores):
             x, y = float(xmin) * img.width, float(ymin) * img.height
             w, h = float(xmax - xmin) * img.width, float(ymax - ymin) * img.height
-            results.append({"image_id": position + 1, "category_id": int(label), "bbox": [x, y, w, h],
-                            "score": float(score)})
+            results.append(
+                {"image_id": position + 1, "category_id": int(label), "bbox": [x, y, w, h], "score": float(score)}
+            )
     return results
 
 
@@ -97,8 +101,16 @@ def ground_truth(dataset: Dataset) -> dict:
     for position, img in enumerate(dataset.images):
         images.append({"id": position + 1, "file_name": img.file_name, "width": img.width, "height": img.height})
         for box in img.boxes:
-            annotations.append({"id": len(annotations) + 1, "image_id": position + 1, "category_id": box.category_id,
-                                "bbox": list(box.bbox), "area": box.area, "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": position + 1,
+                    "category_id": box.category_id,
+                    "bbox": list(box.bbox),
+                    "area": box.area,
+                    "iscrowd": 0,
+                }
+            )
     categories = [{"id": c.id, "name": c.name} for c in dataset.categories]
     return {"images": images, "annotations": annotations, "categories": categories}
 
@@ -125,8 +137,11 @@ def coco_metrics(gt: dict, detections: list[dict]) -> dict:
         values = precision[:, :, index, 0, -1]
         values = values[values > -1]
         per_class[cat["name"]] = round(100 * float(values.mean()), 2) if values.size else 0.0
-    return {"mAP": round(100 * float(evaluator.stats[0]), 2), "mAP50": round(100 * float(evaluator.stats[1]), 2),
-            "per_class": per_class}
+    return {
+        "mAP": round(100 * float(evaluator.stats[0]), 2),
+        "mAP50": round(100 * float(evaluator.stats[1]), 2),
+        "per_class": per_class,
+    }
 
 
 def parity(reference: list[dict], candidate: list[dict], *, iou: float = 0.5, top: int = 10) -> dict:
@@ -143,13 +158,19 @@ def parity(reference: list[dict], candidate: list[dict], *, iou: float = 0.5, to
         strongest = sorted(dets, key=lambda d: -d["score"])[:top]
         total += len(strongest)
         for d in strongest:
-            matches = [o for o in grouped.get(image_id, []) if o["category_id"] == d["category_id"]
-                       and _iou(d["bbox"], o["bbox"]) >= iou]
+            matches = [
+                o
+                for o in grouped.get(image_id, [])
+                if o["category_id"] == d["category_id"] and _iou(d["bbox"], o["bbox"]) >= iou
+            ]
             if matches:
                 best = max(matches, key=lambda o: _iou(d["bbox"], o["bbox"]))
                 differences.append(abs(best["score"] - d["score"]))
-    return {"matched": len(differences), "reference_detections": total,
-            "mean_score_difference": round(float(np.mean(differences)), 4) if differences else None}
+    return {
+        "matched": len(differences),
+        "reference_detections": total,
+        "mean_score_difference": round(float(np.mean(differences)), 4) if differences else None,
+    }
 
 
 def _iou(a: list[float], b: list[float]) -> float:

@@ -4,7 +4,8 @@ The exported models take raw pixels: float32 (or uint8 for int8) ``[1, S, S, 3]`
 to ``S`` x ``S``; mean/std normalisation happens inside the graph. That is what a camera pipeline, the TFLite Task
 Library and an Edge TPU feed, and it makes the int8 input quantisation the identity on pixel values. Outputs come
 from ``TFLite_Detection_PostProcess``: boxes ``[1, N, 4]`` (ymin, xmin, ymax, xmax, normalised), classes
-``[1, N]`` (label ids 1..K; 0 is background, so ``labelmap.txt`` starts with a ``???`` line), scores ``[1, N]``, count ``[1]``.
+``[1, N]`` (label ids 1..K; 0 is background, so ``labelmap.txt`` starts with a ``???`` line), scores ``[1, N]``,
+count ``[1]``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ def parse_quantizations(text: str) -> list[str]:
     unknown = [n for n in names if n not in QUANTIZATIONS]
     if unknown or not names:
         shown = ", ".join(unknown) if unknown else repr(text)
-        raise EdgepruneError(f"unknown --quantize value {shown}; "
-                             f"choose from {', '.join(QUANTIZATIONS)}")
+        raise EdgepruneError(f"unknown --quantize value {shown}; choose from {', '.join(QUANTIZATIONS)}")
     return names
 
 
@@ -54,8 +54,9 @@ def _pixel_module(params, image_size: int):
             images = (tf.cast(images, tf.float32) - MEAN_RGB) / STDDEV_RGB
             return super().serve(images)
 
-    return PixelDetectionModule(params=params, batch_size=1, input_image_size=[image_size, image_size],
-                                input_type="tflite", num_channels=3)
+    return PixelDetectionModule(
+        params=params, batch_size=1, input_image_size=[image_size, image_size], input_type="tflite", num_channels=3
+    )
 
 
 def export_saved_model(params, checkpoint_dir: Path, out_dir: Path, *, nms_version: str) -> Path:
@@ -68,9 +69,15 @@ def export_saved_model(params, checkpoint_dir: Path, out_dir: Path, *, nms_versi
     if checkpoint is None:
         raise EdgepruneError(f"{checkpoint_dir}: no checkpoint to export")
     export_saved_model_lib.export_inference_graph(
-        input_type="tflite", batch_size=1, input_image_size=[size, size], params=exported,
-        checkpoint_path=checkpoint, export_dir=str(out_dir), export_module=_pixel_module(exported, size),
-        export_checkpoint_subdir="checkpoint", export_saved_model_subdir="saved_model",
+        input_type="tflite",
+        batch_size=1,
+        input_image_size=[size, size],
+        params=exported,
+        checkpoint_path=checkpoint,
+        export_dir=str(out_dir),
+        export_module=_pixel_module(exported, size),
+        export_checkpoint_subdir="checkpoint",
+        export_saved_model_subdir="saved_model",
     )
     return out_dir / "saved_model"
 
@@ -83,8 +90,14 @@ def calibration_images(paths: Sequence[Path | bytes], image_size: int, count: in
         yield [image[None].numpy().astype(np.float32)]
 
 
-def convert(saved_model: Path, quantization: str, *, image_size: int,
-            calibration: Sequence[Path | bytes] = (), calibration_steps: int = 100) -> bytes:
+def convert(
+    saved_model: Path,
+    quantization: str,
+    *,
+    image_size: int,
+    calibration: Sequence[Path | bytes] = (),
+    calibration_steps: int = 100,
+) -> bytes:
     """Convert the TFLite-NMS SavedModel to a TFLite flatbuffer (fp32, fp16 or full-integer int8)."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     if quantization == "fp16":
@@ -104,8 +117,9 @@ def non_integer_ops(model_path: Path) -> list[str]:
     """Ops of an int8 model that are not integer (a float tensor in or out), e.g. the post-processing op."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=str(model_path), experimental_op_resolver_type=OpResolverType
-                              .BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = Interpreter(
+        model_path=str(model_path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     interpreter.allocate_tensors()
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     floats = []

@@ -86,8 +86,9 @@ def build_metadata(labels: list[str], *, image_size: int, quantization: str) -> 
     location.content.range.min = 2
     location.content.range.max = 2
 
-    category = _feature_tensor(fb, "category", "Class id of each detection = line of labelmap.txt (line 0 is "
-                                             "background)", detection_axis=True)
+    category = _feature_tensor(
+        fb, "category", "Class id of each detection = line of labelmap.txt (line 0 is background)", detection_axis=True
+    )
     label_file = fb.AssociatedFileT()
     label_file.name = LABEL_FILE
     label_file.description = "Class names, one per line"
@@ -161,8 +162,10 @@ def read_metadata(model_path: Path) -> dict:
         "name": meta.name.decode(),
         "inputs": [t.name.decode() for t in subgraph.inputTensorMetadata],
         "outputs": [t.name.decode() for t in subgraph.outputTensorMetadata],
-        "normalization": {"mean": list(image.processUnits[0].options.mean),
-                          "std": list(image.processUnits[0].options.std)},
+        "normalization": {
+            "mean": list(image.processUnits[0].options.mean),
+            "std": list(image.processUnits[0].options.std),
+        },
         "associated_files": {name: text.splitlines() for name, text in files.items()},
         "output_groups": [g.name.decode() for g in subgraph.outputTensorGroups or []],
     }

@@ -71,9 +71,17 @@ def train_export(train_path: str, val_path: str, options: TrainExportOptions) ->
     train_data = remap(train_set, labels, role="TRAIN")
     val_data = remap(val_set, labels, role="VAL")
     init = _encoder_checkpoint(options.init_backbone)
-    settings = DataSettings(str(work / "data" / "train.record-*"), str(work / "data" / "val.record-*"),
-                            len(labels.names), options.steps, options.batch_size, options.image_size,
-                            options.width, init, options.checkpoint_every)
+    settings = DataSettings(
+        str(work / "data" / "train.record-*"),
+        str(work / "data" / "val.record-*"),
+        len(labels.names),
+        options.steps,
+        options.batch_size,
+        options.image_size,
+        options.width,
+        init,
+        options.checkpoint_every,
+    )
     params = build_params(options.config, settings, options.overrides)
     if init:
         check_checkpoint(init)
@@ -111,8 +119,15 @@ def _run(params, work: Path, out: Path, train_data, val_data, labels: LabelSpace
     models = {}
     for quantization in options.quantize:
         path = work / f"model_{quantization}.tflite"
-        path.write_bytes(convert(saved_tflite, quantization, image_size=size, calibration=calibration,
-                                 calibration_steps=options.calibration_steps))
+        path.write_bytes(
+            convert(
+                saved_tflite,
+                quantization,
+                image_size=size,
+                calibration=calibration,
+                calibration_steps=options.calibration_steps,
+            )
+        )
         write_metadata(path, labels.names, image_size=size, quantization=quantization)
         models[quantization] = path
     timings["export"] = time.perf_counter() - started
@@ -120,12 +135,21 @@ def _run(params, work: Path, out: Path, train_data, val_data, labels: LabelSpace
     started = time.perf_counter()
     gt = ground_truth(val_data)
     reference = run_detector(tf_detector(saved_tf), val_data, size, "evaluating TF model")
-    metrics = {"labels": labels.names, "image_size": size, "steps": options.steps,
-               "loss_curve": loss_curve(work / "model"), "tf": coco_metrics(gt, reference), "tflite": {}}
+    metrics = {
+        "labels": labels.names,
+        "image_size": size,
+        "steps": options.steps,
+        "loss_curve": loss_curve(work / "model"),
+        "tf": coco_metrics(gt, reference),
+        "tflite": {},
+    }
     for quantization, path in models.items():
         detections = run_detector(tflite_detector(path), val_data, size, f"evaluating {quantization}")
-        metrics["tflite"][quantization] = {**coco_metrics(gt, detections), "size_bytes": path.stat().st_size,
-                                           "parity_vs_tf": parity(reference, detections)}
+        metrics["tflite"][quantization] = {
+            **coco_metrics(gt, detections),
+            "size_bytes": path.stat().st_size,
+            "parity_vs_tf": parity(reference, detections),
+        }
     if "int8" in models:
         metrics["int8_non_integer_ops"] = non_integer_ops(models["int8"])
         metrics["edgetpu_compiler"] = edgetpu_command(out / models["int8"].name)
@@ -137,6 +161,8 @@ def _run(params, work: Path, out: Path, train_data, val_data, labels: LabelSpace
     if "fp32" in models:
         gap = abs(metrics["tflite"]["fp32"]["mAP"] - metrics["tf"]["mAP"])
         if gap > options.parity_tolerance:
-            raise EdgepruneError(f"fp32 TFLite mAP differs from the TF model's by {gap:.2f} points (tolerance "
-                                 f"{options.parity_tolerance}); see {out / 'metrics.json'}")
+            raise EdgepruneError(
+                f"fp32 TFLite mAP differs from the TF model's by {gap:.2f} points (tolerance "
+                f"{options.parity_tolerance}); see {out / 'metrics.json'}"
+            )
     return metrics

@@ -21,8 +21,9 @@ def check_checkpoint(path: str) -> None:
     """Fail early, with the file named, if ``path`` is not a readable TF checkpoint."""
     target = path
     if Path(path).is_dir():
-        target = tf.train.latest_checkpoint(path) or str(next(iter(sorted(Path(path).glob("*.index"))), "")).removesuffix(
-            ".index")
+        target = tf.train.latest_checkpoint(path) or str(
+            next(iter(sorted(Path(path).glob("*.index"))), "")
+        ).removesuffix(".index")
     try:
         variables = tf.train.list_variables(target)
     except (tf.errors.OpError, ValueError) as exc:
@@ -34,9 +35,8 @@ def check_checkpoint(path: str) -> None:
 
 def train(params, model_dir: Path):
     """Train (or continue training) the detector; returns the trained Keras model."""
-    from official.core import task_factory, train_lib
-
     import official.vision.registry_imports  # noqa: F401
+    from official.core import task_factory, train_lib
 
     if params.task.init_checkpoint:
         check_checkpoint(params.task.init_checkpoint)
@@ -46,7 +46,10 @@ def train(params, model_dir: Path):
     task = task_factory.get_task(params.task, logging_dir=str(model_dir))
     try:
         model, _ = train_lib.run_experiment(
-            distribution_strategy=tf.distribute.get_strategy(), task=task, mode="train", params=params,
+            distribution_strategy=tf.distribute.get_strategy(),
+            task=task,
+            mode="train",
+            params=params,
             model_dir=str(model_dir),
         )
     except tf.errors.DataLossError as exc:

@@ -5,5 +5,13 @@ from .cache import EmbeddingCache, content_hash, default_cache_root
 from .dataset import embed_dataset
 from .images import embed_images, image_batches
 
-__all__ = ["Backbone", "EmbeddingCache", "content_hash", "default_cache_root", "embed_dataset", "embed_images",
-           "image_batches", "load_backbone"]
+__all__ = [
+    "Backbone",
+    "EmbeddingCache",
+    "content_hash",
+    "default_cache_root",
+    "embed_dataset",
+    "embed_images",
+    "image_batches",
+    "load_backbone",
+]

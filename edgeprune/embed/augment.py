@@ -18,12 +18,19 @@ def _coin(seed: tf.Tensor, probability: float) -> tf.Tensor:
     return tf.random.stateless_uniform([], seed) < probability
 
 
-def random_resized_crop(image: tf.Tensor, size: int, seed: tf.Tensor, *, scale=(0.25, 1.0),
-                        ratio=(3 / 4, 4 / 3)) -> tf.Tensor:
+def random_resized_crop(
+    image: tf.Tensor, size: int, seed: tf.Tensor, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)
+) -> tf.Tensor:
     """Crop a random area fraction in ``scale`` with aspect ratio in ``ratio``, resized to ``size`` square."""
     begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed, min_object_covered=0.0,
-        aspect_ratio_range=ratio, area_range=scale, max_attempts=20, use_image_if_no_bounding_boxes=True,
+        tf.shape(image),
+        bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        seed=seed,
+        min_object_covered=0.0,
+        aspect_ratio_range=ratio,
+        area_range=scale,
+        max_attempts=20,
+        use_image_if_no_bounding_boxes=True,
     )
     return tf.image.resize(tf.slice(image, begin, crop_size), [size, size])
 

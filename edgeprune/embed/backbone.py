@@ -110,8 +110,10 @@ def load_backbone(handle: str | Path, *, image_size: int = 224, preprocess: str 
     try:
         out = function(probe)
     except Exception as exc:  # a backbone that cannot take this input shape or dtype
-        raise EdgepruneError(f"{handle}: backbone fails on a [1, {image_size}, {image_size}, 3] float32 batch "
-                             f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__})")
+        raise EdgepruneError(
+            f"{handle}: backbone fails on a [1, {image_size}, {image_size}, 3] float32 batch "
+            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__})"
+        )
     if out.shape.rank != 2:
         raise EdgepruneError(f"{handle}: backbone returns shape {out.shape}, expected [N, D] or [N, h, w, D]")
     key_source = f"{backbone_identity(handle)}|{image_size}|{preprocess}"

@@ -43,8 +43,9 @@ def embed_dataset(
             if cache is not None:
                 cache.add([keys[missing[start + j]] for j in range(len(rows))], rows)
 
-        computed = embed_images(sources, backbone, batch_size=batch_size, names=names, sizes=sizes, on_batch=save,
-                                progress=progress)
+        computed = embed_images(
+            sources, backbone, batch_size=batch_size, names=names, sizes=sizes, on_batch=save, progress=progress
+        )
         if cache is not None:
             cache.consolidate()
     dim = computed.shape[1] if missing else next(iter(found.values())).shape[0]

@@ -49,7 +49,11 @@ def decode_image(encoded: tf.Tensor, image_size: int, preprocess: str, ratio: tf
 
 
 def image_batches(
-    sources: Sequence[Source], *, image_size: int, preprocess: str = "unit", batch_size: int = 64,
+    sources: Sequence[Source],
+    *,
+    image_size: int,
+    preprocess: str = "unit",
+    batch_size: int = 64,
     sizes: Sequence[tuple[int, int]] | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of preprocessed float32 batches ``[B, S, S, 3]``, in order, with prefetch.
@@ -101,8 +105,9 @@ def embed_images(
     ``on_batch(start, embeddings)`` is called after each batch (the cache uses it to save as it goes);
     ``sizes`` (width, height per source) enables reduced-scale JPEG decoding.
     """
-    batches = image_batches(sources, image_size=backbone.image_size, preprocess=backbone.preprocess,
-                            batch_size=batch_size, sizes=sizes)
+    batches = image_batches(
+        sources, image_size=backbone.image_size, preprocess=backbone.preprocess, batch_size=batch_size, sizes=sizes
+    )
     outputs: list[np.ndarray] = []
     done = 0
     bar = progress_bar(len(sources), "embedding", "img", enabled=progress)

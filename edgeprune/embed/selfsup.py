@@ -64,8 +64,10 @@ class PretrainConfig:
     def validate(self) -> None:
         """Raise :class:`EdgepruneError` for settings the architecture or the loss cannot take."""
         if self.image_size not in SUPPORTED_SIZES:
-            raise EdgepruneError(f"--image-size must be one of {', '.join(map(str, SUPPORTED_SIZES))} "
-                                 f"(MobileNetV2 input sizes), got {self.image_size}")
+            raise EdgepruneError(
+                f"--image-size must be one of {', '.join(map(str, SUPPORTED_SIZES))} "
+                f"(MobileNetV2 input sizes), got {self.image_size}"
+            )
         if not WIDTH_RANGE[0] <= self.width <= WIDTH_RANGE[1]:
             raise EdgepruneError(f"--width must be in [{WIDTH_RANGE[0]}, {WIDTH_RANGE[1]}], got {self.width}")
         if self.batch_size < 2:
@@ -92,8 +94,11 @@ def build_encoder(width: float):
     import tf_keras
     from official.vision.modeling.backbones import mobilenet
 
-    return mobilenet.MobileNet(model_id="MobileNetV2", filter_size_scale=width,
-                               input_specs=tf_keras.layers.InputSpec(shape=[None, None, None, 3]))
+    return mobilenet.MobileNet(
+        model_id="MobileNetV2",
+        filter_size_scale=width,
+        input_specs=tf_keras.layers.InputSpec(shape=[None, None, None, 3]),
+    )
 
 
 def embed_with(encoder, images: tf.Tensor, *, training: bool = False) -> tf.Tensor:
@@ -158,7 +163,7 @@ def _view_pairs(images: np.ndarray, config: PretrainConfig, start_step: int) -> 
     rng = np.random.default_rng(config.seed)
     epochs = math.ceil(config.steps * config.batch_size / len(images)) + 1
     order = np.concatenate([rng.permutation(len(images)) for _ in range(epochs)])[: config.steps * config.batch_size]
-    order = order[start_step * config.batch_size:]
+    order = order[start_step * config.batch_size :]
     positions = np.arange(start_step * config.batch_size, config.steps * config.batch_size, dtype=np.int64)
     pool = tf.constant(images)
 
@@ -166,8 +171,10 @@ def _view_pairs(images: np.ndarray, config: PretrainConfig, start_step: int) -> 
         image = tf.cast(tf.gather(pool, index), tf.float32) / 255.0
         seed = tf.stack([tf.cast(config.seed, tf.int64), position])
         first, second = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        return (simclr_view(image, config.image_size, first, min_scale=config.min_crop_scale),
-                simclr_view(image, config.image_size, second, min_scale=config.min_crop_scale))
+        return (
+            simclr_view(image, config.image_size, first, min_scale=config.min_crop_scale),
+            simclr_view(image, config.image_size, second, min_scale=config.min_crop_scale),
+        )
 
     data = tf.data.Dataset.from_tensor_slices((order, positions))
     return data.map(views, num_parallel_calls=tf.data.AUTOTUNE).batch(config.batch_size).prefetch(2)
@@ -181,8 +188,9 @@ def data_hash(dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
-def pretrain(dataset: Dataset, out: Path, config: PretrainConfig | None = None, *, overwrite: bool = False,
-             progress: bool = True) -> PretrainResult:
+def pretrain(
+    dataset: Dataset, out: Path, config: PretrainConfig | None = None, *, overwrite: bool = False, progress: bool = True
+) -> PretrainResult:
     """Train the encoder on ``dataset`` and write the hub-compatible backbone directory ``out``."""
     import tf_keras
 
@@ -206,10 +214,14 @@ def pretrain(dataset: Dataset, out: Path, config: PretrainConfig | None = None, 
     tf_keras.utils.set_random_seed(config.seed)
     encoder = build_encoder(config.width)
     encoder(tf.zeros([1, config.image_size, config.image_size, 3]))
-    head = tf_keras.Sequential([
-        tf_keras.layers.Dense(512, use_bias=False), tf_keras.layers.BatchNormalization(),
-        tf_keras.layers.ReLU(), tf_keras.layers.Dense(config.projection_dim),
-    ])
+    head = tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(512, use_bias=False),
+            tf_keras.layers.BatchNormalization(),
+            tf_keras.layers.ReLU(),
+            tf_keras.layers.Dense(config.projection_dim),
+        ]
+    )
     schedule = tf_keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.05)
     optimizer = tf_keras.optimizers.Adam(schedule)
     step = tf.Variable(0, dtype=tf.int64)
@@ -256,12 +268,21 @@ def pretrain(dataset: Dataset, out: Path, config: PretrainConfig | None = None, 
     embedding_dim = int(module(tf.zeros([1, config.image_size, config.image_size, 3])).shape[1])
     every = max(1, len(losses) // 100)
     meta = {
-        "format": FORMAT_NAME, "image_size": config.image_size, "width": config.width,
-        "embedding_dim": embedding_dim, "input": "float32 [N, H, W, 3] in [0, 1]", "steps": config.steps,
-        "batch_size": config.batch_size, "seed": config.seed, "crops": config.crops,
-        "temperature": config.temperature, "training_images": int(len(images)), "data_hash": settings["data_hash"],
-        "encoder_checkpoint": ENCODER_CHECKPOINT, "train_seconds": round(seconds, 1),
-        "loss_curve": [round(float(np.mean(losses[i:i + every])), 4) for i in range(0, len(losses), every)],
+        "format": FORMAT_NAME,
+        "image_size": config.image_size,
+        "width": config.width,
+        "embedding_dim": embedding_dim,
+        "input": "float32 [N, H, W, 3] in [0, 1]",
+        "steps": config.steps,
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "crops": config.crops,
+        "temperature": config.temperature,
+        "training_images": int(len(images)),
+        "data_hash": settings["data_hash"],
+        "encoder_checkpoint": ENCODER_CHECKPOINT,
+        "train_seconds": round(seconds, 1),
+        "loss_curve": [round(float(np.mean(losses[i : i + every])), 4) for i in range(0, len(losses), every)],
         "loss_every_steps": every,
     }
     (final / "backbone.json").write_text(json.dumps(meta, indent=2))
@@ -278,8 +299,9 @@ def read_backbone_meta(path: Path) -> dict:
     return json.loads(meta.read_text()) if meta.is_file() else {}
 
 
-def pretrained_for_dataset(dataset: Dataset, *, cache_root: Path, steps: int | None = None, seed: int = 0,
-                           progress: bool = True) -> tuple[str, int]:
+def pretrained_for_dataset(
+    dataset: Dataset, *, cache_root: Path, steps: int | None = None, seed: int = 0, progress: bool = True
+) -> tuple[str, int]:
     """The cached self-supervised backbone for this dataset's content, training it first if needed."""
     config = PretrainConfig(steps=steps or DEFAULT_STEPS, seed=seed)
     key = hashlib.sha256(f"{data_hash(dataset)}|{json.dumps(asdict(config), sort_keys=True)}".encode())
@@ -287,7 +309,11 @@ def pretrained_for_dataset(dataset: Dataset, *, cache_root: Path, steps: int | N
     if (out / "backbone.json").is_file():
         log.info("using cached self-supervised backbone %s", out)
     else:
-        log.info("pretraining a self-supervised backbone on %d images (%d steps); cached in %s",
-                 len(dataset), config.steps, out)
+        log.info(
+            "pretraining a self-supervised backbone on %d images (%d steps); cached in %s",
+            len(dataset),
+            config.steps,
+            out,
+        )
         pretrain(dataset, out, config, overwrite=True, progress=progress)
     return str(out), config.image_size

@@ -73,13 +73,17 @@ def _cluster_grids(data: ReportData) -> str:
             img = data.dataset.images[index]
             state = "kept" if data.kept[index] else "dropped"
             title = html.escape(f"{img.file_name} | d={data.distances[index]:.4f} | {state}")
-            cells.append(f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
-                         f'{_thumbnail(img.read_bytes())}"><figcaption>{data.distances[index]:.3f}</figcaption>'
-                         "</figure>")
+            cells.append(
+                f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
+                f'{_thumbnail(img.read_bytes())}"><figcaption>{data.distances[index]:.3f}</figcaption>'
+                "</figure>"
+            )
         kept = int(data.kept[members].sum())
         note = "" if len(shown) == len(members) else f" (showing {len(shown)}, evenly spaced by distance)"
-        sections.append(f"<h3>Cluster {cluster}: {len(members)} images, {kept} kept{note}</h3>"
-                        f'<div class="grid">{"".join(cells)}</div>')
+        sections.append(
+            f"<h3>Cluster {cluster}: {len(members)} images, {kept} kept{note}</h3>"
+            f'<div class="grid">{"".join(cells)}</div>'
+        )
     return "".join(sections)
 
 
@@ -95,39 +99,77 @@ def render_report(data: ReportData) -> str:
     n_boxes_after = sum(after.values())
 
     parts = [f"<h1>{html.escape(data.title)}</h1>"]
-    parts.append(_table(["", "before", "after"], [
-        ["images", len(data.kept), n_kept],
-        ["boxes / labels", n_boxes_before, n_boxes_after],
-    ]))
+    parts.append(
+        _table(
+            ["", "before", "after"],
+            [
+                ["images", len(data.kept), n_kept],
+                ["boxes / labels", n_boxes_before, n_boxes_after],
+            ],
+        )
+    )
     parts.append("<h2>Settings</h2>" + _table(["setting", "value"], [[k, v] for k, v in data.settings.items()]))
     if data.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in data.notes) + "</ul>")
     if names:
         parts.append("<h2>Per-category counts</h2>")
-        parts.append(_table(["category", "before", "after", "kept share"], [
-            [n, before[n], after.get(n, 0), f"{after.get(n, 0) / before[n]:.0%}" if before[n] else "-"] for n in names
-        ]))
-        parts.append(_img(plots.grouped_bars(names, [before[n] for n in names], [after.get(n, 0) for n in names],
-                                             ylabel="boxes", title="Boxes per category"), "boxes per category"))
+        parts.append(
+            _table(
+                ["category", "before", "after", "kept share"],
+                [
+                    [n, before[n], after.get(n, 0), f"{after.get(n, 0) / before[n]:.0%}" if before[n] else "-"]
+                    for n in names
+                ],
+            )
+        )
+        parts.append(
+            _img(
+                plots.grouped_bars(
+                    names,
+                    [before[n] for n in names],
+                    [after.get(n, 0) for n in names],
+                    ylabel="boxes",
+                    title="Boxes per category",
+                ),
+                "boxes per category",
+            )
+        )
     parts.append("<h2>Distance to nearest prototype</h2>")
     parts.append(_img(plots.distance_histogram(data.distances, data.kept, data.cut, data.cut_label), "histogram"))
     parts.append("<h2>Clusters</h2>")
-    parts.append(_table(["cluster", "images", "kept", "mean distance"], [
-        [int(c), int(s), k, f"{data.distances[data.labels == c].mean():.4f}"]
-        for c, s, k in zip(clusters, sizes, kept_per_cluster)
-    ]))
-    parts.append(_img(plots.grouped_bars([str(c) for c in clusters], sizes.tolist(), kept_per_cluster,
-                                         ylabel="images", title="Cluster sizes"), "cluster sizes"))
-    parts.append("<h2>Images per cluster, nearest first</h2><p>Green border: kept. Red border: dropped. "
-                 "Hover for file name and distance.</p>")
+    parts.append(
+        _table(
+            ["cluster", "images", "kept", "mean distance"],
+            [
+                [int(c), int(s), k, f"{data.distances[data.labels == c].mean():.4f}"]
+                for c, s, k in zip(clusters, sizes, kept_per_cluster)
+            ],
+        )
+    )
+    parts.append(
+        _img(
+            plots.grouped_bars(
+                [str(c) for c in clusters], sizes.tolist(), kept_per_cluster, ylabel="images", title="Cluster sizes"
+            ),
+            "cluster sizes",
+        )
+    )
+    parts.append(
+        "<h2>Images per cluster, nearest first</h2><p>Green border: kept. Red border: dropped. "
+        "Hover for file name and distance.</p>"
+    )
     parts.append(_cluster_grids(data))
-    style = ("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
-             ".grid{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0;border:3px solid;font-size:10px;"
-             "text-align:center}figure.kept{border-color:#2a9d4b}figure.dropped{border-color:#d1495b;opacity:.75}"
-             f"figure img{{width:{THUMB_SIZE}px;height:{THUMB_SIZE}px;object-fit:cover;display:block}}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(data.title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+    style = (
+        "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+        ".grid{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0;border:3px solid;font-size:10px;"
+        "text-align:center}figure.kept{border-color:#2a9d4b}figure.dropped{border-color:#d1495b;opacity:.75}"
+        f"figure img{{width:{THUMB_SIZE}px;height:{THUMB_SIZE}px;object-fit:cover;display:block}}"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(data.title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    )
 
 
 def write_report(data: ReportData, path: Path) -> Path:

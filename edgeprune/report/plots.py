@@ -27,8 +27,13 @@ def distance_histogram(distances: np.ndarray, kept: np.ndarray, cut: float | Non
     """Stacked histogram of distance-to-prototype for kept and dropped images, with the cut marked."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
     bins = np.histogram_bin_edges(distances, bins=min(50, max(10, len(distances) // 10)))
-    ax.hist([distances[kept], distances[~kept]], bins=bins, stacked=True, color=[KEPT_COLOR, DROPPED_COLOR],
-            label=[f"kept ({kept.sum()})", f"dropped ({(~kept).sum()})"])
+    ax.hist(
+        [distances[kept], distances[~kept]],
+        bins=bins,
+        stacked=True,
+        color=[KEPT_COLOR, DROPPED_COLOR],
+        label=[f"kept ({kept.sum()})", f"dropped ({(~kept).sum()})"],
+    )
     if cut is not None:
         ax.axvline(cut, color="black", linestyle="--", linewidth=1.2, label=cut_label)
     ax.set_xlabel("distance to nearest prototype")

@@ -35,8 +35,9 @@ def run(tmp_path, tiny_backbone):
 
 def test_curate_coco_writes_everything(run, digits_coco, capsys):
     before = tree_digest(digits_coco)
-    code, out = run(digits_coco, "--keep", "0.5", "-k", "4", "--save-embeddings", "--export-folders", "all",
-                    "--write-dropped")
+    code, out = run(
+        digits_coco, "--keep", "0.5", "-k", "4", "--save-embeddings", "--export-folders", "all", "--write-dropped"
+    )
     assert code == 0
     assert tree_digest(digits_coco) == before
     printed = capsys.readouterr().out
@@ -117,19 +118,22 @@ def _corrupt_copy(tmp_path, digits_coco, damage):
     return root
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "no such file or directory"),
-    ("unknown", "unknown dataset format"),
-    ("json", "malformed JSON at line 1"),
-    ("missing_image", "points at missing file"),
-    ("truncated", "scene_00007.jpg: corrupt or truncated image"),
-    ("garbage", "scene_00007.jpg: corrupt or truncated image"),
-    ("tfrecord", "corrupt TFRecord"),
-    ("empty", "holds no images"),
-    ("clusters", "--clusters 99 is larger than the number of images \\(43\\)"),
-    ("backbone", "cannot load backbone with tensorflow_hub"),
-    ("prune", "--prune must be in \\[0, 1\\)"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "no such file or directory"),
+        ("unknown", "unknown dataset format"),
+        ("json", "malformed JSON at line 1"),
+        ("missing_image", "points at missing file"),
+        ("truncated", "scene_00007.jpg: corrupt or truncated image"),
+        ("garbage", "scene_00007.jpg: corrupt or truncated image"),
+        ("tfrecord", "corrupt TFRecord"),
+        ("empty", "holds no images"),
+        ("clusters", "--clusters 99 is larger than the number of images \\(43\\)"),
+        ("backbone", "cannot load backbone with tensorflow_hub"),
+        ("prune", "--prune must be in \\[0, 1\\)"),
+    ],
+)
 def test_bad_input_gives_one_line_and_leaves_nothing(run, tmp_path, digits_coco, capsys, case, message):
     args = [digits_coco]
     backbone = True

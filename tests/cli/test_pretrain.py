@@ -9,8 +9,21 @@ def test_pretrain_then_curate_with_it_and_with_the_selfsup_default(tmp_path, dig
     assert code == 0 and "loss" in capsys.readouterr().out
     assert json.loads((backbone / "backbone.json").read_text())["steps"] == 3
 
-    code = main(["-q", "curate", str(digits_coco), "--out", str(tmp_path / "a"), "--backbone", str(backbone),
-                 "-k", "3", "--cache-dir", str(tmp_path / "cache")])
+    code = main(
+        [
+            "-q",
+            "curate",
+            str(digits_coco),
+            "--out",
+            str(tmp_path / "a"),
+            "--backbone",
+            str(backbone),
+            "-k",
+            "3",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert code == 0
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["images_after"] > 0
 

@@ -26,8 +26,10 @@ def test_choose_k_modes():
     assert choose_k(7, X)[0] == 7
 
 
-@pytest.mark.parametrize("spec, message", [("0", "at least 1"), ("abc", "positive integer or one of"),
-                                           ("5000", "larger than the number of images")])
+@pytest.mark.parametrize(
+    "spec, message",
+    [("0", "at least 1"), ("abc", "positive integer or one of"), ("5000", "larger than the number of images")],
+)
 def test_bad_specs(spec, message):
     with pytest.raises(EdgepruneError, match=message):
         choose_k(spec, np.zeros((10, 2)))

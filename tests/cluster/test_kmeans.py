@@ -7,8 +7,10 @@ from edgeprune.cluster.kmeans import faiss_available
 from edgeprune.errors import EdgepruneError
 
 
-@pytest.mark.parametrize("backend", ["sklearn", pytest.param("faiss", marks=pytest.mark.skipif(
-    not faiss_available(), reason="faiss not installed"))])
+@pytest.mark.parametrize(
+    "backend",
+    ["sklearn", pytest.param("faiss", marks=pytest.mark.skipif(not faiss_available(), reason="faiss not installed"))],
+)
 def test_recovers_blob_centers(backend):
     X, y, centers = make_blobs(6000, n_features=16, centers=5, cluster_std=0.5, random_state=0, return_centers=True)
     km = KMeans(5, random_state=0, backend=backend).fit(X)

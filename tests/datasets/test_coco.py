@@ -63,13 +63,16 @@ def test_malformed_json_names_file_and_line(tmp_path):
         read_dataset(path)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.pop("annotations"), "missing or non-list 'annotations'"),
-    (lambda d: d["images"][0].update(file_name="nope.jpg"), "points at missing file"),
-    (lambda d: d["annotations"][0].update(image_id=99999), "unknown image 99999"),
-    (lambda d: d["annotations"][0].update(category_id=77), "unknown category 77"),
-    (lambda d: d["annotations"][0].update(bbox=[1, 2]), "expected \\[x,y,w,h\\]"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop("annotations"), "missing or non-list 'annotations'"),
+        (lambda d: d["images"][0].update(file_name="nope.jpg"), "points at missing file"),
+        (lambda d: d["annotations"][0].update(image_id=99999), "unknown image 99999"),
+        (lambda d: d["annotations"][0].update(category_id=77), "unknown category 77"),
+        (lambda d: d["annotations"][0].update(bbox=[1, 2]), "expected \\[x,y,w,h\\]"),
+    ],
+)
 def test_bad_annotations_are_named(coco_copy, mutate, message):
     root, data, images = coco_copy
     mutate(data)

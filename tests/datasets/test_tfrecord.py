@@ -1,8 +1,7 @@
 import pytest
 
 from edgeprune.datasets import read_dataset, write_dataset
-from edgeprune.datasets.tfrecord import (build_example, format_label_map, parse_label_map, read_tfrecord,
-                                         write_tfrecord)
+from edgeprune.datasets.tfrecord import build_example, format_label_map, parse_label_map, read_tfrecord, write_tfrecord
 from edgeprune.datasets.types import Category
 from edgeprune.errors import EdgepruneError
 from tests.conftest import assert_same_dataset

@@ -36,7 +36,8 @@ def test_round_trip_copies_xml_and_filters_splits(tmp_path, bccd):
     for img in dataset.images:
         assert (tmp_path / "out" / "Annotations" / f"{img.id}.xml").read_bytes() == img.extra["voc_xml"].read_bytes()
     assert (tmp_path / "out" / "ImageSets" / "Main" / "val.txt").read_text().split() == sorted(
-        str(i.id) for i in dataset.images)
+        str(i.id) for i in dataset.images
+    )
     assert len((tmp_path / "out" / "ImageSets" / "Main" / "train.txt").read_text().split()) == 0
 
 

@@ -8,17 +8,47 @@ import pytest
 
 from edgeprune.cli import main
 
-TINY = ["--config", "ssdlite_mobilenetv2_fpnlite_256_w050.yaml", "--image-size", "128", "--width", "0.35",
-        "--batch-size", "4", "--set", "task.model.decoder.fpn.num_filters=32", "--set",
-        "task.model.head.num_filters=32", "--set", "task.model.head.num_convs=1"]
+TINY = [
+    "--config",
+    "ssdlite_mobilenetv2_fpnlite_256_w050.yaml",
+    "--image-size",
+    "128",
+    "--width",
+    "0.35",
+    "--batch-size",
+    "4",
+    "--set",
+    "task.model.decoder.fpn.num_filters=32",
+    "--set",
+    "task.model.head.num_filters=32",
+    "--set",
+    "task.model.head.num_convs=1",
+]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, digits_coco):
     out = tmp_path_factory.mktemp("te") / "run"
-    code = main(["-q", "train-export", str(digits_coco), "--val", str(digits_coco), "--out", str(out),
-                 "--steps", "30", "--checkpoint-every", "10", "--calibration-steps", "8",
-                 "--parity-tolerance", "100", *TINY])
+    code = main(
+        [
+            "-q",
+            "train-export",
+            str(digits_coco),
+            "--val",
+            str(digits_coco),
+            "--out",
+            str(out),
+            "--steps",
+            "30",
+            "--checkpoint-every",
+            "10",
+            "--calibration-steps",
+            "8",
+            "--parity-tolerance",
+            "100",
+            *TINY,
+        ]
+    )
     assert code == 0
     return out
 
@@ -80,8 +110,21 @@ def test_int8_ops_are_integer_except_post_processing(trained):
 
 def test_benchmark_prints_a_table_and_writes_json_and_png(trained, digits_coco, tmp_path, capsys):
     models = [str(trained / f"model_{n}.tflite") for n in ("fp32", "int8")]
-    code = main(["-q", "benchmark", *models, "--val", str(digits_coco), "--threads", "1,2", "--runs", "3",
-                 "--out", str(tmp_path / "bench")])
+    code = main(
+        [
+            "-q",
+            "benchmark",
+            *models,
+            "--val",
+            str(digits_coco),
+            "--threads",
+            "1,2",
+            "--runs",
+            "3",
+            "--out",
+            str(tmp_path / "bench"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "model_fp32.tflite" in printed and "p50/p90 ms @2t" in printed
     rows = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
@@ -91,8 +134,21 @@ def test_benchmark_prints_a_table_and_writes_json_and_png(trained, digits_coco, 
 
 
 def _run(tmp_path, train, val, *extra):
-    return main(["-q", "train-export", str(train), "--val", str(val), "--out", str(tmp_path / "out"),
-                 "--steps", "2", *TINY, *extra])
+    return main(
+        [
+            "-q",
+            "train-export",
+            str(train),
+            "--val",
+            str(val),
+            "--out",
+            str(tmp_path / "out"),
+            "--steps",
+            "2",
+            *TINY,
+            *extra,
+        ]
+    )
 
 
 def test_bad_inputs(tmp_path, digits_coco, capsys):
@@ -106,9 +162,11 @@ def test_bad_inputs(tmp_path, digits_coco, capsys):
         return root
 
     no_boxes = variant("no_boxes", annotations=[])
-    other = variant("other", categories=data["categories"] + [{"id": 42, "name": "cat"}],
-                    annotations=data["annotations"] + [{"id": 9999, "image_id": 1, "category_id": 42,
-                                                        "bbox": [1, 1, 5, 5]}])
+    other = variant(
+        "other",
+        categories=data["categories"] + [{"id": 42, "name": "cat"}],
+        annotations=data["annotations"] + [{"id": 9999, "image_id": 1, "category_id": 42, "bbox": [1, 1, 5, 5]}],
+    )
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint")
     cases = [

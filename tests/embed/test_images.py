@@ -16,9 +16,7 @@ def backbone(tiny_backbone):
 def test_batched_equals_one_by_one(digits_coco, backbone):
     paths = sorted((digits_coco / "images").glob("*.jpg"))[:10]
     batched = embed_images(paths, backbone, batch_size=4, progress=False)
-    singles = np.concatenate([
-        backbone(decode_image(tf.io.read_file(str(p)), 32, "unit")[None]).numpy() for p in paths
-    ])
+    singles = np.concatenate([backbone(decode_image(tf.io.read_file(str(p)), 32, "unit")[None]).numpy() for p in paths])
     np.testing.assert_allclose(batched, singles, rtol=1e-5, atol=1e-5)
 
 

@@ -74,8 +74,9 @@ def test_resumes_from_its_checkpoint(tmp_path, digits_coco):
 
 
 def test_crops_mode_trains_on_boxes(tmp_path, digits_coco):
-    result = pretrain(read_dataset(digits_coco), tmp_path / "crops",
-                      PretrainConfig(steps=2, crops=True, **TINY), progress=False)
+    result = pretrain(
+        read_dataset(digits_coco), tmp_path / "crops", PretrainConfig(steps=2, crops=True, **TINY), progress=False
+    )
     assert json.loads((tmp_path / "crops" / "backbone.json").read_text())["training_images"] > 43
     assert len(result.losses) == 2
 

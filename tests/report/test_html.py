@@ -13,8 +13,21 @@ def test_report_is_self_contained_with_plots_and_marked_thumbnails(tmp_path, dig
     labels = np.arange(n) % 3
     distances = np.linspace(0, 1, n)
     kept = distances > 0.5
-    page = write_report(ReportData("t", {"k": 3}, dataset, labels, distances, kept, cut=0.5, cut_label="cut",
-                                   notes=["a note"], max_thumbs_per_cluster=5), tmp_path / "r.html").read_text()
+    page = write_report(
+        ReportData(
+            "t",
+            {"k": 3},
+            dataset,
+            labels,
+            distances,
+            kept,
+            cut=0.5,
+            cut_label="cut",
+            notes=["a note"],
+            max_thumbs_per_cluster=5,
+        ),
+        tmp_path / "r.html",
+    ).read_text()
     assert "http" not in page.replace("http-equiv", "")
     pngs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert len(pngs) == 3 and all(base64.b64decode(p).startswith(b"\x89PNG") for p in pngs)
