@@ -15,14 +15,24 @@ EXPORT_CHOICES = ("prune", "clusters", "all")
 
 
 def write_scores(
-    path: Path, dataset: Dataset, labels: np.ndarray, distances: np.ndarray, ranks: np.ndarray, kept: np.ndarray
+    path: Path,
+    dataset: Dataset,
+    labels: np.ndarray,
+    distances: np.ndarray,
+    ranks: np.ndarray,
+    kept: np.ndarray,
+    duplicate_of: np.ndarray | None = None,
 ) -> None:
-    """One row per image: image, id, cluster, distance, rank in cluster (0 = nearest), kept (1/0)."""
+    """One row per image: image, id, cluster, distance, rank in cluster (0 = nearest; -1 for a near-duplicate),
+    kept (1/0), and the image it duplicates (empty if none)."""
+    duplicate_of = np.full(len(dataset), -1) if duplicate_of is None else duplicate_of
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["image", "image_id", "cluster", "distance", "rank_in_cluster", "kept"])
-        for img, label, distance, rank, keep in zip(dataset.images, labels, distances, ranks, kept):
-            writer.writerow([img.file_name, img.id, int(label), f"{float(distance):.6f}", int(rank), int(keep)])
+        writer.writerow(["image", "image_id", "cluster", "distance", "rank_in_cluster", "kept", "duplicate_of"])
+        for index, img in enumerate(dataset.images):
+            original = dataset.images[duplicate_of[index]].file_name if duplicate_of[index] >= 0 else ""
+            row = [img.file_name, img.id, int(labels[index]), f"{float(distances[index]):.6f}", int(ranks[index])]
+            writer.writerow([*row, int(kept[index]), original])
 
 
 def _unique_name(img_index: int, file_name: str, used: set[str]) -> str:

@@ -14,6 +14,7 @@ from .atomic import atomic_output_dir, check_output_dir
 from .cluster import make_clusterer
 from .cluster.autok import AUTO_CHOICES, choose_k
 from .datasets import check_boxes, read_dataset, write_dataset
+from .dedup import duplicate_groups, duplicate_of
 from .outputs import export_folders, write_scores
 from .score import center, l2_normalize, prototype_scores, rank_in_cluster
 from .select import check_keep, select
@@ -52,6 +53,7 @@ class CurateOptions:
     image_mode: str = "copy"
     drop_invalid_boxes: bool = False
     pretrain_steps: int | None = None
+    dedup: float | None = None
     progress: bool = True
 
 
@@ -70,6 +72,7 @@ class CurateResult:
     embeddings_cached: int
     embeddings_computed: int
     invalid_boxes: int
+    duplicates_dropped: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -135,17 +138,32 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     started = time.perf_counter()
     features = center(embeddings) if options.center else embeddings
     features = l2_normalize(features) if options.normalize else features
-    k, k_reason = choose_k(options.clusters, features, random_state=options.seed)
-    clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features)
+    groups = duplicate_groups(features, options.dedup) if options.dedup is not None else []
+    representative = duplicate_of(groups, len(dataset))
+    candidates = representative < 0  # near-duplicates leave before clustering and selection
+    k, k_reason = choose_k(options.clusters, features[candidates], random_state=options.seed)
+    clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features[candidates])
     labels, distances = prototype_scores(features, clusterer.cluster_centers_)
-    kept = select(
-        distances, labels, keep=options.keep, policy=options.policy, per_cluster=options.per_cluster, seed=options.seed
+    kept = np.zeros(len(dataset), bool)
+    kept[candidates] = select(
+        distances[candidates],
+        labels[candidates],
+        keep=options.keep,
+        policy=options.policy,
+        per_cluster=options.per_cluster,
+        seed=options.seed,
     )
-    ranks = rank_in_cluster(distances, labels)
+    ranks = np.full(len(dataset), -1, np.int64)
+    ranks[candidates] = rank_in_cluster(distances[candidates], labels[candidates])
     timings["cluster+select"] = time.perf_counter() - started
 
     pruned = dataset.subset(kept)
     notes = [f"clusters: {k_reason}"]
+    if options.dedup is not None:
+        notes.append(
+            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
+            f"{int((~candidates).sum())} images dropped before pruning"
+        )
     if n_invalid:
         notes.append(f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
@@ -155,15 +173,15 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             write_dataset(
                 dataset.subset(~kept), tmp / "dropped", format=options.out_format, image_mode=options.image_mode
             )
-        write_scores(tmp / "scores.csv", dataset, labels, distances, ranks, kept)
+        write_scores(tmp / "scores.csv", dataset, labels, distances, ranks, kept, representative)
         if options.save_embeddings:
             np.save(tmp / "embeddings.npy", embeddings)
         if options.export_folders:
             export_folders(
                 tmp / "folders",
-                dataset,
-                labels,
-                ranks,
+                dataset.subset(candidates),
+                labels[candidates],
+                ranks[candidates],
                 keep=options.keep,
                 which=options.export_folders,
                 image_mode=options.image_mode,
@@ -196,6 +214,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 cut,
                 cut_label,
                 notes,
+                duplicate_groups=[[dataset.images[i].file_name for i in g] for g in groups],
             ),
             tmp / "report.html",
         )
@@ -211,6 +230,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             cache_counts["cached"],
             cache_counts["computed"],
             n_invalid,
+            int((~candidates).sum()),
             timings,
             notes,
         )

@@ -77,3 +77,18 @@ def assert_same_dataset(a, b, *, compare_bytes: bool = True) -> None:
         )
         if compare_bytes:
             assert x.read_bytes() == y.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def pixel_backbone(tmp_path_factory) -> Path:
+    """A SavedModel whose embedding is the image resized to 16x16 and flattened: similar images, similar vectors."""
+    import tensorflow as tf
+
+    class Pixels(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, x):
+            return tf.reshape(tf.image.resize(x, [16, 16]), [-1, 16 * 16 * 3])
+
+    path = tmp_path_factory.mktemp("backbone") / "pixels"
+    tf.saved_model.save(Pixels(), str(path))
+    return path

@@ -64,6 +64,13 @@ def register(subparsers) -> None:
     )
     sel.add_argument("--seed", type=int, default=0, help="seed for clustering, random policy and pretraining")
     sel.add_argument(
+        "--dedup",
+        type=fraction,
+        metavar="THRESHOLD",
+        help="drop near-duplicate images (cosine similarity of centred embeddings >= THRESHOLD, e.g. 0.98) before "
+        "pruning; the groups are listed in the report",
+    )
+    sel.add_argument(
         "--drop-invalid-boxes",
         action="store_true",
         help="drop zero-area / out-of-image boxes instead of warning and keeping them",
@@ -151,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         export_folders=args.export_folders,
         image_mode=args.image_mode,
         drop_invalid_boxes=args.drop_invalid_boxes,
+        dedup=args.dedup,
         pretrain_steps=args.pretrain_steps,
         progress=not args.quiet,
     )

@@ -29,6 +29,7 @@ class ReportData:
     cut: float | None = None
     cut_label: str = ""
     notes: list[str] = field(default_factory=list)
+    duplicate_groups: list[list[str]] = field(default_factory=list)  # file names; the first stays in
     max_thumbs_per_cluster: int = 40
 
 
@@ -134,6 +135,13 @@ def render_report(data: ReportData) -> str:
                 "boxes per category",
             )
         )
+    if data.duplicate_groups:
+        parts.append(
+            f"<h2>Near-duplicates ({len(data.duplicate_groups)} groups)</h2><p>The first image of each group stays "
+            "in the pruning; the others were dropped before clustering.</p>"
+        )
+        rows = [[group[0], ", ".join(group[1:])] for group in data.duplicate_groups]
+        parts.append(_table(["kept for pruning", "dropped as duplicates"], rows))
     parts.append("<h2>Distance to nearest prototype</h2>")
     parts.append(_img(plots.distance_histogram(data.distances, data.kept, data.cut, data.cut_label), "histogram"))
     parts.append("<h2>Clusters</h2>")

@@ -1,0 +1,59 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from edgeprune.cli import main
+from edgeprune.datasets import read_dataset
+from edgeprune.dedup import duplicate_groups, duplicate_of
+from edgeprune.errors import EdgepruneError
+
+
+def test_groups_are_transitive_and_represented_by_their_first_member():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(6, 32))
+    X = np.vstack([base, base[1] + 1e-4, base[1] + 2e-4, base[4] * 3.0])  # rows 6, 7 copy row 1; row 8 is row 4
+    groups = duplicate_groups(X, 0.999)
+    assert [g.tolist() for g in groups] == [[1, 6, 7], [4, 8]]
+    np.testing.assert_array_equal(duplicate_of(groups, 9), [-1, -1, -1, -1, -1, -1, 1, 1, 4])
+    assert duplicate_groups(base, 0.999) == []
+    with pytest.raises(EdgepruneError, match=r"dedup threshold must be in \(0, 1\]"):
+        duplicate_groups(X, 1.5)
+
+
+def test_curate_dedup_finds_the_planted_duplicates(tmp_path, digits_coco, pixel_backbone):
+    dataset = read_dataset(digits_coco)
+    planted = {img.file_name: img.extra["duplicate_of"] for img in dataset.images if "duplicate_of" in img.extra}
+    names = {img.id: img.file_name for img in dataset.images}
+    out = tmp_path / "out"
+    code = main(
+        [
+            "-q",
+            "curate",
+            str(digits_coco),
+            "--out",
+            str(out),
+            "--backbone",
+            str(pixel_backbone),
+            "--image-size",
+            "64",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "-k",
+            "3",
+            "--keep",
+            "1",
+            "--dedup",
+            "0.995",
+        ]
+    )
+    assert code == 0
+    with (out / "scores.csv").open() as fh:
+        rows = {r["image"]: r for r in csv.DictReader(fh)}
+    found = {name: row["duplicate_of"] for name, row in rows.items() if row["duplicate_of"]}
+    assert found == {name: names[original] for name, original in planted.items()}
+    assert all(rows[name]["kept"] == "0" and rows[name]["rank_in_cluster"] == "-1" for name in found)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["duplicates_dropped"] == 3 and summary["images_after"] == 40
+    assert "Near-duplicates (3 groups)" in (out / "report.html").read_text()
