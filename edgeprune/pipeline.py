@@ -159,6 +159,11 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
 
     pruned = dataset.subset(kept)
     notes = [f"clusters: {k_reason}"]
+    if getattr(clusterer, "collapsed_", False):
+        notes.append(
+            f"{options.method}: the prototypes collapsed onto each other (fuzzy c-means with m=2 in "
+            f"{features.shape[1]} dimensions), so scores are distances to the data mean; kmeans or hcm avoid it"
+        )
     if options.dedup is not None:
         notes.append(
             f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "

@@ -49,6 +49,16 @@ def possibilistic_scale(d2: np.ndarray, weights: np.ndarray, k: float = 1.0) -> 
     return np.maximum(k * (weights * d2).sum(axis=0) / np.maximum(weights.sum(axis=0), EPS), EPS)
 
 
+def prototypes_collapsed(X: np.ndarray, centers: np.ndarray, *, relative: float = 1e-3) -> bool:
+    """True if two or more prototypes lie within ``relative`` x the data's spread of each other."""
+    if len(centers) < 2:
+        return False
+    spread = float(np.sqrt(((X - X.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    gaps = np.sqrt(squared_distances64(centers, centers))
+    np.fill_diagonal(gaps, np.inf)
+    return bool(gaps.min() < relative * max(spread, EPS))
+
+
 class IterativeClusterer(PrototypeClusterer):
     """Alternating optimisation with a tolerance on prototype movement; subclasses implement ``_run``."""
 
@@ -82,6 +92,16 @@ class IterativeClusterer(PrototypeClusterer):
         self._run(X)
         self.cluster_centers_ = self.cluster_centers_.astype(np.float32)
         self.labels_ = self.predict(X.astype(np.float32))
+        self.collapsed_ = prototypes_collapsed(X, self.cluster_centers_)
+        if self.collapsed_:
+            log.warning(
+                "%s: the prototypes collapsed onto each other (fuzzy c-means with m=%s in %d dimensions: "
+                "Winkler, Klawonn & Kruse 2011); scores become distances to the data mean. Use kmeans or hcm, "
+                "or a fuzzifier closer to 1.",
+                type(self).__name__,
+                getattr(self, "m", "?"),
+                X.shape[1],
+            )
         return self
 
     def _run(self, X: np.ndarray) -> None:  # pragma: no cover - abstract

@@ -79,3 +79,11 @@ def test_methods_are_fast_on_realistic_sizes():
         started = time.perf_counter()
         make_clusterer(name, 20).fit(X)
         assert time.perf_counter() - started < 60, name
+
+
+def test_high_dimensional_fcm_collapse_is_detected():
+    X, _ = make_blobs(600, n_features=128, centers=10, cluster_std=4.0, random_state=0)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    assert make_clusterer("fcm", 5).fit(X).collapsed_
+    assert not make_clusterer("hcm", 5).fit(X).collapsed_
+    assert not make_clusterer("fcm", 4).fit(make_blobs(400, n_features=4, centers=4, random_state=0)[0]).collapsed_
