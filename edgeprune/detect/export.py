@@ -83,8 +83,10 @@ def export_saved_model(params, checkpoint_dir: Path, out_dir: Path, *, nms_versi
 
 
 def calibration_images(paths: Sequence[Path | bytes], image_size: int, count: int) -> Iterator[list[np.ndarray]]:
-    """Representative dataset: training images as raw float32 pixels, stretched to the model input."""
-    for source in list(paths)[:count]:
+    """Representative dataset: ``count`` training images, evenly spaced, as raw float32 pixels stretched to the
+    model input."""
+    paths = list(paths)
+    for source in paths[:: max(1, len(paths) // max(count, 1))][:count]:  # spread over the whole training set
         data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
         image = tf.image.resize(tf.io.decode_image(data, channels=3, expand_animations=False), [image_size, image_size])
         yield [image[None].numpy().astype(np.float32)]
