@@ -41,6 +41,19 @@ class _FromFCM(IterativeClusterer):
         self._u = fcm.u_
         return fcm.cluster_centers_.astype(np.float64)
 
+    def _alternate(self, X: np.ndarray, centers: np.ndarray, memberships, weights) -> tuple:
+        """Alternate ``state = memberships(d2)`` and prototypes weighted by ``weights(*state)`` until converged.
+
+        Returns the prototypes, the last iteration's state, and the memberships at the final prototypes.
+        """
+
+        def update(d2, _):
+            state = memberships(d2)
+            return weighted_centers(X, weights(*state), centers), state
+
+        centers, last = self._iterate(X, centers, update)
+        return centers, last, memberships(squared_distances64(X, centers))
+
 
 def pcm_typicality(d2: np.ndarray, eta: np.ndarray, m: float) -> np.ndarray:
     """Krishnapuram & Keller's ``t_ik = 1 / (1 + (d_ik^2 / eta_i)^(1/(m-1)))``."""
@@ -66,13 +79,9 @@ class PCM(_FromFCM):
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
         self.eta_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m, self.k)
-
-        def update(d2, _):
-            t = pcm_typicality(d2, self.eta_, self.m)
-            return weighted_centers(X, t**self.m, centers), t
-
-        self.cluster_centers_, _ = self._iterate(X, centers, update)
-        self.t_ = pcm_typicality(squared_distances64(X, self.cluster_centers_), self.eta_, self.m)
+        self.cluster_centers_, _, (self.t_,) = self._alternate(
+            X, centers, lambda d2: (pcm_typicality(d2, self.eta_, self.m),), lambda t: t**self.m
+        )
 
 
 class FPCM(_FromFCM):
@@ -95,16 +104,13 @@ class FPCM(_FromFCM):
         inverse = np.maximum(d2, EPS) ** (-1.0 / (self.eta - 1.0))
         return inverse / inverse.sum(axis=0, keepdims=True)
 
+    def _memberships(self, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return fuzzy_memberships(d2, self.m), self._typicality(d2)
+
     def _run(self, X: np.ndarray) -> None:
-        centers = self._start(X)
-
-        def update(d2, _):
-            u, t = fuzzy_memberships(d2, self.m), self._typicality(d2)
-            return weighted_centers(X, u**self.m + t**self.eta, centers), (u, t)
-
-        self.cluster_centers_, _ = self._iterate(X, centers, update)
-        d2 = squared_distances64(X, self.cluster_centers_)
-        self.u_, self.t_ = fuzzy_memberships(d2, self.m), self._typicality(d2)
+        self.cluster_centers_, _, (self.u_, self.t_) = self._alternate(
+            X, self._start(X), self._memberships, lambda u, t: u**self.m + t**self.eta
+        )
 
 
 class PFCM(_FromFCM):
@@ -129,17 +135,15 @@ class PFCM(_FromFCM):
     def _typicality(self, d2: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + (self.b * d2 / self.gamma_[None, :]) ** (1.0 / (self.eta - 1.0)))
 
+    def _memberships(self, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return fuzzy_memberships(d2, self.m), self._typicality(d2)
+
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
         self.gamma_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m, self.k)
-
-        def update(d2, _):
-            u, t = fuzzy_memberships(d2, self.m), self._typicality(d2)
-            return weighted_centers(X, self.a * u**self.m + self.b * t**self.eta, centers), (u, t)
-
-        self.cluster_centers_, _ = self._iterate(X, centers, update)
-        d2 = squared_distances64(X, self.cluster_centers_)
-        self.u_, self.t_ = fuzzy_memberships(d2, self.m), self._typicality(d2)
+        self.cluster_centers_, _, (self.u_, self.t_) = self._alternate(
+            X, centers, self._memberships, lambda u, t: self.a * u**self.m + self.b * t**self.eta
+        )
 
 
 class IPCM(_FromFCM):
@@ -174,16 +178,12 @@ class IPCM(_FromFCM):
         centers = self._start(X)
         self.eta_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m_f, self.k)
 
-        def update(d2, _):
-            u, t = self._step(d2)
-            return weighted_centers(X, u**self.m_f * t**self.m_p, centers), (u, t)
+        def weights(u, t):
+            return u**self.m_f * t**self.m_p
 
-        for stage in range(2):
-            centers, (u, t) = self._iterate(X, centers, update)
-            if stage == 0:
-                self.eta_ = possibilistic_scale(squared_distances64(X, centers), u**self.m_f * t**self.m_p, self.k)
-        self.cluster_centers_ = centers
-        self.u_, self.t_ = self._step(squared_distances64(X, centers))
+        centers, (u, t), _ = self._alternate(X, centers, self._step, weights)
+        self.eta_ = possibilistic_scale(squared_distances64(X, centers), weights(u, t), self.k)
+        self.cluster_centers_, _, (self.u_, self.t_) = self._alternate(X, centers, self._step, weights)
 
 
 class IPCM2(_FromFCM):
@@ -214,17 +214,11 @@ class IPCM2(_FromFCM):
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
         self.gamma_ = possibilistic_scale(squared_distances64(X, centers), self._u**self.m_f)
-
-        def update(d2, _):
-            u, t = self._step(d2)
-            return weighted_centers(X, u**self.m_f * t, centers), (u, t)
-
-        for stage in range(2):
-            centers, (u, t) = self._iterate(X, centers, update)
-            if stage == 0:
-                self.gamma_ = possibilistic_scale(squared_distances64(X, centers), u**self.m_f * t**self.m_p)
-        self.cluster_centers_ = centers
-        self.u_, self.t_ = self._step(squared_distances64(X, centers))
+        centers, (u, t), _ = self._alternate(X, centers, self._step, lambda u, t: u**self.m_f * t)
+        self.gamma_ = possibilistic_scale(squared_distances64(X, centers), u**self.m_f * t**self.m_p)
+        self.cluster_centers_, _, (self.u_, self.t_) = self._alternate(
+            X, centers, self._step, lambda u, t: u**self.m_f * t
+        )
 
 
 def graded_memberships(d2: np.ndarray, beta: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
