@@ -17,6 +17,12 @@ class MissingDependencyError(EdgepruneError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none (for one-line errors)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
 def require(module: str, extra: str):
     """Import ``module`` or raise :class:`MissingDependencyError` naming ``pip install edgeprune[extra]``."""
     import importlib

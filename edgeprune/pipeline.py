@@ -12,7 +12,7 @@ import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
 from .cluster import make_clusterer
-from .cluster.autok import AUTO_CHOICES, choose_k
+from .cluster.autok import AUTO_CHOICES, choose_k, parse_k
 from .datasets import check_boxes, read_dataset, write_dataset
 from .dedup import duplicate_groups, duplicate_of
 from .outputs import export_folders, write_scores
@@ -80,7 +80,7 @@ class CurateResult:
 def check_clusters(spec: str | int, n_images: int) -> None:
     """Reject a bad ``--clusters`` value before any embedding work (auto values are resolved later)."""
     if str(spec).strip().lower() not in AUTO_CHOICES:
-        choose_k(spec, np.zeros((n_images, 1), np.float32))
+        parse_k(spec, n_images)
 
 
 def resolve_backbone(options: CurateOptions, dataset, cache_dir: Path, timings: dict[str, float]):

@@ -48,6 +48,19 @@ def silhouette_k(X: np.ndarray, *, k_max: int = 20, sample: int = 3000, random_s
     return best, f"best silhouette on {len(subset)} samples: k={best} ({listed})"
 
 
+def parse_k(spec: str | int, n_samples: int) -> int:
+    """An explicit ``--clusters`` count, checked against the number of samples (auto values are rejected)."""
+    try:
+        k = int(str(spec).strip())
+    except ValueError:
+        raise EdgepruneError(f"--clusters must be a positive integer or one of {', '.join(AUTO_CHOICES)}, got {spec!r}")
+    if k < 1:
+        raise EdgepruneError(f"--clusters must be at least 1, got {k}")
+    if k > n_samples:
+        raise EdgepruneError(f"--clusters {k} is larger than the number of images ({n_samples})")
+    return k
+
+
 def choose_k(spec: str | int, X: np.ndarray, *, random_state: int = 0) -> tuple[int, str]:
     """Resolve a ``--clusters`` value against the samples; returns ``(k, reason)``."""
     text = str(spec).strip().lower()
@@ -55,12 +68,5 @@ def choose_k(spec: str | int, X: np.ndarray, *, random_state: int = 0) -> tuple[
         return gng_k(X, random_state=random_state)
     if text == "auto:silhouette":
         return silhouette_k(X, random_state=random_state)
-    try:
-        k = int(text)
-    except ValueError:
-        raise EdgepruneError(f"--clusters must be a positive integer or one of {', '.join(AUTO_CHOICES)}, got {spec!r}")
-    if k < 1:
-        raise EdgepruneError(f"--clusters must be at least 1, got {k}")
-    if k > len(X):
-        raise EdgepruneError(f"--clusters {k} is larger than the number of images ({len(X)})")
+    k = parse_k(spec, len(X))
     return k, f"k={k} as given"

@@ -9,7 +9,7 @@ from typing import Callable
 from ..errors import EdgepruneError
 from .coco import find_annotations, read_coco, write_coco
 from .folder import is_image_folder, read_folder, write_folder
-from .tfrecord import find_record_files, read_tfrecord, write_tfrecord
+from .tfrecord import find_record_files, is_record_file, read_tfrecord, write_tfrecord
 from .types import Box, Category, Dataset, ImageRecord, invalid_boxes
 from .voc import is_voc, read_voc, write_voc
 
@@ -48,7 +48,7 @@ def detect_format(path: Path | str) -> str:
     if path.is_file():
         if path.suffix.lower() == ".json":
             return "coco"
-        if any(hint in path.name for hint in (".record", ".tfrecord")):
+        if is_record_file(path):
             return "tfrecord"
         raise EdgepruneError(f"{path}: cannot tell the format of this file; pass --format")
     if is_voc(path):

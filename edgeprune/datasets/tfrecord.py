@@ -26,7 +26,8 @@ _RECORD_HINTS = (".record", ".tfrecord", ".tfrecords")
 _FIELD_RE = re.compile(r"(\w+)\s*:\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
 
 
-def _is_record_file(path: Path) -> bool:
+def is_record_file(path: Path) -> bool:
+    """True for an existing file whose name marks it as TFRecord (``.record``, ``.tfrecord``, ``.tfrecords``)."""
     return any(hint in path.name for hint in _RECORD_HINTS) and path.is_file()
 
 
@@ -39,7 +40,7 @@ def find_record_files(path: Path | str) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if _is_record_file(p))
+        return sorted(p for p in path.iterdir() if is_record_file(p))
     return []
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from ..errors import EdgepruneError
+from ..errors import EdgepruneError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,7 @@ def check_checkpoint(path: str) -> None:
     try:
         variables = tf.train.list_variables(target)
     except (tf.errors.OpError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise EdgepruneError(f"{path}: not a readable checkpoint ({first})") from None
+        raise EdgepruneError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
     if not variables:
         raise EdgepruneError(f"{path}: checkpoint holds no variables")
 

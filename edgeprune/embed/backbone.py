@@ -15,7 +15,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from ..errors import EdgepruneError
+from ..errors import EdgepruneError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,7 @@ def load_backbone(handle: str | Path, *, image_size: int = 224, preprocess: str 
     try:
         loaded = hub.load(handle)
     except Exception as exc:  # hub raises many types (OSError, ValueError, URLError, protobuf errors)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise EdgepruneError(f"{handle}: cannot load backbone with tensorflow_hub ({first_line})") from None
+        raise EdgepruneError(f"{handle}: cannot load backbone with tensorflow_hub ({first_line(exc)})") from None
     call = _call_function(loaded)
 
     def function(images: tf.Tensor) -> tf.Tensor:
@@ -111,8 +110,7 @@ def load_backbone(handle: str | Path, *, image_size: int = 224, preprocess: str 
         out = function(probe)
     except Exception as exc:  # a backbone that cannot take this input shape or dtype
         raise EdgepruneError(
-            f"{handle}: backbone fails on a [1, {image_size}, {image_size}, 3] float32 batch "
-            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__})"
+            f"{handle}: backbone fails on a [1, {image_size}, {image_size}, 3] float32 batch ({first_line(exc)})"
         )
     if out.shape.rank != 2:
         raise EdgepruneError(f"{handle}: backbone returns shape {out.shape}, expected [N, D] or [N, h, w, D]")
