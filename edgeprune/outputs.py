@@ -35,6 +35,29 @@ def write_scores(
             writer.writerow([*row, int(kept[index]), original])
 
 
+def write_object_scores(path: Path, dataset: Dataset, crops, objects, kept: np.ndarray) -> None:
+    """Object level: one row per crop: image, box position in the image, category, cluster name, distance, crop
+    region (x1, y1, x2, y2 pixels) and whether its image was kept."""
+    names = dataset.category_names
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "box", "category", "cluster", "distance", "x1", "y1", "x2", "y2", "kept"])
+        for row in range(len(crops)):
+            image = int(crops.image_index[row])
+            category = int(crops.category_id[row])
+            writer.writerow(
+                [
+                    dataset.images[image].file_name,
+                    int(crops.box_index[row]),
+                    names.get(category, category),
+                    objects.names[int(objects.labels[row])],
+                    f"{float(objects.distances[row]):.6f}",
+                    *(f"{v:.1f}" for v in crops.regions[row]),
+                    int(kept[image]),
+                ]
+            )
+
+
 def _unique_name(img_index: int, file_name: str, used: set[str]) -> str:
     name = Path(file_name).name
     if name in used:

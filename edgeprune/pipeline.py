@@ -15,9 +15,11 @@ from .cluster import make_clusterer
 from .cluster.autok import AUTO_CHOICES, choose_k, parse_k
 from .datasets import check_boxes, read_dataset, write_dataset
 from .dedup import duplicate_groups, duplicate_of
-from .outputs import export_folders, write_scores
+from .errors import EdgepruneError
+from .objects import AGGREGATES, GROUPINGS, aggregate, box_counts, cluster_objects
+from .outputs import export_folders, write_object_scores, write_scores
 from .score import center, l2_normalize, prototype_scores, rank_in_cluster
-from .select import check_keep, select
+from .select import check_keep, cover_categories, preference, select
 
 log = logging.getLogger(__name__)
 SELFSUP = "selfsup"
@@ -54,6 +56,12 @@ class CurateOptions:
     drop_invalid_boxes: bool = False
     pretrain_steps: int | None = None
     dedup: float | None = None
+    level: str = "image"
+    object_clusters: str = "category"
+    aggregate: str = "mean"
+    crop_padding: float = 0.1
+    min_crop_size: float = 32.0
+    min_per_category: int = 0
     progress: bool = True
 
 
@@ -81,6 +89,22 @@ def check_clusters(spec: str | int, n_images: int) -> None:
     """Reject a bad ``--clusters`` value before any embedding work (auto values are resolved later)."""
     if str(spec).strip().lower() not in AUTO_CHOICES:
         parse_k(spec, n_images)
+
+
+def check_options(options: CurateOptions) -> None:
+    """Reject inconsistent level/aggregation settings before any work."""
+    if options.level not in ("image", "object"):
+        raise EdgepruneError(f"--level must be image or object, got {options.level!r}")
+    if options.aggregate not in AGGREGATES:
+        raise EdgepruneError(f"--aggregate must be one of {', '.join(AGGREGATES)}, got {options.aggregate!r}")
+    if options.object_clusters not in GROUPINGS:
+        raise EdgepruneError(
+            f"--object-clusters must be one of {', '.join(GROUPINGS)}, got {options.object_clusters!r}"
+        )
+    if options.crop_padding < 0 or options.min_crop_size < 0:
+        raise EdgepruneError("--crop-padding and --min-crop-size must not be negative")
+    if options.min_per_category < 0:
+        raise EdgepruneError(f"--min-per-category must not be negative, got {options.min_per_category}")
 
 
 def resolve_backbone(options: CurateOptions, dataset, cache_dir: Path, timings: dict[str, float]):
@@ -111,12 +135,162 @@ def _cut(distances: np.ndarray, kept: np.ndarray, options: CurateOptions) -> tup
     return float(boundary), "global cut"
 
 
+@dataclass
+class Scored:
+    """The scoring stage's output for one dataset: a score (distance) and a cluster per image, and the context
+    selection, outputs and the report need."""
+
+    embeddings: np.ndarray  # image embeddings (empty at object level without --dedup)
+    labels: np.ndarray  # cluster per image
+    distances: np.ndarray  # score per image: distance to the nearest prototype (aggregated at object level)
+    candidates: np.ndarray  # False for near-duplicates dropped before clustering
+    representative: np.ndarray  # the image each duplicate duplicates, -1 otherwise
+    groups: list[list[int]]
+    k: int
+    backbone: object
+    cache_counts: dict[str, int]
+    notes: list[str]
+    crops: object = None  # object level: the Crops table
+    objects: object = None  # object level: the ObjectClusters
+
+
+def _image_features(dataset, backbone, options: CurateOptions, cache_dir: Path) -> tuple[np.ndarray, dict]:
+    from .embed import embed_dataset
+
+    embeddings, counts = embed_dataset(
+        dataset, backbone, cache_root=cache_dir / "embeddings", batch_size=options.batch_size, progress=options.progress
+    )
+    return embeddings, counts
+
+
+def _features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
+    features = center(embeddings) if options.center else embeddings
+    return l2_normalize(features) if options.normalize else features
+
+
+def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | None = None) -> Scored:
+    """Embed (cached), deduplicate, cluster and score every image of ``dataset``, at image or object level."""
+    from .embed import default_cache_root
+
+    timings = {} if timings is None else timings
+    cache_dir = options.cache_dir or default_cache_root()
+    backbone = resolve_backbone(options, dataset, cache_dir, timings)
+    started = time.perf_counter()
+    notes: list[str] = []
+    embeddings = np.zeros((len(dataset), 0), np.float32)
+    counts = {"cached": 0, "computed": 0}
+    if options.level == "image" or options.dedup is not None:
+        embeddings, counts = _image_features(dataset, backbone, options, cache_dir)
+    groups = duplicate_groups(_features(embeddings, options), options.dedup) if options.dedup is not None else []
+    representative = duplicate_of(groups, len(dataset))
+    candidates = representative < 0  # near-duplicates leave before clustering and selection
+    if options.dedup is not None:
+        notes.append(
+            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
+            f"{int((~candidates).sum())} images dropped before pruning"
+        )
+    if options.level == "object":
+        return _score_objects(
+            dataset, options, backbone, cache_dir, candidates, representative, groups, notes, timings, started
+        )
+    timings["embed"] = time.perf_counter() - started
+    started = time.perf_counter()
+    features = _features(embeddings, options)
+    k, k_reason = choose_k(options.clusters, features[candidates], random_state=options.seed)
+    clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features[candidates])
+    labels, distances = prototype_scores(features, clusterer.cluster_centers_)
+    notes.insert(0, f"clusters: {k_reason}")
+    if getattr(clusterer, "collapsed_", False):
+        notes.append(
+            f"{options.method}: the prototypes collapsed onto each other (fuzzy c-means with m=2 in "
+            f"{features.shape[1]} dimensions), so scores are distances to the data mean; kmeans or hcm avoid it"
+        )
+    timings["cluster"] = time.perf_counter() - started
+    return Scored(embeddings, labels, distances, candidates, representative, groups, k, backbone, counts, notes)
+
+
+def _score_objects(dataset, options, backbone, cache_dir, candidates, representative, groups, notes, timings, started):
+    from .embed.crops import crop_regions, embed_crops
+
+    crops = crop_regions(dataset, padding=options.crop_padding, min_size=options.min_crop_size)
+    crop_embeddings, counts = embed_crops(
+        dataset,
+        crops,
+        backbone,
+        cache_root=cache_dir / "crop-embeddings",
+        batch_size=options.batch_size,
+        progress=options.progress,
+    )
+    timings["embed"] = time.perf_counter() - started
+    started = time.perf_counter()
+    objects = cluster_objects(
+        _features(crop_embeddings, options),
+        crops.category_id,
+        by=options.object_clusters,
+        clusters=options.clusters,
+        method=options.method,
+        seed=options.seed,
+        fit=candidates[crops.image_index],
+        category_names=dataset.category_names,
+    )
+    distances, labels = aggregate(crops.image_index, objects.labels, objects.distances, len(dataset), options.aggregate)
+    notes.insert(
+        0,
+        f"object level: {len(crops)} crops of {dataset.num_boxes()} boxes, clustered by "
+        f"{options.object_clusters}; image score = {options.aggregate} of its objects",
+    )
+    notes[1:1] = [f"clusters: {r}" for r in objects.reasons]
+    timings["cluster"] = time.perf_counter() - started
+    return Scored(
+        np.zeros((len(dataset), 0), np.float32),
+        labels,
+        distances,
+        candidates,
+        representative,
+        groups,
+        len(objects.names),
+        backbone,
+        counts,
+        notes,
+        crops,
+        objects,
+    )
+
+
+def choose(dataset, scored: Scored, options: CurateOptions) -> tuple[np.ndarray, list[str]]:
+    """The keep-mask for ``options.keep``/``policy`` over scored images, with the category floor applied; and notes."""
+    candidates = scored.candidates
+    kept = np.zeros(len(dataset), bool)
+    kept[candidates] = select(
+        scored.distances[candidates],
+        scored.labels[candidates],
+        keep=options.keep,
+        policy=options.policy,
+        per_cluster=options.per_cluster,
+        seed=options.seed,
+    )
+    notes = []
+    if options.min_per_category:
+        counts, names = box_counts(dataset)
+        counts[~candidates] = 0
+        wanted = preference(scored.distances, options.policy, options.seed)
+        kept, swapped = cover_categories(kept, counts, options.min_per_category, wanted)
+        short = [
+            n for n, c, t in zip(names, counts[kept].sum(0), counts.sum(0)) if c < min(t, options.min_per_category)
+        ]
+        notes.append(
+            f"--min-per-category {options.min_per_category}: {swapped} images swapped in to keep every category's "
+            f"boxes" + (f"; still short: {', '.join(short)}" if short else "")
+        )
+    return kept, notes
+
+
 def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     """Run the whole curation; returns what was done. Raises :class:`EdgepruneError` for user mistakes."""
-    from .embed import default_cache_root, embed_dataset
     from .report.html import ReportData, write_report
 
     check_keep(options.keep)
+    check_options(options)
     check_output_dir(options.out, overwrite=options.overwrite)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -124,51 +298,21 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
         path, format=options.format, images_dir=options.images_dir, split=options.split, label_map=options.label_map
     )
     n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
-    check_clusters(options.clusters, len(dataset))
+    if options.level == "image":
+        check_clusters(options.clusters, len(dataset))
     timings["read"] = time.perf_counter() - started
 
-    cache_dir = options.cache_dir or default_cache_root()
-    backbone = resolve_backbone(options, dataset, cache_dir, timings)
+    scored = score_dataset(dataset, options, timings)
     started = time.perf_counter()
-    embeddings, cache_counts = embed_dataset(
-        dataset, backbone, cache_root=cache_dir / "embeddings", batch_size=options.batch_size, progress=options.progress
-    )
-    timings["embed"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    features = center(embeddings) if options.center else embeddings
-    features = l2_normalize(features) if options.normalize else features
-    groups = duplicate_groups(features, options.dedup) if options.dedup is not None else []
-    representative = duplicate_of(groups, len(dataset))
-    candidates = representative < 0  # near-duplicates leave before clustering and selection
-    k, k_reason = choose_k(options.clusters, features[candidates], random_state=options.seed)
-    clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features[candidates])
-    labels, distances = prototype_scores(features, clusterer.cluster_centers_)
-    kept = np.zeros(len(dataset), bool)
-    kept[candidates] = select(
-        distances[candidates],
-        labels[candidates],
-        keep=options.keep,
-        policy=options.policy,
-        per_cluster=options.per_cluster,
-        seed=options.seed,
-    )
+    kept, selection_notes = choose(dataset, scored, options)
+    candidates, labels, distances = scored.candidates, scored.labels, scored.distances
     ranks = np.full(len(dataset), -1, np.int64)
     ranks[candidates] = rank_in_cluster(distances[candidates], labels[candidates])
-    timings["cluster+select"] = time.perf_counter() - started
-
+    timings["select"] = time.perf_counter() - started
+    backbone, embeddings, groups, k = scored.backbone, scored.embeddings, scored.groups, scored.k
+    representative, cache_counts = scored.representative, scored.cache_counts
+    notes = scored.notes + selection_notes
     pruned = dataset.subset(kept)
-    notes = [f"clusters: {k_reason}"]
-    if getattr(clusterer, "collapsed_", False):
-        notes.append(
-            f"{options.method}: the prototypes collapsed onto each other (fuzzy c-means with m=2 in "
-            f"{features.shape[1]} dimensions), so scores are distances to the data mean; kmeans or hcm avoid it"
-        )
-    if options.dedup is not None:
-        notes.append(
-            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
-            f"{int((~candidates).sum())} images dropped before pruning"
-        )
     if n_invalid:
         notes.append(f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
@@ -179,7 +323,9 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 dataset.subset(~kept), tmp / "dropped", format=options.out_format, image_mode=options.image_mode
             )
         write_scores(tmp / "scores.csv", dataset, labels, distances, ranks, kept, representative)
-        if options.save_embeddings:
+        if scored.objects is not None:
+            write_object_scores(tmp / "objects.csv", dataset, scored.crops, scored.objects, kept)
+        if options.save_embeddings and options.level == "image":
             np.save(tmp / "embeddings.npy", embeddings)
         if options.export_folders:
             export_folders(
@@ -197,7 +343,18 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             "output format": output_format,
             "backbone": backbone.handle,
             "image size": backbone.image_size,
-            "embedding dim": embeddings.shape[1],
+            "level": options.level,
+            **(
+                {
+                    "object clusters": f"per {options.object_clusters}",
+                    "aggregate": options.aggregate,
+                    "crop padding": options.crop_padding,
+                    "min crop size": options.min_crop_size,
+                }
+                if options.level == "object"
+                else {"embedding dim": embeddings.shape[1]}
+            ),
+            "min boxes per category": options.min_per_category,
             "centred": options.center,
             "L2 normalised": options.normalize,
             "method": options.method,
@@ -220,6 +377,8 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 cut_label,
                 notes,
                 duplicate_groups=[[dataset.images[i].file_name for i in g] for g in groups],
+                crops=scored.crops,
+                objects=scored.objects,
             ),
             tmp / "report.html",
         )

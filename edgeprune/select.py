@@ -90,3 +90,50 @@ def select(
         shuffled = np.random.default_rng(seed).permutation(n).astype(np.float64)
         return _keep_in_groups(shuffled, groups, counts, farthest=False)
     return _keep_in_groups(distances, groups, counts, farthest=policy == "hard")
+
+
+def preference(distances: np.ndarray, policy: str, seed: int = 0) -> np.ndarray:
+    """How much each image is wanted under ``policy`` (higher first): the order coverage fills and trims in."""
+    distances = np.asarray(distances, dtype=np.float64)
+    if policy == "easy":
+        return -distances
+    if policy == "random":
+        return np.random.default_rng(seed).permutation(len(distances)).astype(np.float64)
+    return distances
+
+
+def cover_categories(
+    kept: np.ndarray, box_counts: np.ndarray, min_boxes: int, wanted: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Make every category keep at least ``min_boxes`` boxes (or all it has), holding the image budget.
+
+    ``box_counts[i, c]`` is the number of boxes of category ``c`` in image ``i``; ``wanted`` is the policy's
+    preference (see :func:`preference`). Images holding a short category are added, most wanted first; then as
+    many of the least wanted kept images are dropped as were added, skipping any whose loss would take a category
+    below its floor. Returns the new mask and the number of images swapped in.
+    """
+    kept = np.asarray(kept, bool).copy()
+    counts = np.asarray(box_counts, np.int64)
+    floor = np.minimum(counts.sum(axis=0), min_boxes)
+    order = np.argsort(-np.asarray(wanted, np.float64), kind="stable")
+    added: list[int] = []
+    for category in np.argsort(counts.sum(axis=0), kind="stable"):  # rarest first
+        have = int(counts[kept, category].sum())
+        for index in order:
+            if have >= floor[category]:
+                break
+            if not kept[index] and counts[index, category] > 0:
+                kept[index] = True
+                added.append(int(index))
+                have += int(counts[index, category])
+    protected = set(added)
+    totals = counts[kept].sum(axis=0)
+    removed = 0
+    for index in order[::-1]:  # least wanted first
+        if removed == len(added):
+            break
+        if kept[index] and index not in protected and np.all(totals - counts[index] >= floor):
+            kept[index] = False
+            totals -= counts[index]
+            removed += 1
+    return kept, len(added)

@@ -12,6 +12,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
 BCCD = REPO.parent / "shared" / "datasets" / "bccd" / "BCCD"
+# ``--set`` overrides that shrink the quick detector config to a seconds-per-run test model
+TINY_DETECTOR_SETS = [
+    "task.model.decoder.fpn.num_filters=32",
+    "task.model.head.num_filters=32",
+    "task.model.head.num_convs=1",
+]
 
 
 @pytest.fixture(scope="session")

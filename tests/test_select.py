@@ -72,3 +72,29 @@ def test_keep_outside_range(scores, keep):
 def test_unknown_policy(scores):
     with pytest.raises(EdgepruneError, match="choose one of hard, easy, random, stratified"):
         select(*scores, keep=0.5, policy="medium")
+
+
+def test_cover_categories_swaps_in_images_of_a_short_category_and_holds_the_budget():
+    from edgeprune.select import cover_categories, preference
+
+    counts = np.array([[5, 0], [4, 0], [3, 0], [2, 1], [1, 0], [0, 2]])  # category 1 only in images 3 and 5
+    distances = np.array([6.0, 5.0, 4.0, 1.0, 3.0, 0.5])
+    kept = select(distances, np.zeros(6, int), keep=0.5, policy="hard")
+    assert kept.tolist() == [True, True, True, False, False, False]
+    covered, added = cover_categories(kept, counts, 1, preference(distances, "hard"))
+    assert added == 1  # image 3 (the harder of the two holding category 1) swapped in for image 2
+    assert covered.tolist() == [True, True, False, True, False, False]
+    covered, added = cover_categories(kept, counts, 2, preference(distances, "hard"))
+    assert added == 2 and covered.tolist() == [True, False, False, True, False, True]  # budget of 3 held
+
+
+def test_cover_categories_floor_is_what_a_category_has_and_never_drops_below_it():
+    from edgeprune.select import cover_categories
+
+    counts = np.array([[3, 0, 0], [0, 1, 0], [0, 1, 0], [2, 0, 1], [4, 0, 0]])
+    kept = np.array([True, False, False, False, True])
+    covered, added = cover_categories(kept, counts, 5, np.arange(5.0))
+    totals = counts[covered].sum(axis=0)
+    assert totals[1] == 2 and totals[2] == 1  # each category keeps all it has, since it has fewer than 5
+    assert added == 3 and covered.tolist() == [False, True, True, True, True]  # only image 0 could leave
+    assert totals[0] >= 5

@@ -10,9 +10,9 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import EdgepruneError
-from . import benchmark, curate, pretrain, train_export
+from . import benchmark, curate, pretrain, scaling, train_export
 
-SUBCOMMANDS = (curate, pretrain, train_export, benchmark)
+SUBCOMMANDS = (curate, pretrain, train_export, benchmark, scaling)
 
 
 def build_parser() -> argparse.ArgumentParser:

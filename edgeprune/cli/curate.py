@@ -8,6 +8,7 @@ from pathlib import Path
 from ..cluster import METHODS
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
+from ..objects import AGGREGATES, GROUPINGS
 from .common import fraction, positive_int
 
 POLICIES = ("hard", "easy", "random", "stratified")
@@ -71,10 +72,42 @@ def register(subparsers) -> None:
         "pruning; the groups are listed in the report",
     )
     sel.add_argument(
+        "--min-per-category",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep at least N boxes of every category (or all it has): images holding a short category are swapped "
+        "in for the least wanted kept ones, so rare classes never vanish (default 0: off)",
+    )
+    sel.add_argument(
         "--drop-invalid-boxes",
         action="store_true",
         help="drop zero-area / out-of-image boxes instead of warning and keeping them",
     )
+
+    obj = p.add_argument_group("object level")
+    obj.add_argument(
+        "--level",
+        choices=("image", "object"),
+        default="image",
+        help="image: one embedding per image (default); object: embed every box crop, score objects against "
+        "object prototypes and aggregate to an image score",
+    )
+    obj.add_argument(
+        "--object-clusters",
+        choices=GROUPINGS,
+        default="category",
+        help="cluster crops per category (default; --clusters is then per category, capped by its crops) or jointly",
+    )
+    obj.add_argument(
+        "--aggregate",
+        choices=AGGREGATES,
+        default="mean",
+        help="image score from its objects: mean, max (hardest object), or sum-hard (summed excess over each "
+        "cluster's median distance: many unusual objects) (default mean)",
+    )
+    obj.add_argument("--crop-padding", type=float, default=0.1, help="context around each box, x its size (0.1)")
+    obj.add_argument("--min-crop-size", type=float, default=32.0, help="minimum crop side in pixels (32)")
 
     emb = p.add_argument_group("embedding")
     emb.add_argument(
@@ -159,6 +192,12 @@ def run(args: argparse.Namespace) -> int:
         image_mode=args.image_mode,
         drop_invalid_boxes=args.drop_invalid_boxes,
         dedup=args.dedup,
+        level=args.level,
+        object_clusters=args.object_clusters,
+        aggregate=args.aggregate,
+        crop_padding=args.crop_padding,
+        min_crop_size=args.min_crop_size,
+        min_per_category=args.min_per_category,
         pretrain_steps=args.pretrain_steps,
         progress=not args.quiet,
     )

@@ -60,14 +60,27 @@ def _encoder_checkpoint(path: str | None) -> str | None:
 
 def train_export(train_path: str, val_path: str, options: TrainExportOptions) -> dict:
     """Run the whole job; returns the metrics written to ``metrics.json``."""
-    out = Path(options.out)
-    work = out.with_name(f".{out.name}.partial")
-    check_output_dir(out, overwrite=False)
-    if work.exists() and not options.resume:
-        raise EdgepruneError(f"{work}: an interrupted run is there; pass --resume to continue it or delete it")
+    check_output_dir(Path(options.out), overwrite=False)
+    _check_partial(Path(options.out), options.resume)
     train_set = read_dataset(train_path, format=options.train_format, split=options.train_split)
     val_set = read_dataset(val_path, format=options.val_format, split=options.val_split)
-    labels = LabelSpace.from_dataset(train_set)
+    return train_export_datasets(train_set, val_set, options)
+
+
+def _check_partial(out: Path, resume: bool) -> Path:
+    work = out.with_name(f".{out.name}.partial")
+    if work.exists() and not resume:
+        raise EdgepruneError(f"{work}: an interrupted run is there; pass --resume to continue it or delete it")
+    return work
+
+
+def train_export_datasets(train_set, val_set, options: TrainExportOptions, labels: LabelSpace | None = None) -> dict:
+    """:func:`train_export` on datasets already read. ``labels`` fixes the class list (``edgeprune scaling`` trains
+    every subset with the full set's classes); by default it is the training set's."""
+    out = Path(options.out)
+    check_output_dir(out, overwrite=False)
+    work = _check_partial(out, options.resume)
+    labels = labels or LabelSpace.from_dataset(train_set)
     train_data = remap(train_set, labels, role="TRAIN")
     val_data = remap(val_set, labels, role="VAL")
     init = _encoder_checkpoint(options.init_backbone)
@@ -113,11 +126,12 @@ def _run(params, work: Path, out: Path, train_data, val_data, labels: LabelSpace
     for name in ("export", "saved_model"):
         shutil.rmtree(work / name, ignore_errors=True)
     saved_tf = export_saved_model(params, work / "model", work / "export" / "tf", nms_version="v2")
-    saved_tflite = export_saved_model(params, work / "model", work / "export" / "tflite", nms_version="tflite")
     shutil.copytree(saved_tf, work / "saved_model")
+    if options.quantize:
+        saved_tflite = export_saved_model(params, work / "model", work / "export" / "tflite", nms_version="tflite")
     calibration = [img.path or img.encoded for img in train_data.images]
     models = {}
-    for quantization in options.quantize:
+    for quantization in options.quantize:  # none for scaling runs, which only need the TF model's mAP
         path = work / f"model_{quantization}.tflite"
         path.write_bytes(
             convert(

@@ -79,7 +79,7 @@ def describe_source(source: Source, names: Sequence[str] | None, index: int) -> 
     return str(source) if not isinstance(source, (bytes, bytearray)) else f"image #{index}"
 
 
-def _find_bad_image(sources: Sequence[Source], start: int, names: Sequence[str] | None) -> str:
+def find_bad_image(sources: Sequence[Source], start: int, names: Sequence[str] | None) -> str:
     for index in range(start, len(sources)):
         source = sources[index]
         data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
@@ -120,7 +120,7 @@ def embed_images(
             done += len(embeddings)
             bar.update(len(embeddings))
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-        raise EdgepruneError(f"{_find_bad_image(sources, done, names)}: corrupt or truncated image") from None
+        raise EdgepruneError(f"{find_bad_image(sources, done, names)}: corrupt or truncated image") from None
     except tf.errors.NotFoundError as exc:
         raise EdgepruneError(f"cannot read image: {exc.message.splitlines()[0]}") from None
     finally:

@@ -31,6 +31,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     duplicate_groups: list[list[str]] = field(default_factory=list)  # file names; the first stays in
     max_thumbs_per_cluster: int = 40
+    crops: object = None  # object level: embed.crops.Crops
+    objects: object = None  # object level: objects.ObjectClusters
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -49,6 +51,51 @@ def _thumbnail(data: bytes) -> str:
     except OSError:
         return ""
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _crop_thumbnail(data: bytes, region: np.ndarray) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im = im.convert("RGB").crop(tuple(int(round(v)) for v in region))
+            im.thumbnail((THUMB_SIZE, THUMB_SIZE))
+            buffer = io.BytesIO()
+            im.save(buffer, format="JPEG", quality=80)
+    except OSError:
+        return ""
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _crop_grids(data: ReportData) -> str:
+    """Object level: crops of every object cluster, nearest to the prototype first, bordered by their image's fate."""
+    crops, objects = data.crops, data.objects
+    sections = []
+    encoded: dict[int, bytes] = {}
+    for cluster, name in objects.names.items():
+        members = np.flatnonzero(objects.labels == cluster)
+        if not len(members):
+            continue
+        members = members[np.argsort(objects.distances[members], kind="stable")]
+        shown = members[_evenly_spaced(len(members), data.max_thumbs_per_cluster // 2)]
+        cells = []
+        for row in shown:
+            image = int(crops.image_index[row])
+            if image not in encoded:
+                encoded[image] = data.dataset.images[image].read_bytes()
+            state = "kept" if data.kept[image] else "dropped"
+            title = html.escape(f"{data.dataset.images[image].file_name} | d={objects.distances[row]:.4f} | {state}")
+            cells.append(
+                f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
+                f'{_crop_thumbnail(encoded[image], crops.regions[row])}"><figcaption>'
+                f"{objects.distances[row]:.3f}</figcaption></figure>"
+            )
+        kept = int(data.kept[crops.image_index[members]].sum())
+        sections.append(
+            f"<h3>Object cluster {html.escape(name)}: {len(members)} crops, {kept} in kept images</h3>"
+            f'<div class="grid">{"".join(cells)}</div>'
+        )
+    return "".join(sections)
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:
@@ -142,6 +189,13 @@ def render_report(data: ReportData) -> str:
         )
         rows = [[group[0], ", ".join(group[1:])] for group in data.duplicate_groups]
         parts.append(_table(["kept for pruning", "dropped as duplicates"], rows))
+    if data.objects is not None:
+        parts.append(
+            "<h2>Object crops per cluster, nearest first</h2><p>Each box, cropped with context, was scored by its "
+            "distance to the nearest prototype of its cluster; the image score aggregates its objects. Green: the "
+            "crop's image was kept; red: dropped.</p>"
+        )
+        parts.append(_crop_grids(data))
     parts.append("<h2>Distance to nearest prototype</h2>")
     parts.append(_img(plots.distance_histogram(data.distances, data.kept, data.cut, data.cut_label), "histogram"))
     parts.append("<h2>Clusters</h2>")

@@ -132,6 +132,8 @@ def _corrupt_copy(tmp_path, digits_coco, damage):
         ("clusters", "--clusters 99 is larger than the number of images \\(43\\)"),
         ("backbone", "cannot load backbone with tensorflow_hub"),
         ("prune", "--prune must be in \\[0, 1\\)"),
+        ("no_boxes", "no usable boxes to embed at object level"),
+        ("min_per_category", "--min-per-category must not be negative"),
     ],
 )
 def test_bad_input_gives_one_line_and_leaves_nothing(run, tmp_path, digits_coco, capsys, case, message):
@@ -167,6 +169,12 @@ def test_bad_input_gives_one_line_and_leaves_nothing(run, tmp_path, digits_coco,
         backbone = False
     elif case == "prune":
         args += ["--prune", "1.0"]
+    elif case == "no_boxes":
+        data = json.loads((digits_coco / "annotations.json").read_text())
+        (tmp_path / "a.json").write_text(json.dumps({**data, "annotations": []}))
+        args = [tmp_path / "a.json", "--images", digits_coco / "images", "--level", "object"]
+    elif case == "min_per_category":
+        args += ["--min-per-category", "-1"]
     code, out = run(*args, backbone=backbone)
     err = capsys.readouterr().err
     assert code == 2
@@ -192,3 +200,40 @@ def test_refuses_to_overwrite(run, digits_coco, capsys):
 def test_python_dash_m_and_help(capsys):
     assert main(["--help"]) == 0
     assert "curate" in capsys.readouterr().out
+
+
+def _kept_boxes(out: Path) -> dict[str, int]:
+    return read_dataset(out / "pruned").box_counts()
+
+
+def test_object_level_on_bccd_keeps_min_per_category_and_reports_crops(run, bccd, capsys):
+    code, plain = run(bccd, "--split", "train", "--level", "object", "--keep", "0.1", "-k", "3", out="plain")
+    assert code == 0
+    code, out = run(
+        bccd,
+        "--split",
+        "train",
+        "--level",
+        "object",
+        "--keep",
+        "0.1",
+        "-k",
+        "3",
+        "--min-per-category",
+        "25",
+        "--aggregate",
+        "max",
+    )
+    assert code == 0
+    before = read_dataset(bccd, split="train").box_counts()
+    kept = _kept_boxes(out)
+    assert all(kept.get(name, 0) >= min(25, total) for name, total in before.items()), kept
+    assert min(_kept_boxes(plain).values()) < 25  # without the floor a rare class falls short at 10%
+    assert len(read_dataset(out / "pruned")) == len(read_dataset(plain / "pruned"))  # same image budget
+    with (out / "objects.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= sum(before.values()) - 2 and {r["category"] for r in rows} == set(before)
+    assert {r["cluster"].split("/")[0] for r in rows} == set(before)  # clustered per category
+    html = (out / "report.html").read_text()
+    assert html.count("Object cluster") == 9 and "min-per-category 25" in html
+    assert "swapped in" in capsys.readouterr().out

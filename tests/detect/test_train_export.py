@@ -7,23 +7,11 @@ import numpy as np
 import pytest
 
 from edgeprune.cli import main
+from edgeprune.detect.config import QUICK_CONFIG
+from tests.conftest import TINY_DETECTOR_SETS
 
-TINY = [
-    "--config",
-    "ssdlite_mobilenetv2_fpnlite_256_w050.yaml",
-    "--image-size",
-    "128",
-    "--width",
-    "0.35",
-    "--batch-size",
-    "4",
-    "--set",
-    "task.model.decoder.fpn.num_filters=32",
-    "--set",
-    "task.model.head.num_filters=32",
-    "--set",
-    "task.model.head.num_convs=1",
-]
+SETS = [arg for override in TINY_DETECTOR_SETS for arg in ("--set", override)]
+TINY = ["--config", QUICK_CONFIG, "--image-size", "128", "--width", "0.35", "--batch-size", "4", *SETS]
 
 
 @pytest.fixture(scope="module")

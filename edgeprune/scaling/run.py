@@ -1,0 +1,207 @@
+"""``edgeprune scaling``: curate the training set at several kept fractions with several policies and seeds, train
+the same detector with the same step budget on each subset, and score COCO mAP on one validation set.
+
+Layout of ``--out``::
+
+    plan.json                 the settings every cell shares (a rerun must match them)
+    cells/<cell>/selection.json  what the curation kept (file names, counts)
+    cells/<cell>/model/       train-export's output for the cell (metrics.json, saved_model, checkpoints)
+    scaling.json / .csv / .png  results so far, rewritten after every cell
+
+A cell is finished when ``cells/<cell>/model/metrics.json`` exists; a rerun with the same ``--out`` skips finished
+cells and resumes an interrupted one from its last checkpoint (train-export's ``--resume``). Fractions, policies,
+seeds and levels may grow between runs; the results cover every finished cell.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets import read_dataset
+from ..errors import EdgepruneError
+from ..pipeline import SELFSUP, CurateOptions, choose, score_dataset
+from .plan import FULL, Cell, check_same_settings, plan_cells
+from .results import write_results
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScalingOptions:
+    """The grid, the shared training budget and the curation settings of a scaling run."""
+
+    out: Path
+    fractions: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    policies: list[str] = field(default_factory=lambda: ["random", "easy", "hard", "stratified"])
+    levels: list[str] = field(default_factory=lambda: ["image"])
+    seeds: int = 3
+    steps: int = 1000
+    config: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    batch_size: int | None = None
+    image_size: int | None = None
+    width: float | None = None
+    # curation (the same for every cell; the seed varies)
+    backbone: str = SELFSUP
+    pretrain_steps: int | None = None
+    method: str = "kmeans"
+    clusters: str = "10"
+    per_cluster: bool = True
+    object_clusters: str = "category"
+    aggregate: str = "mean"
+    min_per_category: int = 0
+    cache_dir: Path | None = None
+    train_format: str | None = None
+    val_format: str | None = None
+    train_split: str | None = None
+    val_split: str | None = None
+    progress: bool = True
+
+    def shared_settings(self) -> dict:
+        """What must not change between runs into one ``--out`` (the grid itself may grow)."""
+        keys = ("steps", "config", "overrides", "batch_size", "image_size", "width", "backbone", "pretrain_steps")
+        keys += ("method", "clusters")
+        keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
+        return {k: getattr(self, k) for k in keys}
+
+
+def _resolve_backbone(train_set, options: ScalingOptions, cache_dir: Path) -> str:
+    """One backbone for every cell: the self-supervised one is pretrained once (seed 0) and reused."""
+    if options.backbone != SELFSUP:
+        return options.backbone
+    from ..embed.selfsup import pretrained_for_dataset
+
+    handle, _ = pretrained_for_dataset(
+        train_set, cache_root=cache_dir, steps=options.pretrain_steps, seed=0, progress=options.progress
+    )
+    return handle
+
+
+def _curate_options(options: ScalingOptions, cell: Cell, backbone: str, cache_dir: Path) -> CurateOptions:
+    return CurateOptions(
+        out=options.out,
+        keep=cell.fraction,
+        policy=cell.policy if cell.policy != FULL else "random",
+        per_cluster=options.per_cluster,
+        method=options.method,
+        clusters=options.clusters,
+        seed=cell.seed,
+        backbone=backbone,
+        cache_dir=cache_dir,
+        level=cell.level if cell.level != "-" else "image",
+        object_clusters=options.object_clusters,
+        aggregate=options.aggregate,
+        min_per_category=options.min_per_category,
+        progress=options.progress,
+    )
+
+
+def _row(cell: Cell, selection: dict, metrics: dict) -> dict:
+    return {
+        "cell": cell.name,
+        "level": cell.level,
+        "policy": cell.policy,
+        "fraction": cell.fraction,
+        "seed": cell.seed,
+        "images": selection["images"],
+        "boxes": selection["boxes"],
+        "mAP": metrics["tf"]["mAP"],
+        "mAP50": metrics["tf"]["mAP50"],
+        "train_seconds": metrics.get("seconds", {}).get("train"),
+    }
+
+
+def finished_rows(out: Path) -> list[dict]:
+    """The result rows of every finished cell in ``out``."""
+    rows = []
+    for model_metrics in sorted((out / "cells").glob("*/model/metrics.json")):
+        cell_dir = model_metrics.parents[1]
+        selection = json.loads((cell_dir / "selection.json").read_text())
+        cell = Cell(**selection["cell"])
+        rows.append(_row(cell, selection, json.loads(model_metrics.read_text())))
+    return rows
+
+
+def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict:
+    """Run (or continue) the experiment; returns the ``scaling.json`` document."""
+    from ..detect.data import LabelSpace
+    from ..detect.pipeline import TrainExportOptions, train_export_datasets
+    from ..embed import default_cache_root
+
+    cells = plan_cells(options.fractions, options.policies, options.levels, options.seeds)
+    out = Path(options.out)
+    if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
+        raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another --out")
+    train_set = read_dataset(train_path, format=options.train_format, split=options.train_split)
+    val_set = read_dataset(val_path, format=options.val_format, split=options.val_split)
+    labels = LabelSpace.from_dataset(train_set)
+    cache_dir = options.cache_dir or default_cache_root()
+    backbone = _resolve_backbone(train_set, options, cache_dir)
+    settings = options.shared_settings()
+    if (out / "plan.json").is_file():
+        check_same_settings(json.loads((out / "plan.json").read_text())["settings"], settings, out)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = {"settings": settings, "train": str(train_path), "val": str(val_path), "backbone path": backbone}
+    (out / "plan.json").write_text(json.dumps(plan, indent=2))
+    title = f"{Path(str(train_path)).name}: pruned training sets vs random"
+    todo = [c for c in cells if not (out / "cells" / c.name / "model" / "metrics.json").is_file()]
+    log.info("scaling: %d cells in the grid, %d finished, %d to run", len(cells), len(cells) - len(todo), len(todo))
+    scored_cache: dict[tuple[str, int], object] = {}
+    for number, cell in enumerate(todo, 1):
+        started = time.perf_counter()
+        log.info("cell %d/%d: %s", number, len(todo), cell.name)
+        cell_dir = out / "cells" / cell.name
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        if cell.policy == FULL:
+            kept = np.ones(len(train_set), bool)
+        else:
+            curate_options = _curate_options(options, cell, backbone, cache_dir)
+            key = (cell.level, cell.seed)
+            if key not in scored_cache:
+                scored_cache[key] = score_dataset(train_set, curate_options)
+            kept, _ = choose(train_set, scored_cache[key], curate_options)
+        subset = train_set.subset(kept)
+        selection = {
+            "cell": asdict(cell),
+            "images": int(kept.sum()),
+            "boxes": subset.num_boxes(),
+            "box_counts": subset.box_counts(),
+            "kept": [img.file_name for img in subset.images],
+        }
+        (cell_dir / "selection.json").write_text(json.dumps(selection, indent=2))
+        train_options = TrainExportOptions(
+            out=cell_dir / "model",
+            config=options.config,
+            steps=options.steps,
+            batch_size=options.batch_size,
+            image_size=options.image_size,
+            width=options.width,
+            resume=True,
+            quantize=[],
+            overrides=[*options.overrides, f"task.train_data.seed={cell.seed}"],
+        )
+        _seed_everything(cell.seed)
+        metrics = train_export_datasets(subset, val_set, train_options, labels=labels)
+        log.info(
+            "cell %s: %d images, mAP %.1f (%.0f s)",
+            cell.name,
+            kept.sum(),
+            metrics["tf"]["mAP"],
+            time.perf_counter() - started,
+        )
+        write_results(out, finished_rows(out), settings, title=title)
+    return write_results(out, finished_rows(out), settings, title=title)
+
+
+def _seed_everything(seed: int) -> None:
+    """Seed TF and numpy so the detector's initial weights depend on the cell's seed only."""
+    import tensorflow as tf
+
+    tf.random.set_seed(seed)
+    np.random.seed(seed)

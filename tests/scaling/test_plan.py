@@ -1,0 +1,33 @@
+"""The scaling grid: parsing, cells and their names, and the one-experiment-per-directory rule."""
+
+import pytest
+
+from edgeprune.errors import EdgepruneError
+from edgeprune.scaling.plan import Cell, check_same_settings, parse_choices, parse_fractions, plan_cells
+
+
+def test_full_data_cells_are_shared_by_all_policies_and_levels():
+    cells = plan_cells([0.25, 0.5, 1.0], ["random", "hard"], ["image", "object"], seeds=2)
+    assert len(cells) == 2 * (1 + 2 * 2 * 2)
+    assert [c.name for c in cells[:3]] == ["full-s0", "image-random-0.250-s0", "image-hard-0.250-s0"]
+    assert {c.series for c in cells} == {"full", "random (image)", "hard (image)", "random (object)", "hard (object)"}
+    assert len({c.name for c in cells}) == len(cells)
+
+
+def test_parsers_reject_bad_values():
+    assert parse_fractions("1.0, 0.5,0.5") == [0.5, 1.0]
+    for bad in ("0,0.5", "1.5", "half", ""):
+        with pytest.raises(EdgepruneError, match="--fractions"):
+            parse_fractions(bad)
+    assert parse_choices("hard,easy,hard", ("easy", "hard"), "--policies") == ["hard", "easy"]
+    with pytest.raises(EdgepruneError, match="--policies: choose from easy, hard"):
+        parse_choices("hard,median", ("easy", "hard"), "--policies")
+    with pytest.raises(EdgepruneError, match="--seeds"):
+        plan_cells([0.5], ["hard"], ["image"], seeds=0)
+
+
+def test_a_directory_holds_one_experiment():
+    check_same_settings({"steps": 10}, {"steps": 10}, "d")
+    with pytest.raises(EdgepruneError, match="steps: 10 there, 20 now"):
+        check_same_settings({"steps": 10}, {"steps": 20}, "d")
+    assert Cell("image", "hard", 0.5, 1).name == "image-hard-0.500-s1"

@@ -1,0 +1,64 @@
+"""Scaling summaries: means and spreads over seeds, the verdict against the target, and the files written."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from edgeprune.scaling.results import aggregate_rows, table, verdict, write_results
+
+
+def _row(policy, fraction, seed, mAP, level="image"):
+    level = "-" if policy == "full" else level
+    return {
+        "cell": f"{policy}{fraction}{seed}",
+        "level": level,
+        "policy": policy,
+        "fraction": fraction,
+        "seed": seed,
+        "images": int(200 * fraction),
+        "boxes": 0,
+        "mAP": mAP,
+        "mAP50": 2 * mAP,
+        "train_seconds": 1.0,
+    }
+
+
+ROWS = [
+    _row("full", 1.0, 0, 50.0),
+    _row("full", 1.0, 1, 52.0),
+    _row("random", 0.5, 0, 44.0),
+    _row("random", 0.5, 1, 46.0),
+    _row("hard", 0.5, 0, 49.0),
+    _row("hard", 0.5, 1, 50.0),
+    _row("easy", 0.5, 0, 40.0),
+    _row("easy", 0.5, 1, 41.0),
+    _row("hard", 0.25, 0, 30.0),
+]
+
+
+def test_aggregate_gives_mean_and_sample_std_over_seeds():
+    summary = {(s["series"], s["fraction"]): s for s in aggregate_rows(ROWS)}
+    assert summary[("full", 1.0)]["mAP"] == 51.0
+    assert summary[("hard (image)", 0.5)]["mAP_std"] == pytest.approx(np.std([49, 50], ddof=1))
+    assert summary[("hard (image)", 0.25)]["seeds"] == 1 and summary[("hard (image)", 0.25)]["mAP_std"] == 0.0
+
+
+def test_verdict_checks_margin_over_random_and_share_of_full():
+    result = verdict(aggregate_rows(ROWS))
+    assert result["met"] is True and result["best"] == "hard (image)" and result["fraction"] == 0.5
+    assert result["gain_over_random"] == pytest.approx(4.5) and result["share_of_full"] == pytest.approx(49.5 / 51)
+    assert "met." in result["text"] and "Ranking there: hard (image) 49.5, random (image) 45.0" in result["text"]
+    close = [r if r["policy"] != "hard" else {**r, "mAP": r["mAP"] - 3.5} for r in ROWS]
+    assert verdict(aggregate_rows(close))["met"] is False  # +1 point only
+    assert verdict(aggregate_rows([r for r in ROWS if r["policy"] != "random"]))["met"] is None
+
+
+def test_write_results_writes_json_csv_and_a_png(tmp_path):
+    document = write_results(tmp_path, ROWS, {"steps": 100}, title="t")
+    assert json.loads((tmp_path / "scaling.json").read_text())["verdict"]["met"] == document["verdict"]["met"]
+    with (tmp_path / "scaling.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == len(ROWS)
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| hard (image) | 50% | 100 | 2 | 49.5 ± 0.7 |" in table(document["summary"])

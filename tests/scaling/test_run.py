@@ -1,0 +1,81 @@
+"""A tiny end-to-end scaling run (two fractions, two policies, one seed, a few steps of a tiny detector): the
+files it writes, resume skipping finished cells, a growing grid, and bad input."""
+
+import csv
+import json
+
+import pytest
+
+from edgeprune.cli import main
+from tests.conftest import TINY_DETECTOR_SETS
+
+SETS = [arg for override in TINY_DETECTOR_SETS for arg in ("--set", override)]
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory, digits_coco, tiny_backbone):
+    root = tmp_path_factory.mktemp("scaling")
+
+    def run(*extra, out=root / "exp"):
+        argv = ["-q", "scaling", str(digits_coco), "--val", str(digits_coco), "--out", str(out), "--steps", "6"]
+        argv += ["--image-size", "128", "--width", "0.35", "--batch-size", "4", *SETS, "--seeds", "1"]
+        argv += ["--backbone", str(tiny_backbone), "--clusters", "3", "--cache-dir", str(root / "cache"), *extra]
+        return main(argv)
+
+    code = run("--fractions", "0.5,1.0", "--policies", "random,hard")
+    return run, root / "exp", code
+
+
+def test_tiny_run_writes_json_csv_png_and_a_verdict(experiment, capsys):
+    _, out, code = experiment
+    assert code == 0
+    document = json.loads((out / "scaling.json").read_text())
+    assert sorted(c["cell"] for c in document["cells"]) == ["full-s0", "image-hard-0.500-s0", "image-random-0.500-s0"]
+    for cell in document["cells"]:
+        assert 0.0 <= cell["mAP"] <= 100.0
+        assert cell["images"] == (43 if cell["policy"] == "full" else pytest.approx(22, abs=3))
+    assert document["verdict"]["fraction"] == 0.5 and document["verdict"]["met"] in (True, False)
+    with (out / "scaling.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 3
+    assert (out / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+    selection = json.loads((out / "cells" / "image-hard-0.500-s0" / "selection.json").read_text())
+    assert len(selection["kept"]) == selection["images"]
+    assert json.loads((out / "plan.json").read_text())["settings"]["steps"] == 6
+
+
+def test_rerun_skips_finished_cells_and_a_grown_grid_runs_only_the_new_ones(experiment, capsys):
+    run, out, _ = experiment
+    finished = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")}
+    assert run("--fractions", "0.5,1.0", "--policies", "random,hard") == 0
+    assert {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")} == finished
+    assert run("--fractions", "0.5,1.0", "--policies", "random,hard,easy") == 0
+    now = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")}
+    assert len(now) == 4 and all(now[p] == t for p, t in finished.items())
+    assert "easy (image)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--fractions", "0.5,2"], "--fractions must be comma-separated numbers in \\(0, 1\\]"),
+        (["--policies", "hardest"], "--policies: choose from"),
+        (["--level", "pixel"], "--level: choose from image, object"),
+        (["--steps", "7"], "holds a scaling run with other settings \\(steps: 6 there, 7 now\\)"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(experiment, capsys, extra, message):
+    import re
+
+    run, _, _ = experiment
+    assert run(*extra) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("edgeprune scaling: error:") and re.search(message, err), err
+
+
+def test_out_that_is_not_an_experiment_is_refused(experiment, tmp_path, capsys):
+    run, _, _ = experiment
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "notes.txt").write_text("mine")
+    assert run(out=tmp_path / "x") == 2
+    assert "is not a scaling run directory" in capsys.readouterr().err
+    assert (tmp_path / "x" / "notes.txt").read_text() == "mine"
