@@ -38,6 +38,12 @@ def aggregate_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _spread(entry: dict, metric: str = "mAP") -> str:
+    """``"49.5 ± 0.7"`` over several seeds, ``"49.5"`` for one."""
+    value = f"{entry[metric]:.1f}"
+    return value if entry["seeds"] < 2 else f"{value} ± {entry[metric + '_std']:.1f}"
+
+
 def verdict(summary: list[dict], *, target: float = 0.5, margin: float = 2.0, tolerance: float = 0.05) -> dict:
     """The target check at the pruned fraction nearest ``target``; ``met`` is None when a needed line is missing."""
     pruned = sorted({s["fraction"] for s in summary if s["policy"] != FULL})
@@ -56,10 +62,9 @@ def verdict(summary: list[dict], *, target: float = 0.5, margin: float = 2.0, to
     share = best["mAP"] / full["mAP"] if full["mAP"] else float("nan")
     met = bool(gain >= margin and share >= 1 - tolerance)
     text = (
-        f"At {fraction:.0%} kept, the best curated policy is {best['series']}: mAP {best['mAP']:.1f} "
-        f"(+/- {best['mAP_std']:.1f} over {best['seeds']} seeds), {gain:+.1f} points against random "
-        f"({base['mAP']:.1f} +/- {base['mAP_std']:.1f}) and {share:.1%} of the full-data mAP ({full['mAP']:.1f} "
-        f"+/- {full['mAP_std']:.1f}). Target (>= +{margin:g} points over random and >= {1 - tolerance:.0%} of full): "
+        f"At {fraction:.0%} kept, the best curated policy is {best['series']}: mAP {_spread(best)} "
+        f"({best['seeds']} seed{'s' if best['seeds'] > 1 else ''}), {gain:+.1f} points against random "
+        f"({_spread(base)}) and {share:.1%} of the full-data mAP ({_spread(full)}). Target (>= +{margin:g} points over random and >= {1 - tolerance:.0%} of full): "
         f"{'met' if met else 'not met'}."
     )
     ranking = sorted(at, key=lambda s: -s["mAP"])
@@ -124,7 +129,19 @@ def write_results(out: Path, rows: list[dict], settings: dict, *, title: str) ->
     _atomic_write(out / "scaling.csv", text.getvalue().encode())
     if rows:
         _atomic_write(out / "scaling.png", plot_png(summary, steps=settings["steps"], title=title))
+    _atomic_write(out / "scaling.md", markdown(document, title=title).encode())
     return document
+
+
+def markdown(document: dict, *, title: str) -> str:
+    """The short text report: the budget rule, the table and the verdict."""
+    steps = document["settings"]["steps"]
+    return (
+        f"# {title}\n\nEvery cell trains the same detector for the same number of steps ({steps}), not the same "
+        "number of epochs: a smaller subset is seen more often. mAP is COCO mAP@[.5:.95] on the validation set, "
+        "mean ± sample standard deviation over seeds.\n\n"
+        f"{table(document['summary'])}\n\n**Verdict.** {document['verdict']['text']}\n"
+    )
 
 
 def table(summary: list[dict]) -> str:
@@ -133,6 +150,6 @@ def table(summary: list[dict]) -> str:
     for s in sorted(summary, key=lambda s: (s["fraction"], s["series"])):
         lines.append(
             f"| {s['series']} | {s['fraction']:.0%} | {s['images']:.0f} | {s['seeds']} | "
-            f"{s['mAP']:.1f} ± {s['mAP_std']:.1f} | {s['mAP50']:.1f} ± {s['mAP50_std']:.1f} |"
+            f"{_spread(s)} | {_spread(s, 'mAP50')} |"
         )
     return "\n".join(lines)

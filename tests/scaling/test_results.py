@@ -62,3 +62,5 @@ def test_write_results_writes_json_csv_and_a_png(tmp_path):
         assert len(list(csv.DictReader(fh))) == len(ROWS)
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| hard (image) | 50% | 100 | 2 | 49.5 ± 0.7 |" in table(document["summary"])
+    text = (tmp_path / "scaling.md").read_text()
+    assert "same number of steps (100)" in text and "Target (>= +2 points over random" in text
