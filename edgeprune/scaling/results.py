@@ -64,7 +64,8 @@ def verdict(summary: list[dict], *, target: float = 0.5, margin: float = 2.0, to
     text = (
         f"At {fraction:.0%} kept, the best curated policy is {best['series']}: mAP {_spread(best)} "
         f"({best['seeds']} seed{'s' if best['seeds'] > 1 else ''}), {gain:+.1f} points against random "
-        f"({_spread(base)}) and {share:.1%} of the full-data mAP ({_spread(full)}). Target (>= +{margin:g} points over random and >= {1 - tolerance:.0%} of full): "
+        f"({_spread(base)}) and {share:.1%} of the full-data mAP ({_spread(full)}). "
+        f"Target (>= +{margin:g} points over random and >= {1 - tolerance:.0%} of full): "
         f"{'met' if met else 'not met'}."
     )
     ranking = sorted(at, key=lambda s: -s["mAP"])
