@@ -154,13 +154,16 @@ class Scored:
     objects: object = None  # object level: the ObjectClusters
 
 
-def _image_features(dataset, backbone, options: CurateOptions, cache_dir: Path) -> tuple[np.ndarray, dict]:
-    from .embed import embed_dataset
+@dataclass
+class _Clustering:
+    """One level's clustering result, before it is packed into :class:`Scored`."""
 
-    embeddings, counts = embed_dataset(
-        dataset, backbone, cache_root=cache_dir / "embeddings", batch_size=options.batch_size, progress=options.progress
-    )
-    return embeddings, counts
+    labels: np.ndarray
+    distances: np.ndarray
+    k: int
+    notes: list[str]
+    crops: object = None
+    objects: object = None
 
 
 def _features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
@@ -170,46 +173,68 @@ def _features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
 
 def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | None = None) -> Scored:
     """Embed (cached), deduplicate, cluster and score every image of ``dataset``, at image or object level."""
-    from .embed import default_cache_root
+    from .embed import default_cache_root, embed_dataset
 
     timings = {} if timings is None else timings
     cache_dir = options.cache_dir or default_cache_root()
     backbone = resolve_backbone(options, dataset, cache_dir, timings)
     started = time.perf_counter()
-    notes: list[str] = []
     embeddings = np.zeros((len(dataset), 0), np.float32)
     counts = {"cached": 0, "computed": 0}
-    if options.level == "image" or options.dedup is not None:
-        embeddings, counts = _image_features(dataset, backbone, options, cache_dir)
+    if options.level == "image" or options.dedup is not None:  # dedup compares whole images at either level
+        embeddings, counts = embed_dataset(
+            dataset,
+            backbone,
+            cache_root=cache_dir / "embeddings",
+            batch_size=options.batch_size,
+            progress=options.progress,
+        )
     groups = duplicate_groups(_features(embeddings, options), options.dedup) if options.dedup is not None else []
     representative = duplicate_of(groups, len(dataset))
     candidates = representative < 0  # near-duplicates leave before clustering and selection
+    if options.level == "object":
+        clustering, counts = _cluster_objects(dataset, options, backbone, cache_dir, candidates, timings, started)
+    else:
+        timings["embed"] = time.perf_counter() - started
+        clustering = _cluster_images(_features(embeddings, options), candidates, options, timings)
+    notes = clustering.notes
     if options.dedup is not None:
         notes.append(
             f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
             f"{int((~candidates).sum())} images dropped before pruning"
         )
-    if options.level == "object":
-        return _score_objects(
-            dataset, options, backbone, cache_dir, candidates, representative, groups, notes, timings, started
-        )
-    timings["embed"] = time.perf_counter() - started
+    return Scored(
+        embeddings,
+        clustering.labels,
+        clustering.distances,
+        candidates,
+        representative,
+        groups,
+        clustering.k,
+        backbone,
+        counts,
+        notes,
+        clustering.crops,
+        clustering.objects,
+    )
+
+
+def _cluster_images(features: np.ndarray, candidates: np.ndarray, options: CurateOptions, timings) -> _Clustering:
     started = time.perf_counter()
-    features = _features(embeddings, options)
     k, k_reason = choose_k(options.clusters, features[candidates], random_state=options.seed)
     clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features[candidates])
     labels, distances = prototype_scores(features, clusterer.cluster_centers_)
-    notes.insert(0, f"clusters: {k_reason}")
+    notes = [f"clusters: {k_reason}"]
     if getattr(clusterer, "collapsed_", False):
         notes.append(
             f"{options.method}: the prototypes collapsed onto each other (fuzzy c-means with m=2 in "
             f"{features.shape[1]} dimensions), so scores are distances to the data mean; kmeans or hcm avoid it"
         )
     timings["cluster"] = time.perf_counter() - started
-    return Scored(embeddings, labels, distances, candidates, representative, groups, k, backbone, counts, notes)
+    return _Clustering(labels, distances, k, notes)
 
 
-def _score_objects(dataset, options, backbone, cache_dir, candidates, representative, groups, notes, timings, started):
+def _cluster_objects(dataset, options: CurateOptions, backbone, cache_dir: Path, candidates, timings, started):
     from .embed.crops import crop_regions, embed_crops
 
     crops = crop_regions(dataset, padding=options.crop_padding, min_size=options.min_crop_size)
@@ -234,27 +259,13 @@ def _score_objects(dataset, options, backbone, cache_dir, candidates, representa
         category_names=dataset.category_names,
     )
     distances, labels = aggregate(crops.image_index, objects.labels, objects.distances, len(dataset), options.aggregate)
-    notes.insert(
-        0,
+    notes = [
         f"object level: {len(crops)} crops of {dataset.num_boxes()} boxes, clustered by "
         f"{options.object_clusters}; image score = {options.aggregate} of its objects",
-    )
-    notes[1:1] = [f"clusters: {r}" for r in objects.reasons]
+        *(f"clusters: {reason}" for reason in objects.reasons),
+    ]
     timings["cluster"] = time.perf_counter() - started
-    return Scored(
-        np.zeros((len(dataset), 0), np.float32),
-        labels,
-        distances,
-        candidates,
-        representative,
-        groups,
-        len(objects.names),
-        backbone,
-        counts,
-        notes,
-        crops,
-        objects,
-    )
+    return _Clustering(labels, distances, len(objects.names), notes, crops, objects), counts
 
 
 def choose(dataset, scored: Scored, options: CurateOptions) -> tuple[np.ndarray, list[str]]:
