@@ -4,7 +4,8 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum setup.cfg | cut -c1-12)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench scaling clean
+BCCD ?= ../shared/datasets/bccd/BCCD
 
 $(DEPS_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,13 @@ test: install
 bench: install
 	$(PY) tools/bench_embed.py
 	$(PY) tools/bench_cluster.py
+
+# The README's scaling experiment on BCCD (about 80 minutes on 2 CPU cores; rerun to continue an interrupted one)
+scaling: install
+	$(VENV)/bin/edgeprune scaling $(BCCD) --train-split train --val $(BCCD) --val-split val --out scaling_bccd \
+		--fractions 0.25,0.5,1.0 --policies random,easy,hard --seeds 2 --steps 1000
+	$(VENV)/bin/edgeprune scaling $(BCCD) --train-split train --val $(BCCD) --val-split val --out scaling_bccd \
+		--fractions 0.5 --policies easy,hard --level object --seeds 2 --steps 1000
 
 clean:
 	rm -rf demo_out .pytest_cache build *.egg-info

@@ -39,26 +39,15 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _thumbnail(data: bytes) -> str:
+def _thumbnail(data: bytes, region: np.ndarray | None = None) -> str:
+    """A base64 JPEG thumbnail of an image, or of the ``region`` (x1, y1, x2, y2 pixels) cut from it."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as im:
             im = im.convert("RGB")
-            im.thumbnail((THUMB_SIZE, THUMB_SIZE))
-            buffer = io.BytesIO()
-            im.save(buffer, format="JPEG", quality=80)
-    except OSError:
-        return ""
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _crop_thumbnail(data: bytes, region: np.ndarray) -> str:
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = im.convert("RGB").crop(tuple(int(round(v)) for v in region))
+            if region is not None:
+                im = im.crop(tuple(int(round(v)) for v in region))
             im.thumbnail((THUMB_SIZE, THUMB_SIZE))
             buffer = io.BytesIO()
             im.save(buffer, format="JPEG", quality=80)
@@ -87,7 +76,7 @@ def _crop_grids(data: ReportData) -> str:
             title = html.escape(f"{data.dataset.images[image].file_name} | d={objects.distances[row]:.4f} | {state}")
             cells.append(
                 f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
-                f'{_crop_thumbnail(encoded[image], crops.regions[row])}"><figcaption>'
+                f'{_thumbnail(encoded[image], crops.regions[row])}"><figcaption>'
                 f"{objects.distances[row]:.3f}</figcaption></figure>"
             )
         kept = int(data.kept[crops.image_index[members]].sum())
