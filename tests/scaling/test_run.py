@@ -54,6 +54,29 @@ def test_rerun_skips_finished_cells_and_a_grown_grid_runs_only_the_new_ones(expe
     assert "easy (image)" in capsys.readouterr().out
 
 
+def test_a_killed_cell_continues_from_its_last_checkpoint(experiment, monkeypatch):
+    import edgeprune.detect.pipeline as detect_pipeline
+
+    run, out, _ = experiment
+    real_train = detect_pipeline.train
+
+    def killed_after_three_steps(params, model_dir):
+        params.trainer.train_steps = 3
+        real_train(params, model_dir)
+        raise KeyboardInterrupt
+
+    grid = ["--fractions", "0.5,1.0", "--policies", "random,hard,easy,stratified"]
+    monkeypatch.setattr(detect_pipeline, "train", killed_after_three_steps)
+    assert run(*grid) == 130
+    cell = out / "cells" / "image-stratified-0.500-s0"
+    assert list((cell / ".model.partial" / "model").glob("ckpt-3.index")) and not (cell / "model").exists()
+    monkeypatch.setattr(detect_pipeline, "train", real_train)
+    assert run(*grid) == 0
+    checkpoints = sorted(p.name for p in (cell / "model" / "model").glob("ckpt-*.index"))
+    assert checkpoints == ["ckpt-3.index", "ckpt-6.index"]  # continued from step 3, not restarted
+    assert not (cell / ".model.partial").exists()
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
