@@ -34,6 +34,12 @@ def register(subparsers) -> None:
         default=0.5,
         help="smallest random-crop area fraction of a view (default 0.5; SimCLR's ImageNet value is 0.08)",
     )
+    p.add_argument(
+        "--no-flip",
+        dest="flip",
+        action="store_false",
+        help="no horizontal flips in the views, for data whose meaning changes when mirrored (digits, text, signs)",
+    )
     p.add_argument("--crops", action="store_true", help="train on object crops from the boxes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         crops=args.crops,
         temperature=args.temperature,
         min_crop_scale=args.min_crop_scale,
+        flip=args.flip,
     )
     config.validate()
     if args.epochs:

@@ -58,14 +58,18 @@ def gaussian_blur(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
     return tf.nn.depthwise_conv2d(blurred, vertical, [1, 1, 1, 1], "SAME")[0]
 
 
-def simclr_view(image: tf.Tensor, size: int, seed: tf.Tensor, *, min_scale: float = 0.25) -> tf.Tensor:
+def simclr_view(
+    image: tf.Tensor, size: int, seed: tf.Tensor, *, min_scale: float = 0.25, flip: bool = True
+) -> tf.Tensor:
     """One SimCLR view of ``image`` at ``size`` x ``size``, fully determined by ``seed``.
 
-    ``min_scale`` is the smallest crop area fraction (SimCLR uses 0.08 on ImageNet; small images need more).
+    ``min_scale`` is the smallest crop area fraction (SimCLR uses 0.08 on ImageNet; small images need more);
+    ``flip=False`` leaves out the horizontal flip, for data whose meaning changes when mirrored (digits, text).
     """
-    crop, flip, jitter_coin, jitter, gray_coin, blur_coin, blur = _split(seed, 7)
+    crop, flip_seed, jitter_coin, jitter, gray_coin, blur_coin, blur = _split(seed, 7)
     view = random_resized_crop(image, size, crop, scale=(min_scale, 1.0))
-    view = tf.image.stateless_random_flip_left_right(view, flip)
+    if flip:
+        view = tf.image.stateless_random_flip_left_right(view, flip_seed)
     view = tf.cond(_coin(jitter_coin, 0.8), lambda: color_jitter(view, jitter), lambda: view)
     view = tf.cond(_coin(gray_coin, 0.2), lambda: tf.tile(tf.image.rgb_to_grayscale(view), [1, 1, 3]), lambda: view)
     view = tf.cond(_coin(blur_coin, 0.5), lambda: gaussian_blur(view, size, blur), lambda: view)

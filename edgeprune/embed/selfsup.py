@@ -57,6 +57,7 @@ class PretrainConfig:
     crops: bool = False
     temperature: float = 0.2
     min_crop_scale: float = 0.5  # 0.25 destroyed small images (digits k-NN 0.33 vs 0.59 at 0.5)
+    flip: bool = True
     learning_rate: float = 2e-3
     projection_dim: int = 128
     checkpoint_every: int = 100
@@ -172,8 +173,8 @@ def _view_pairs(images: np.ndarray, config: PretrainConfig, start_step: int) -> 
         seed = tf.stack([tf.cast(config.seed, tf.int64), position])
         first, second = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         return (
-            simclr_view(image, config.image_size, first, min_scale=config.min_crop_scale),
-            simclr_view(image, config.image_size, second, min_scale=config.min_crop_scale),
+            simclr_view(image, config.image_size, first, min_scale=config.min_crop_scale, flip=config.flip),
+            simclr_view(image, config.image_size, second, min_scale=config.min_crop_scale, flip=config.flip),
         )
 
     data = tf.data.Dataset.from_tensor_slices((order, positions))

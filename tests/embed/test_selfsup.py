@@ -110,3 +110,16 @@ def test_views_are_deterministic_and_differ_by_seed():
     np.testing.assert_array_equal(a, b)
     assert float(tf.reduce_max(tf.abs(a - c))) > 0.01
     assert 0.0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 1.0
+
+
+def test_views_without_flip_are_never_mirrored():
+    image = tf.concat([tf.zeros([64, 32, 3]), tf.ones([64, 32, 3])], axis=1)  # dark left half, bright right half
+    for seed in range(8):
+        view = simclr_view(image, 64, tf.constant([seed, 0], tf.int64), min_scale=1.0, flip=False).numpy()
+        gray = view.mean(axis=(0, 2))
+        assert gray[:16].mean() <= gray[-16:].mean()
+    flipped = [
+        simclr_view(image, 64, tf.constant([seed, 0], tf.int64), min_scale=1.0).numpy().mean(axis=(0, 2))
+        for seed in range(8)
+    ]
+    assert any(g[:16].mean() > g[-16:].mean() for g in flipped)  # with flips, some views are mirrored
