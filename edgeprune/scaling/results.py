@@ -90,9 +90,10 @@ def plot_png(summary: list[dict], *, steps: int, title: str) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     full = next((s for s in summary if s["policy"] == FULL), None)
     series = sorted({s["series"] for s in summary if s["policy"] != FULL})
-    for name in series:
+    for number, name in enumerate(series):
         points = sorted((s for s in summary if s["series"] == name), key=lambda s: s["fraction"])
-        xs = [p["fraction"] for p in points]
+        nudge = 0.006 * (number - (len(series) - 1) / 2)  # side by side, so error bars at one fraction stay apart
+        xs = [p["fraction"] + nudge for p in points]
         ys = [p["mAP"] for p in points]
         if full is not None:  # every curve ends at the full-data point
             xs, ys = xs + [1.0], ys + [full["mAP"]]
