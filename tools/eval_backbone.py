@@ -47,7 +47,8 @@ def digits_folder(root: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     digits = load_digits()
     images = []
     for index, (image, label) in enumerate(zip(digits.images, digits.target)):
-        pixels = Image.fromarray((image * 16).astype(np.uint8)).resize((64, 64), Image.BILINEAR).convert("RGB")
+        grey = np.round(image * (255.0 / 16.0)).astype(np.uint8)  # digits are 0..16; 16 * 16 would wrap to 0
+        pixels = Image.fromarray(grey).resize((64, 64), Image.BILINEAR).convert("RGB")
         (root / str(label)).mkdir(parents=True, exist_ok=True)
         pixels.save(root / str(label) / f"{index:04d}.png")
         images.append(np.asarray(pixels))
