@@ -32,6 +32,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: 
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 
 from edgeprune.datasets import read_dataset  # noqa: E402
+from edgeprune.datasets.synthetic import digit_pixels  # noqa: E402
 from edgeprune.embed import load_backbone  # noqa: E402
 from edgeprune.embed.selfsup import PretrainConfig, build_encoder, embed_with, pretrain  # noqa: E402
 from edgeprune.score import center, l2_normalize  # noqa: E402
@@ -47,8 +48,7 @@ def digits_folder(root: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     digits = load_digits()
     images = []
     for index, (image, label) in enumerate(zip(digits.images, digits.target)):
-        grey = np.round(image * (255.0 / 16.0)).astype(np.uint8)  # digits are 0..16; 16 * 16 would wrap to 0
-        pixels = Image.fromarray(grey).resize((64, 64), Image.BILINEAR).convert("RGB")
+        pixels = Image.fromarray(digit_pixels(image)).resize((64, 64), Image.BILINEAR).convert("RGB")
         (root / str(label)).mkdir(parents=True, exist_ok=True)
         pixels.save(root / str(label) / f"{index:04d}.png")
         images.append(np.asarray(pixels))

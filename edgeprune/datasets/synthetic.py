@@ -29,6 +29,11 @@ def _background(rng: np.random.Generator, size: int, style: str) -> np.ndarray:
     return canvas
 
 
+def digit_pixels(digit: np.ndarray) -> np.ndarray:
+    """One scikit-learn digit (8x8 floats in 0..16) as uint8 grey levels 0..255 (16 maps to 255, not wrapped to 0)."""
+    return np.round(np.clip(digit, 0, 16) * (255.0 / 16.0)).astype(np.uint8)
+
+
 def make_digit_scenes(
     out_dir: Path, *, n_images: int = 200, image_size: int = 128, seed: int = 0, duplicates: int = 0
 ) -> Path:
@@ -60,7 +65,7 @@ def make_digit_scenes(
                 side = int(rng.integers(image_size // 6, image_size // 3))
                 glyph = (
                     np.asarray(
-                        Image.fromarray((digits.images[pick] * 16).astype(np.uint8)).resize(
+                        Image.fromarray(digit_pixels(digits.images[pick])).resize(
                             (side, side), Image.BILINEAR
                         ),
                         float,
