@@ -32,7 +32,7 @@ bench: install
 	$(PY) tools/bench_embed.py
 	$(PY) tools/bench_cluster.py
 
-# The README's scaling experiment on BCCD: 16 training runs, about 2 hours on 2 CPU cores. Each command adds cells
+# The README's scaling experiment on BCCD: 16 training runs, about 2.5 hours on 2 CPU cores. Each command adds cells
 # to the same directory; rerun to continue an interrupted one.
 SCALING = $(VENV)/bin/edgeprune scaling $(BCCD) --train-split train --val $(BCCD) --val-split val --out scaling_bccd \
 	--steps 1000
