@@ -65,9 +65,7 @@ def make_digit_scenes(
                 side = int(rng.integers(image_size // 6, image_size // 3))
                 glyph = (
                     np.asarray(
-                        Image.fromarray(digit_pixels(digits.images[pick])).resize(
-                            (side, side), Image.BILINEAR
-                        ),
+                        Image.fromarray(digit_pixels(digits.images[pick])).resize((side, side), Image.BILINEAR),
                         float,
                     )
                     / 255.0
