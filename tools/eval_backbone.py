@@ -123,15 +123,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("eval_backbone.json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
-    report = {
-        "steps": args.steps,
-        "image_size": args.image_size,
-        "width": args.width,
-        "min_crop_scale": args.min_crop_scale,
-        "flip": args.flip,
-        "temperature": args.temperature,
-    }
-
     common = dict(
         steps=args.steps,
         image_size=args.image_size,
@@ -140,6 +131,7 @@ def main() -> None:
         flip=args.flip,
         temperature=args.temperature,
     )
+    report: dict = dict(common)
     if args.only != "bccd":
         folder, images, labels = digits_folder(work / "digits")
         started = time.perf_counter()
