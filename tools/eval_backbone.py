@@ -9,8 +9,8 @@ on the features of:
 
     python tools/eval_backbone.py [--steps 600] [--image-size 96] [--out eval_backbone.json] [--work DIR]
 
-With ``--work DIR`` the backbones are kept there: an interrupted pretraining continues from its checkpoint and a
-finished one with the same settings is reused (pretraining is deterministic for a seed).
+With ``--work DIR`` the backbones are kept there, keyed by data content and settings: an interrupted pretraining
+continues from its checkpoint and a finished one is reused.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,7 +41,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from edgeprune.datasets import read_dataset  # noqa: E402
 from edgeprune.datasets.synthetic import digit_pixels  # noqa: E402
 from edgeprune.embed import load_backbone  # noqa: E402
-from edgeprune.embed.selfsup import PretrainConfig, build_encoder, embed_with, pretrain  # noqa: E402
+from edgeprune.embed.selfsup import PretrainConfig, build_encoder, cached_pretrain, embed_with  # noqa: E402
 from edgeprune.score import center, l2_normalize  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
@@ -129,17 +128,11 @@ def evaluate(name: str, images: np.ndarray, labels: np.ndarray, backbone_dir: Pa
     return results
 
 
-def pretrained(dataset_dir: Path, out: Path, config: PretrainConfig) -> float:
-    """Pretrain into ``out`` (resuming a partial run) unless a backbone with these settings is there; seconds spent."""
-    settings = out.with_name(f"{out.name}.settings.json")
-    wanted = json.dumps(asdict(config), sort_keys=True)
-    if out.is_dir() and settings.is_file() and settings.read_text() == wanted:
-        print(f"reusing {out} (same settings)")
-        return 0.0
+def pretrained(dataset_dir: Path, work: Path, config: PretrainConfig) -> tuple[Path, float]:
+    """The backbone for ``config`` on ``dataset_dir``, cached in ``work`` (reused, or resumed), and seconds spent."""
     started = time.perf_counter()
-    pretrain(read_dataset(dataset_dir), out, config, overwrite=True)
-    settings.write_text(wanted)
-    return round(time.perf_counter() - started, 1)
+    backbone = cached_pretrain(read_dataset(dataset_dir), config, cache_root=work)
+    return backbone, round(time.perf_counter() - started, 1)
 
 
 def main() -> None:
@@ -167,16 +160,14 @@ def main() -> None:
     report: dict = dict(common)
     if args.only != "bccd":
         folder, images, labels = digits_folder(work / "digits")
-        report["digits_pretrain_seconds"] = pretrained(folder, work / "digits_backbone", PretrainConfig(**common))
-        report["digits"] = evaluate("digits", images, labels, work / "digits_backbone", args.image_size, args.width)
+        backbone, report["digits_pretrain_seconds"] = pretrained(folder, work, PretrainConfig(**common))
+        report["digits"] = evaluate("digits", images, labels, backbone, args.image_size, args.width)
 
     if BCCD.is_dir() and args.only != "digits":
         crops, crop_labels = bccd_crops(args.image_size)
         config = PretrainConfig(**common, crops=True)
-        report["bccd_pretrain_seconds"] = pretrained(BCCD, work / "bccd_backbone", config)
-        report["bccd_crops"] = evaluate(
-            "BCCD object crops", crops, crop_labels, work / "bccd_backbone", args.image_size, args.width
-        )
+        backbone, report["bccd_pretrain_seconds"] = pretrained(BCCD, work, config)
+        report["bccd_crops"] = evaluate("BCCD object crops", crops, crop_labels, backbone, args.image_size, args.width)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")
 

@@ -300,11 +300,11 @@ def read_backbone_meta(path: Path) -> dict:
     return json.loads(meta.read_text()) if meta.is_file() else {}
 
 
-def pretrained_for_dataset(
-    dataset: Dataset, *, cache_root: Path, steps: int | None = None, seed: int = 0, progress: bool = True
-) -> tuple[str, int]:
-    """The cached self-supervised backbone for this dataset's content, training it first if needed."""
-    config = PretrainConfig(steps=steps or DEFAULT_STEPS, seed=seed)
+def cached_pretrain(dataset: Dataset, config: PretrainConfig, *, cache_root: Path, progress: bool = True) -> Path:
+    """The backbone pretrained on this dataset's content with ``config``, under ``cache_root/backbones/``.
+
+    Reused when already there; otherwise trained (an interrupted run with the same key resumes from its checkpoint).
+    """
     key = hashlib.sha256(f"{data_hash(dataset)}|{json.dumps(asdict(config), sort_keys=True)}".encode())
     out = Path(cache_root) / "backbones" / key.hexdigest()[:20]
     if (out / "backbone.json").is_file():
@@ -317,4 +317,12 @@ def pretrained_for_dataset(
             out,
         )
         pretrain(dataset, out, config, overwrite=True, progress=progress)
-    return str(out), config.image_size
+    return out
+
+
+def pretrained_for_dataset(
+    dataset: Dataset, *, cache_root: Path, steps: int | None = None, seed: int = 0, progress: bool = True
+) -> tuple[str, int]:
+    """The cached backbone for this dataset's content with the default settings, training it first if needed."""
+    config = PretrainConfig(steps=steps or DEFAULT_STEPS, seed=seed)
+    return str(cached_pretrain(dataset, config, cache_root=cache_root, progress=progress)), config.image_size
