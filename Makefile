@@ -3,8 +3,13 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum setup.cfg | cut -c1-12)
+# The TFLite Task Library (tflite-support) pins protobuf<4 and numpy<2: it gets a small virtualenv of its own, used
+# by the tests that run exported detectors in it (edgeprune/detect/task_library_runner.py).
+TASKLIB_VENV ?= $(VENV)-tasklib
+TASKLIB_PY := $(TASKLIB_VENV)/bin/python
+TASKLIB_STAMP := $(TASKLIB_VENV)/.tflite-support-0.4.4
 
-.PHONY: install demo test bench scaling clean
+.PHONY: install tasklib demo test bench scaling clean
 BCCD ?= ../shared/datasets/bccd/BCCD
 
 $(DEPS_STAMP):
@@ -18,6 +23,15 @@ $(DEPS_STAMP):
 install: $(DEPS_STAMP)
 	$(PY) -m pip install -q --no-deps -e .
 
+$(TASKLIB_STAMP):
+	test -x $(TASKLIB_PY) || $(PYTHON) -m venv $(TASKLIB_VENV)
+	$(TASKLIB_PY) -m pip install -q tflite-support==0.4.4 'numpy<2'
+	$(TASKLIB_PY) -c 'from tflite_support.task import vision' || \
+		(echo 'tflite-support needs libusb-1.0 (Debian: apt-get install libusb-1.0-0)'; exit 1)
+	touch $(TASKLIB_STAMP)
+
+tasklib: $(TASKLIB_STAMP)
+
 demo: install
 	rm -rf demo_out
 	$(PY) -m edgeprune.datasets.synthetic demo_out/data --images 300
@@ -25,8 +39,8 @@ demo: install
 		--cache-dir demo_out/cache --write-dropped --export-folders prune
 	@echo "pruned dataset: demo_out/curated/pruned   report: demo_out/curated/report.html"
 
-test: install
-	$(PY) -m pytest -q tests
+test: install tasklib
+	EDGEPRUNE_TASKLIB_PYTHON=$(TASKLIB_PY) $(PY) -m pytest -q tests
 
 bench: install
 	$(PY) tools/bench_embed.py
@@ -41,4 +55,4 @@ scaling: install
 	$(SCALING) --fractions 0.5,1.0 --policies random,easy,hard,stratified --seeds 2
 
 clean:
-	rm -rf demo_out .pytest_cache build *.egg-info
+	rm -rf demo_out .pytest_cache build *.egg-info .venv-tasklib

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Iterator, Sequence, TypeVar
 
@@ -11,8 +12,10 @@ T = TypeVar("T")
 
 
 def progress(total: int, desc: str, unit: str, *, enabled: bool = True, initial: int = 0) -> tqdm:
-    """A tqdm bar on stderr that does not flood non-interactive logs."""
+    """A tqdm bar on stderr that does not flood non-interactive logs; off with ``-q`` (edgeprune's log level above
+    INFO)."""
     interactive = sys.stderr.isatty()
+    enabled = enabled and logging.getLogger("edgeprune").getEffectiveLevel() <= logging.INFO
     return tqdm(
         total=total,
         initial=initial,

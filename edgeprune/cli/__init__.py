@@ -10,6 +10,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import EdgepruneError
+from ..quiet import show_native_output
 from . import benchmark, curate, pretrain, scaling, train_export
 
 SUBCOMMANDS = (curate, pretrain, train_export, benchmark, scaling)
@@ -32,12 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
+    """edgeprune's own INFO lines by default; TensorFlow's, absl's and the converter's only with ``-v``."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    if verbose < 2:
+    show_native_output(verbose >= 1)
+    if verbose < 1:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hides "failed call to cuInit" on CPU-only machines
-        for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "faiss"):
+        for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "faiss", "edgeprune.native"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+    else:
+        logging.getLogger("absl").setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,14 +53,11 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run train-export and print the metrics table."""
-    import logging
 
     from ..detect.export import parse_quantizations
     from ..detect.pipeline import TrainExportOptions, train_export
 
     quantize = parse_quantizations(args.quantize)
-    if not args.quiet:
-        logging.getLogger("absl").setLevel(logging.INFO)  # Model Garden's trainer logs step, loss, steps/s
     options = TrainExportOptions(
         out=args.out,
         config=args.config,
@@ -87,9 +84,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'TF':10s} {tf_row['mAP']:6.1f} {tf_row['mAP50']:6.1f} {'':>8s}  {tf_row['per_class']}")
     for name, row in metrics["tflite"].items():
         print(f"  {name:10s} {row['mAP']:6.1f} {row['mAP50']:6.1f} {row['size_bytes'] / 1e6:8.2f}  {row['per_class']}")
-    if "int8_non_integer_ops" in metrics:
-        ops = metrics["int8_non_integer_ops"]
-        print(f"  int8 non-integer ops ({len(ops)}): {', '.join(ops) or 'none'}")
-        print(f"  Coral: {metrics['edgetpu_compiler']}")
+    if "edgetpu" in metrics:
+        edgetpu, floats = metrics["edgetpu"], metrics["int8_non_integer_ops"]
+        print(f"  int8: ops with float tensors: {', '.join(floats) or 'none'}")
+        print(f"  Edge TPU: {edgetpu['mapped']} of {edgetpu['total']} ops would map ({edgetpu['first_unmapped']})")
+        print(f"  Coral: {edgetpu['compiler']}")
     print(f"  outputs: {args.out}  (metrics.json, model_*.tflite, labelmap.txt, saved_model/, model/ checkpoints)")
     return 0

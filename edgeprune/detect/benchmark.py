@@ -1,4 +1,5 @@
-"""``benchmark``: size, input type, latency (p50/p90 per thread count) and VAL mAP of TFLite detectors."""
+"""``benchmark``: size, input type, Edge TPU op coverage (integer models), latency (p50/p90 per thread count) and
+VAL mAP of TFLite detectors."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..errors import EdgepruneError
 from .evaluate import coco_metrics, ground_truth, run_detector, tflite_detector, tflite_interpreter
+from .tflite_graph import edgetpu_summary, read_ops
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +50,15 @@ def describe(model_path: Path) -> dict:
     outputs = interpreter.get_output_details()
     if len(outputs) != 4:
         raise EdgepruneError(f"{model_path}: expected 4 detection outputs, found {len(outputs)}")
-    return {
+    row = {
         "model": str(model_path),
         "size_bytes": model_path.stat().st_size,
         "input": f"{np.dtype(source['dtype']).name} {[int(d) for d in source['shape']]}",
         "image_size": int(source["shape"][1]),
     }
+    if np.dtype(source["dtype"]) in (np.uint8, np.int8):  # integer models: what the Edge TPU compiler would map
+        row["edgetpu"] = edgetpu_summary(read_ops(model_path))
+    return row
 
 
 def val_metrics(model_path: Path, val) -> dict:
@@ -85,13 +90,15 @@ def benchmark(models: list[Path], *, threads: list[int], runs: int, val=None) ->
 
 def table(rows: list[dict], threads: list[int]) -> str:
     """A plain-text table of the rows."""
-    head = f"{'model':34s} {'size MB':>8s} {'input':>24s} " + " ".join(f"{f'p50/p90 ms @{t}t':>18s}" for t in threads)
+    head = f"{'model':34s} {'size MB':>8s} {'input':>24s} {'Edge TPU ops':>12s} "
+    head += " ".join(f"{f'p50/p90 ms @{t}t':>18s}" for t in threads)
     has_map = any("val" in r for r in rows)
     if has_map:
         head += f" {'mAP':>6s} {'mAP50':>6s}"
     lines = [head, "-" * len(head)]
     for row in rows:
-        line = f"{Path(row['model']).name[:34]:34s} {row['size_bytes'] / 1e6:8.2f} {row['input']:>24s} "
+        edgetpu = f"{row['edgetpu']['mapped']}/{row['edgetpu']['total']}" if "edgetpu" in row else "-"
+        line = f"{Path(row['model']).name[:34]:34s} {row['size_bytes'] / 1e6:8.2f} {row['input']:>24s} {edgetpu:>12s} "
         line += " ".join(
             f"{row['latency'][str(t)]['p50_ms']:>8.1f}/{row['latency'][str(t)]['p90_ms']:<9.1f}" for t in threads
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import tensorflow as tf  # noqa: F401  (Model Garden expects TF initialised first)
@@ -16,7 +17,7 @@ import tensorflow as tf  # noqa: F401  (Model Garden expects TF initialised firs
 from ..errors import EdgepruneError
 
 log = logging.getLogger(__name__)
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+PACKAGED_CONFIGS = "edgeprune.configs"  # the repository's configs/, installed as package data
 DEFAULT_CONFIG = "ssdlite_mobilenetv2_fpnlite_320.yaml"
 QUICK_CONFIG = "ssdlite_mobilenetv2_fpnlite_256_w050.yaml"
 
@@ -36,14 +37,20 @@ class DataSettings:
     checkpoint_every: int = 100
 
 
+def packaged_configs() -> list[str]:
+    """The names of the configs shipped with edgeprune."""
+    return sorted(p.name for p in resources.files(PACKAGED_CONFIGS).iterdir() if p.name.endswith(".yaml"))
+
+
 def resolve_config(config: str | Path | None) -> Path:
-    """A config path, or a bare file name looked up in the repository's ``configs/``."""
-    path = Path(config) if config else REPO_CONFIGS / DEFAULT_CONFIG
-    if not path.is_file() and (REPO_CONFIGS / path.name).is_file():
-        path = REPO_CONFIGS / path.name
-    if not path.is_file():
-        raise EdgepruneError(f"{config}: config file not found")
-    return path
+    """A config path, or the name of a shipped config (``configs/NAME`` works from any directory)."""
+    path = Path(config or DEFAULT_CONFIG)
+    if path.is_file():
+        return path
+    if path.name in packaged_configs():
+        with resources.as_file(resources.files(PACKAGED_CONFIGS) / path.name) as packaged:
+            return Path(packaged)
+    raise EdgepruneError(f"{config}: config file not found (shipped configs: {', '.join(packaged_configs())})")
 
 
 def build_params(config: str | Path | None, data: DataSettings, overrides: list[str] | None = None):

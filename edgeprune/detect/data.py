@@ -71,17 +71,19 @@ def write_records(dataset: Dataset, out_dir: Path, name: str) -> str:
 
 
 def write_label_files(labels: LabelSpace, out_dir: Path) -> None:
-    """``label_map.pbtxt`` (TF OD API) and ``labelmap.txt`` (TFLite Task Library: line i names class id i)."""
+    """``label_map.pbtxt`` (TF OD API, ids 1..K) and ``labelmap.txt`` (TFLite runtimes: line i names the exported
+    model's output class i, which is label id i + 1)."""
     (out_dir / "label_map.pbtxt").write_text(format_label_map(labels.categories()))
     (out_dir / "labelmap.txt").write_text(labelmap_text(labels.names))
 
 
 def labelmap_text(names: list[str]) -> str:
-    """``???`` for background (class 0), then one name per class id."""
-    return "".join(f"{n}\n" for n in [BACKGROUND, *names])
+    """One name per line, in label id order (the exported models skip background: output class 0 is label id 1)."""
+    return "".join(f"{n}\n" for n in names)
 
 
 def read_labelmap(path: Path) -> "LabelSpace":
-    """The label space of a ``labelmap.txt`` written by :func:`write_label_files`."""
+    """The label space of a ``labelmap.txt`` written by :func:`write_label_files` (a leading ``???`` background line,
+    as older exports wrote, is skipped)."""
     names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     return LabelSpace(names[1:] if names and names[0] == BACKGROUND else names)

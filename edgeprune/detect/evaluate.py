@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..datasets import Dataset
+from ..errors import EdgepruneError
 from ..progress import track
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,22 @@ def tflite_interpreter(model_path: Path, threads: int = 2):
 
 
 def output_indices(interpreter) -> dict[str, int]:
-    """Map boxes/classes/scores/count to output tensor indices (Model Garden's order: boxes, classes, scores,
-    count, by the ``:k`` suffix of the output names)."""
-    details = sorted(interpreter.get_output_details(), key=lambda d: int(d["name"].rsplit(":", 1)[-1]))
+    """Boxes/classes/scores/count by subgraph position, as the TFLite Task Library and MediaPipe read them; a model
+    whose outputs are in another order is refused (those runtimes would reject it too)."""
+    details = interpreter.get_output_details()
+    ranks = [len(d["shape"]) for d in details]
+    if ranks != [3, 2, 2, 1]:
+        shapes = ", ".join(str([int(v) for v in d["shape"]]) for d in details)
+        raise EdgepruneError(
+            f"detector outputs are [{shapes}]; expected location [1,N,4], category [1,N], score [1,N], count [1] "
+            "in that order (re-export the model with this edgeprune)"
+        )
     return {name: d["index"] for name, d in zip(("boxes", "classes", "scores", "count"), details)}
 
 
 def tflite_detector(model_path: Path, threads: int = 2) -> Detector:
-    """A TFLite model; like the TF model it reports 1-based label ids (Model Garden keeps background at 0)."""
+    """A TFLite model; like the TF model it reports 1-based label ids (the model's output class ``i`` is label id
+    ``i + 1``: its post-processing skips Model Garden's background column)."""
     interpreter = tflite_interpreter(model_path, threads)
     source = interpreter.get_input_details()[0]
     outputs = output_indices(interpreter)
@@ -75,7 +84,7 @@ def tflite_detector(model_path: Path, threads: int = 2) -> Detector:
         interpreter.invoke()
         count = int(interpreter.get_tensor(outputs["count"])[0])
         boxes = interpreter.get_tensor(outputs["boxes"])[0, :count]
-        classes = interpreter.get_tensor(outputs["classes"])[0, :count].astype(int)
+        classes = interpreter.get_tensor(outputs["classes"])[0, :count].astype(int) + 1  # output 0 = label id 1
         return boxes, classes, interpreter.get_tensor(outputs["scores"])[0, :count]
 
     return detect

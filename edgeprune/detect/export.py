@@ -2,10 +2,10 @@
 
 The exported models take raw pixels: float32 (or uint8 for int8) ``[1, S, S, 3]`` in 0..255, the image stretched
 to ``S`` x ``S``; mean/std normalisation happens inside the graph. That is what a camera pipeline, the TFLite Task
-Library and an Edge TPU feed, and it makes the int8 input quantisation the identity on pixel values. Outputs come
-from ``TFLite_Detection_PostProcess``: boxes ``[1, N, 4]`` (ymin, xmin, ymax, xmax, normalised), classes
-``[1, N]`` (label ids 1..K; 0 is background, so ``labelmap.txt`` starts with a ``???`` line), scores ``[1, N]``,
-count ``[1]``.
+Library and an Edge TPU feed, and it makes the int8 input quantisation the identity on pixel values. The outputs are
+those of ``TFLite_Detection_PostProcess``, in its order, which is the order the TFLite Task Library and MediaPipe
+read: boxes ``[1, N, 4]`` (ymin, xmin, ymax, xmax, normalised, not clipped), classes ``[1, N]`` (0-based object classes,
+class ``i`` = line ``i`` of ``labelmap.txt`` = label id ``i + 1``), scores ``[1, N]``, count ``[1]``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import EdgepruneError
+from ..quiet import native_output_to_log
+from .tflite_graph import finalize_detector
 
 log = logging.getLogger(__name__)
 QUANTIZATIONS = ("fp32", "fp16", "int8")
@@ -37,9 +39,15 @@ def parse_quantizations(text: str) -> list[str]:
 
 
 def _export_params(params, nms_version: str):
+    """Export settings. For TFLite, the post-processing op decodes boxes against normalised anchors, so its outputs
+    are already normalised and are the model's outputs: no rescaling or clipping ops after it (they would sit on the
+    CPU after an Edge TPU graph and, in int8, round the final boxes to 256 levels)."""
     exported = copy.deepcopy(params)
-    exported.task.model.detection_generator.nms_version = nms_version
-    exported.task.export_config.output_normalized_coordinates = True
+    generator = exported.task.model.detection_generator
+    generator.nms_version = nms_version
+    tflite = nms_version == "tflite"
+    generator.tflite_post_processing.normalize_anchor_coordinates = tflite
+    exported.task.export_config.output_normalized_coordinates = not tflite
     exported.task.export_config.cast_num_detections_to_float = True
     exported.task.export_config.cast_detection_classes_to_float = True
     return exported
@@ -100,7 +108,9 @@ def convert(
     calibration: Sequence[Path | bytes] = (),
     calibration_steps: int = 100,
 ) -> bytes:
-    """Convert the TFLite-NMS SavedModel to a TFLite flatbuffer (fp32, fp16 or full-integer int8)."""
+    """Convert the TFLite-NMS SavedModel to a TFLite flatbuffer (fp32, fp16 or full-integer int8), with outputs in
+    the order the Android runtimes read and, for int8, quantized inputs to the post-processing op
+    (:func:`edgeprune.detect.tflite_graph.finalize_detector`)."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     if quantization == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -112,25 +122,9 @@ def convert(
         converter.representative_dataset = lambda: calibration_images(calibration, image_size, calibration_steps)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8  # raw pixels; outputs stay float32 (post-processing is float)
-    return converter.convert()
-
-
-def non_integer_ops(model_path: Path) -> list[str]:
-    """Ops of an int8 model that are not integer (a float tensor in or out), e.g. the post-processing op."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(
-        model_path=str(model_path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    )
-    interpreter.allocate_tensors()
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    floats = []
-    for op in interpreter._get_ops_details():  # the public API has no op listing
-        indices = [i for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0]
-        dtypes = {np.dtype(tensors[i]["dtype"]).name for i in indices if i in tensors}
-        if dtypes & {"float32", "float16"}:
-            floats.append(f"{op['op_name']} (#{op['index']}: {', '.join(sorted(dtypes))})")
-    return floats
+    with native_output_to_log():
+        converted = converter.convert()
+    return finalize_detector(converted)
 
 
 def edgetpu_command(model_path: Path) -> str:

@@ -87,7 +87,7 @@ def build_metadata(labels: list[str], *, image_size: int, quantization: str) -> 
     location.content.range.max = 2
 
     category = _feature_tensor(
-        fb, "category", "Class id of each detection = line of labelmap.txt (line 0 is background)", detection_axis=True
+        fb, "category", "Class of each detection = line of labelmap.txt, counting from 0", detection_axis=True
     )
     label_file = fb.AssociatedFileT()
     label_file.name = LABEL_FILE

@@ -1,27 +1,32 @@
 """``train-export`` glue: data -> TFRecords -> Model Garden training -> SavedModel -> TFLite -> metrics.
 
-Work happens in ``.<out>.partial`` beside ``--out`` (checkpoints included), so ``--resume`` continues an
-interrupted run; the finished directory is renamed to ``--out``.
+Work happens in ``.<out>.partial`` beside ``--out`` (checkpoints included, with a fingerprint of the data and the
+config), so ``--resume`` continues an interrupted run, or redoes only the export after a failure past training; the
+finished directory is renamed to ``--out`` once every check has passed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import check_output_dir
+import tensorflow as tf
+
+from ..atomic import check_output_dir, partial_dir, publish_dir
 from ..datasets import read_dataset
+from ..embed.cache import content_hash
 from ..errors import EdgepruneError
 from .config import DataSettings, build_params
 from .data import LabelSpace, remap, write_label_files, write_records
 from .evaluate import coco_metrics, ground_truth, parity, run_detector, tf_detector, tflite_detector
-from .export import convert, edgetpu_command, export_saved_model, non_integer_ops
+from .export import convert, edgetpu_command, export_saved_model
 from .metadata import write_metadata
+from .tflite_graph import edgetpu_summary, non_integer_ops, read_ops
 from .train import check_checkpoint, loss_curve, train
 
 log = logging.getLogger(__name__)
@@ -68,21 +73,67 @@ def train_export(train_path: str, val_path: str, options: TrainExportOptions) ->
 
 
 def _check_partial(out: Path, resume: bool) -> Path:
-    work = out.with_name(f".{out.name}.partial")
+    work = partial_dir(out)
     if work.exists() and not resume:
         raise EdgepruneError(f"{work}: an interrupted run is there; pass --resume to continue it or delete it")
     return work
 
 
+def fingerprint(train_data, val_data, params) -> dict:
+    """What a resumed run must share with the interrupted one: the data (image content, boxes, classes) and the
+    experiment config (everything but the work paths)."""
+    config = params.as_dict()
+    for data_config in ("train_data", "validation_data"):
+        config["task"][data_config].pop("input_path", None)
+    return {
+        "train_data": _data_digest(train_data),
+        "val_data": _data_digest(val_data),
+        "config": hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest(),
+    }
+
+
+def _data_digest(dataset) -> str:
+    digest = hashlib.sha256(json.dumps([c.name for c in dataset.categories]).encode())
+    for img in dataset.images:
+        boxes = [(b.category_id, [round(v, 3) for v in b.bbox]) for b in img.boxes]
+        digest.update(json.dumps([content_hash(img.read_bytes()), img.width, img.height, boxes]).encode())
+    return digest.hexdigest()
+
+
+def _claim_work(work: Path, stamp: dict) -> bool:
+    """Create ``work`` with its fingerprint, or check a resumed one against it; True when it was created."""
+    stamp_file = work / "fingerprint.json"
+    if work.exists():
+        if not stamp_file.is_file():
+            raise EdgepruneError(f"{work}: not a train-export work directory (no fingerprint.json); delete it")
+        previous = json.loads(stamp_file.read_text())
+        changed = [key for key in stamp if previous.get(key) != stamp[key]]
+        if changed:
+            raise EdgepruneError(
+                f"{work}: cannot resume, the {' and '.join(k.replace('_', ' ') for k in changed)} changed since "
+                "the checkpoint; rerun with the original data and settings, or delete it to start over"
+            )
+        return False
+    work.mkdir(parents=True)
+    (work / "fingerprint.json").write_text(json.dumps(stamp, indent=2))
+    return True
+
+
 def train_export_datasets(train_set, val_set, options: TrainExportOptions, labels: LabelSpace | None = None) -> dict:
     """:func:`train_export` on datasets already read. ``labels`` fixes the class list (``edgeprune scaling`` trains
-    every subset with the full set's classes); by default it is the training set's."""
+    every subset with the full set's classes); by default it is the training set's.
+
+    Nothing that training produced is ever deleted: a failure after training (export, metadata, evaluation, an
+    optional dependency, the parity check) leaves checkpoints and SavedModel in ``.<out>.partial`` and says how to
+    redo only the export (``--resume``, which skips training when its checkpoint is at the last step)."""
     out = Path(options.out)
     check_output_dir(out, overwrite=False)
     work = _check_partial(out, options.resume)
     labels = labels or LabelSpace.from_dataset(train_set)
     train_data = remap(train_set, labels, role="TRAIN")
     val_data = remap(val_set, labels, role="VAL")
+    if not any(img.boxes for img in val_data.images):
+        raise EdgepruneError(f"{val_set.source}: validation set has no boxes; mAP needs annotated VAL images")
     init = _encoder_checkpoint(options.init_backbone)
     settings = DataSettings(
         str(work / "data" / "train.record-*"),
@@ -98,30 +149,49 @@ def train_export_datasets(train_set, val_set, options: TrainExportOptions, label
     params = build_params(options.config, settings, options.overrides)
     if init:
         check_checkpoint(init)
-    fresh = not work.exists()
-    work.mkdir(parents=True, exist_ok=True)
+    fresh = _claim_work(work, fingerprint(train_data, val_data, params))
     try:
-        return _run(params, work, out, train_data, val_data, labels, options)
+        if not (work / "data").is_dir():
+            write_records(train_data, work / "data", "train")
+            write_records(val_data, work / "data", "val")
+        write_label_files(labels, work)
+        from official.core import train_utils
+
+        train_utils.serialize_config(params, str(work))
+        started = time.perf_counter()
+        train(params, work / "model")
+        train_seconds = time.perf_counter() - started
     except EdgepruneError:
-        if fresh:
-            shutil.rmtree(work, ignore_errors=True)
+        if fresh and tf.train.latest_checkpoint(str(work / "model")) is None:
+            shutil.rmtree(work, ignore_errors=True)  # nothing trained yet: leave no trace of a bad input
         raise
+    hint = f"the trained model is kept in {work}; rerun the same command with --resume to redo only the export"
+    try:
+        metrics = _export_and_evaluate(params, work, out, train_data, val_data, labels, options)
+    except EdgepruneError as exc:
+        raise EdgepruneError(f"{exc}; {hint}") from exc
+    except Exception:
+        log.error("export failed after training; %s", hint)
+        raise
+    metrics["seconds"]["train"] = round(train_seconds, 1)
+    (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if "fp32" in metrics["tflite"]:
+        gap = abs(metrics["tflite"]["fp32"]["mAP"] - metrics["tf"]["mAP"])
+        if gap > options.parity_tolerance:
+            raise EdgepruneError(
+                f"fp32 TFLite mAP differs from the TF model's by {gap:.2f} points (tolerance "
+                f"{options.parity_tolerance}); see {work / 'metrics.json'}. Nothing was written to {out}; {hint} "
+                "(with another --parity-tolerance to accept it)"
+            )
+    publish_dir(work, out)
+    return metrics
 
 
-def _run(params, work: Path, out: Path, train_data, val_data, labels: LabelSpace, options: TrainExportOptions) -> dict:
+def _export_and_evaluate(
+    params, work: Path, out: Path, train_data, val_data, labels: LabelSpace, options: TrainExportOptions
+) -> dict:
     size = params.task.model.input_size[0]
-    if not (work / "data").is_dir():
-        write_records(train_data, work / "data", "train")
-        write_records(val_data, work / "data", "val")
-    write_label_files(labels, work)
-    from official.core import train_utils
-
-    train_utils.serialize_config(params, str(work))
     timings = {}
-    started = time.perf_counter()
-    train(params, work / "model")
-    timings["train"] = time.perf_counter() - started
-
     started = time.perf_counter()
     for name in ("export", "saved_model"):
         shutil.rmtree(work / name, ignore_errors=True)
@@ -165,18 +235,11 @@ def _run(params, work: Path, out: Path, train_data, val_data, labels: LabelSpace
             "parity_vs_tf": parity(reference, detections),
         }
     if "int8" in models:
-        metrics["int8_non_integer_ops"] = non_integer_ops(models["int8"])
-        metrics["edgetpu_compiler"] = edgetpu_command(out / models["int8"].name)
+        ops = read_ops(models["int8"])
+        metrics["int8_ops"] = ops
+        metrics["int8_non_integer_ops"] = non_integer_ops(ops)
+        metrics["edgetpu"] = {**edgetpu_summary(ops), "compiler": edgetpu_command(out / models["int8"].name)}
     timings["evaluate"] = time.perf_counter() - started
     metrics["seconds"] = {k: round(v, 1) for k, v in timings.items()}
-    (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
     shutil.rmtree(work / "export", ignore_errors=True)
-    os.replace(work, out)
-    if "fp32" in models:
-        gap = abs(metrics["tflite"]["fp32"]["mAP"] - metrics["tf"]["mAP"])
-        if gap > options.parity_tolerance:
-            raise EdgepruneError(
-                f"fp32 TFLite mAP differs from the TF model's by {gap:.2f} points (tolerance "
-                f"{options.parity_tolerance}); see {out / 'metrics.json'}"
-            )
     return metrics

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_file
+
 EMBEDDINGS_NAME = "embeddings.npy"
 INDEX_NAME = "index.json"
 
@@ -35,13 +37,10 @@ def content_hash(data: bytes) -> str:
 
 
 def _atomic_save(array: np.ndarray, keys: list[str], npy_path: Path, json_path: Path) -> None:
-    tmp = npy_path.with_name(f".{npy_path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("wb") as fh:
+    with atomic_file(npy_path) as tmp, tmp.open("wb") as fh:
         np.save(fh, array)
-    tmp_json = json_path.with_name(f".{json_path.name}.{uuid.uuid4().hex}.tmp")
-    tmp_json.write_text(json.dumps(keys))
-    os.replace(tmp, npy_path)
-    os.replace(tmp_json, json_path)
+    with atomic_file(json_path) as tmp:
+        tmp.write_text(json.dumps(keys))
 
 
 class EmbeddingCache:

@@ -19,7 +19,6 @@ import io
 import json
 import logging
 import math
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..atomic import check_output_dir
+from ..atomic import check_output_dir, partial_dir, publish_dir
 from ..datasets import Dataset
 from ..errors import EdgepruneError
 from ..progress import progress as progress_bar
@@ -202,7 +201,7 @@ def pretrain(
     images = training_images(dataset, config)
     if len(images) < 2:
         raise EdgepruneError(f"{dataset.source}: need at least 2 images (or crops) to pretrain, got {len(images)}")
-    work = out.with_name(f".{out.name}.partial")
+    work = partial_dir(out)
     work.mkdir(parents=True, exist_ok=True)
     settings_file = work / "settings.json"
     settings = {**asdict(config), "data_hash": data_hash(dataset)}
@@ -287,9 +286,7 @@ def pretrain(
         "loss_every_steps": every,
     }
     (final / "backbone.json").write_text(json.dumps(meta, indent=2))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(final, out)
+    publish_dir(final, out)
     shutil.rmtree(work, ignore_errors=True)
     return PretrainResult(out, embedding_dim, losses, seconds, resumed_from)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_file
 from .plan import FULL
 
 CSV_FIELDS = ("cell", "level", "policy", "fraction", "seed", "images", "boxes", "mAP", "mAP50", "train_seconds")
@@ -114,9 +114,8 @@ def plot_png(summary: list[dict], *, steps: int, title: str) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_results(out: Path, rows: list[dict], settings: dict, *, title: str) -> dict:

@@ -4,41 +4,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from edgeprune.cli import main
-from edgeprune.detect.config import QUICK_CONFIG
-from tests.conftest import TINY_DETECTOR_SETS
-
-SETS = [arg for override in TINY_DETECTOR_SETS for arg in ("--set", override)]
-TINY = ["--config", QUICK_CONFIG, "--image-size", "128", "--width", "0.35", "--batch-size", "4", *SETS]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, digits_coco):
-    out = tmp_path_factory.mktemp("te") / "run"
-    code = main(
-        [
-            "-q",
-            "train-export",
-            str(digits_coco),
-            "--val",
-            str(digits_coco),
-            "--out",
-            str(out),
-            "--steps",
-            "30",
-            "--checkpoint-every",
-            "10",
-            "--calibration-steps",
-            "8",
-            "--parity-tolerance",
-            "100",
-            *TINY,
-        ]
-    )
-    assert code == 0
-    return out
+from tests.detect.conftest import TINY
 
 
 def test_training_lowers_the_loss_and_writes_metrics(trained):
@@ -52,7 +20,7 @@ def test_training_lowers_the_loss_and_writes_metrics(trained):
     assert list((trained / "model").glob("ckpt-30.index"))
 
 
-def test_each_tflite_model_runs_with_four_detection_outputs(trained):
+def test_each_tflite_model_has_the_runtimes_output_order(trained):
     from ai_edge_litert.interpreter import Interpreter
 
     sizes = {}
@@ -66,12 +34,13 @@ def test_each_tflite_model_runs_with_four_detection_outputs(trained):
         assert source["dtype"] == (np.uint8 if name == "int8" else np.float32)
         interpreter.set_tensor(source["index"], np.full(source["shape"], 100, source["dtype"]))
         interpreter.invoke()
-        outputs = sorted(interpreter.get_output_details(), key=lambda d: int(d["name"].rsplit(":", 1)[1]))
+        outputs = interpreter.get_output_details()  # by position, as the Task Library and MediaPipe read them
         assert [list(o["shape"]) for o in outputs] == [[1, 100, 4], [1, 100], [1, 100], [1]]
         assert all(o["dtype"] == np.float32 for o in outputs)
-        boxes = interpreter.get_tensor(outputs[0]["index"])
+        classes = interpreter.get_tensor(outputs[1]["index"])[0]
         count = int(interpreter.get_tensor(outputs[3]["index"])[0])
-        assert 0 <= count <= 100 and ((boxes >= -0.01) & (boxes <= 1.01)).all()
+        assert 0 <= count <= 100
+        assert ((classes[:count] >= 0) & (classes[:count] <= 9)).all()  # 0-based object classes, no background
     assert sizes["int8"] < sizes["fp16"] < sizes["fp32"]
 
 
@@ -83,17 +52,24 @@ def test_metadata_and_labels_read_back(trained):
         assert meta["inputs"] == ["image"]
         assert meta["outputs"] == ["location", "category", "score", "number of detections"]
         assert meta["normalization"] == {"mean": [0.0], "std": [1.0]}
-        assert meta["associated_files"]["labelmap.txt"] == ["???", *[str(d) for d in range(10)]]
+        assert meta["associated_files"]["labelmap.txt"] == [str(d) for d in range(10)]
         assert meta["output_groups"] == ["detection_result"]
-    assert (trained / "labelmap.txt").read_text().splitlines()[1] == "0"
+    assert (trained / "labelmap.txt").read_text().splitlines() == [str(d) for d in range(10)]
 
 
-def test_int8_ops_are_integer_except_post_processing(trained):
+def test_int8_graph_is_integer_up_to_the_post_processing_op(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
-    allowed = ("QUANTIZE", "DEQUANTIZE", "TFLite_Detection_PostProcess")
-    assert all(op.split(" ")[0] in allowed for op in metrics["int8_non_integer_ops"])
-    assert any(op.startswith("TFLite_Detection_PostProcess") for op in metrics["int8_non_integer_ops"])
-    assert metrics["edgetpu_compiler"].startswith("edgetpu_compiler")
+    ops = metrics["int8_ops"]
+    assert ops[0]["op"] == "QUANTIZE" and ops[0]["inputs"] == ["UINT8"] and ops[0]["outputs"] == ["INT8"]
+    assert ops[-1]["op"] == "TFLite_Detection_PostProcess"
+    assert ops[-1]["inputs"] == ["UINT8", "UINT8", "UINT8"]  # quantized boxes, scores and anchors
+    for row in ops[:-1]:
+        assert set(row["inputs"] + row["outputs"]) <= {"INT8", "UINT8", "INT32"}, row
+    assert [op.split(" ")[0] for op in metrics["int8_non_integer_ops"]] == ["TFLite_Detection_PostProcess"]
+    edgetpu = metrics["edgetpu"]
+    assert edgetpu["mapped"] == edgetpu["total"] - 1 == len(ops) - 1
+    assert "TFLite_Detection_PostProcess" in edgetpu["first_unmapped"]
+    assert edgetpu["compiler"].startswith("edgetpu_compiler")
 
 
 def test_benchmark_prints_a_table_and_writes_json_and_png(trained, digits_coco, tmp_path, capsys):
@@ -118,6 +94,8 @@ def test_benchmark_prints_a_table_and_writes_json_and_png(trained, digits_coco, 
     rows = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
     assert [Path(r["model"]).name for r in rows] == ["model_fp32.tflite", "model_int8.tflite"]
     assert rows[1]["input"].startswith("uint8") and "mAP" in rows[0]["val"]
+    assert rows[1]["edgetpu"]["mapped"] == rows[1]["edgetpu"]["total"] - 1 and "edgetpu" not in rows[0]
+    assert "Edge TPU" in printed
     assert (tmp_path / "bench" / "benchmark.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -163,6 +141,8 @@ def test_bad_inputs(tmp_path, digits_coco, capsys):
         ((digits_coco, digits_coco), ["--image-size", "100"], "not divisible by 2\\^max_level = 64"),
         ((digits_coco, digits_coco), ["--quantize", "fp32,int4"], "unknown --quantize value int4"),
         ((digits_coco, digits_coco), ["--init-backbone", str(garbage)], "not a readable checkpoint"),
+        ((digits_coco, no_boxes), [], "validation set has no boxes"),
+        ((digits_coco, digits_coco), ["--config", str(tmp_path / "gone.yaml")], "gone.yaml: config file not found"),
     ]
     import re
 
@@ -175,3 +155,26 @@ def test_bad_inputs(tmp_path, digits_coco, capsys):
     (tmp_path / "out").mkdir()
     assert _run(tmp_path, digits_coco, digits_coco) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_failure_after_training_keeps_it_and_resume_redoes_only_the_export(tmp_path, digits_coco, capsys):
+    work, out = tmp_path / ".out.partial", tmp_path / "out"
+    # a parity check that cannot pass: raised before anything is moved into --out
+    assert _run(tmp_path, digits_coco, digits_coco, "--quantize", "fp32", "--parity-tolerance", "-1") == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "differs from the TF model's" in err and "--resume" in err and str(work) in err
+    assert not out.exists()
+    assert (work / "model" / "ckpt-2.index").is_file() and (work / "saved_model" / "saved_model.pb").is_file()
+    checkpoint_time = (work / "model" / "ckpt-2.index").stat().st_mtime
+
+    # other settings: refused, the work is kept
+    assert _run(tmp_path, digits_coco, digits_coco, "--quantize", "fp32", "--resume", "--width", "0.5") == 2
+    assert "config changed since the checkpoint" in capsys.readouterr().err
+    assert (work / "model" / "ckpt-2.index").is_file()
+
+    # the same settings: only the export runs again
+    assert _run(tmp_path, digits_coco, digits_coco, "--quantize", "fp32", "--resume", "--parity-tolerance", "100") == 0
+    assert not work.exists() and (out / "model_fp32.tflite").is_file()
+    assert (out / "model" / "ckpt-2.index").stat().st_mtime == checkpoint_time
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["tflite"]) == {"fp32"} and len(metrics["loss_curve"]) == 1
