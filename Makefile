@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum setup.cfg | cut -c1-12)
+DEPS_STAMP := $(VENV)/.deps-$(shell cat setup.cfg Makefile | sha1sum | cut -c1-12)
 # The TFLite Task Library (tflite-support) pins protobuf<4 and numpy<2: it gets a small virtualenv of its own, used
 # by the tests that run exported detectors in it (edgeprune/detect/task_library_runner.py).
 TASKLIB_VENV ?= $(VENV)-tasklib
@@ -18,6 +18,10 @@ $(DEPS_STAMP):
 	$(PY) -m pip install -q -e '.[dev]'
 	# TFLite metadata schema only: tflite-support's own dependencies (protobuf<4) clash with TensorFlow 2.20
 	$(PY) -m pip install -q --no-deps tflite-support==0.4.4
+	# MediaPipe Tasks, to test exported detectors in the runtime Android apps use. A second step: it lifts absl-py to
+	# 2.x past tensorflow-model-optimization's absl-py~=1.2 pin, which one pip resolve refuses (tfmot's quantize_model
+	# and Model Garden's QAT configs were checked to work with absl-py 2.5).
+	$(PY) -m pip install -q 'mediapipe>=0.10.30'
 	touch $(DEPS_STAMP)
 
 install: $(DEPS_STAMP)

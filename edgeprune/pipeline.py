@@ -13,7 +13,8 @@ import numpy as np
 from .atomic import atomic_output_dir, check_output_dir
 from .cluster import make_clusterer
 from .cluster.autok import AUTO_CHOICES, choose_k, parse_k
-from .datasets import check_boxes, read_dataset, write_dataset
+from .datasets import Dataset, check_boxes, read_dataset, write_dataset
+from .datasets.tfrecord import label_ids
 from .dedup import duplicate_groups, duplicate_of
 from .errors import EdgepruneError
 from .objects import AGGREGATES, GROUPINGS, aggregate, box_counts, cluster_objects
@@ -83,6 +84,14 @@ class CurateResult:
     duplicates_dropped: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    label_ids: dict[int, int] = field(default_factory=dict)  # category id -> TFRecord label id, where renumbered
+
+
+def renumbered_label_ids(dataset: Dataset, output_format: str) -> dict[int, int]:
+    """The category ids a TFRecord output renumbers (source numbered from 0), else empty."""
+    if output_format != "tfrecord" or dataset.format == "tfrecord":
+        return {}
+    return {old: new for old, new in label_ids(dataset.categories).items() if old != new}
 
 
 def check_clusters(spec: str | int, n_images: int) -> None:
@@ -329,6 +338,12 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     started = time.perf_counter()
     with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
         output_format = write_dataset(pruned, tmp / "pruned", format=options.out_format, image_mode=options.image_mode)
+        renumbered = renumbered_label_ids(dataset, output_format)
+        if renumbered:
+            notes.append(
+                "TFRecord label ids are 1..N (0 is background): category ids renumbered "
+                + ", ".join(f"{old}->{new}" for old, new in renumbered.items())
+            )
         if options.write_dropped:
             write_dataset(
                 dataset.subset(~kept), tmp / "dropped", format=options.out_format, image_mode=options.image_mode
@@ -408,6 +423,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             int((~candidates).sum()),
             timings,
             notes,
+            renumbered,
         )
         timings["write"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(asdict(result), default=str, indent=2))

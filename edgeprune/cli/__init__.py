@@ -37,9 +37,10 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
     show_native_output(verbose >= 1)
+    logging.captureWarnings(True)  # library warnings (tf_keras, Model Garden) become "py.warnings" log records
     if verbose < 1:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hides "failed call to cuInit" on CPU-only machines
-        for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "faiss", "edgeprune.native"):
+        for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "faiss", "edgeprune.native", "py.warnings"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     else:
         logging.getLogger("absl").setLevel(logging.INFO)

@@ -26,7 +26,11 @@ def register(subparsers) -> None:
     p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
     p.add_argument("--format", choices=FORMATS, help="input format (default: detected from the path)")
     p.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory (default: beside the json)")
-    p.add_argument("--split", help="VOC: read only the ids of ImageSets/Main/SPLIT.txt")
+    p.add_argument(
+        "--split",
+        help="VOC: read only the ids of ImageSets/Main/SPLIT.txt; COCO: annotations/instances_SPLIT.json of the "
+        "official layout (with its SPLIT/ images)",
+    )
     p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")
     p.add_argument("--out-format", choices=FORMATS, help="output format (default: the input's)")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EdgepruneError
-from .coco import find_annotations, read_coco, write_coco
+from .coco import coco_candidates, read_coco, write_coco
 from .folder import is_image_folder, read_folder, write_folder
 from .tfrecord import find_record_files, is_record_file, read_tfrecord, write_tfrecord
 from .types import Box, Category, Dataset, ImageRecord, invalid_boxes
@@ -27,6 +27,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMATS = ("coco", "voc", "tfrecord", "folder")
+ANNOTATION_SUFFIXES = (".json", ".xml", ".yaml", ".yml", ".pbtxt", ".record", ".tfrecord")
 WRITERS: dict[str, Callable[..., object]] = {
     "coco": write_coco,
     "voc": write_voc,
@@ -55,14 +56,30 @@ def detect_format(path: Path | str) -> str:
         return "voc"
     if find_record_files(path):
         return "tfrecord"
-    if find_annotations(path) is not None:
+    if coco_candidates(path):
         return "coco"
+    annotations = _annotation_files(path)
+    if annotations:  # never read a labelled dataset as a plain image folder
+        shown = ", ".join(str(a.relative_to(path)) for a in annotations[:5])
+        raise EdgepruneError(
+            f"{path}: holds annotation files ({shown}) in no layout edgeprune recognises; pass --format, or point "
+            "at the annotations file"
+        )
     if is_image_folder(path):
         return "folder"
     raise EdgepruneError(
         f"{path}: unknown dataset format (expected a COCO .json, a VOC root, TFRecords or an image folder); "
         "pass --format to say which"
     )
+
+
+def _annotation_files(path: Path, depth: int = 2) -> list[Path]:
+    """Annotation-like files (json, xml, yaml, pbtxt, records) within ``depth`` folder levels of ``path``."""
+    found = []
+    for level in range(depth + 1):
+        pattern = "/".join(["*"] * (level + 1))
+        found += [p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in ANNOTATION_SUFFIXES]
+    return sorted(found)
 
 
 def read_dataset(
@@ -79,10 +96,10 @@ def read_dataset(
     fmt = format or detect_format(path)
     if fmt != "tfrecord" and not Path(path).exists():
         raise EdgepruneError(f"{path}: no such file or directory")
-    if split is not None and fmt != "voc":
-        raise EdgepruneError(f"--split applies to VOC datasets only, not {fmt}")
+    if split is not None and fmt not in ("voc", "coco"):
+        raise EdgepruneError(f"--split applies to VOC and COCO datasets only, not {fmt}")
     if fmt == "coco":
-        dataset = read_coco(Path(path), images_dir=images_dir)
+        dataset = read_coco(Path(path), images_dir=images_dir, split=split)
     elif fmt == "voc":
         dataset = read_voc(Path(path), split=split)
     elif fmt == "tfrecord":

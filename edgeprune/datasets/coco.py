@@ -1,8 +1,16 @@
 """COCO JSON: an annotations file plus an images directory.
 
-Layouts accepted: a ``.json`` file (images next to it, in ``images/`` beside it, or ``--images``), or a directory
-holding ``annotations.json`` (or exactly one ``*.json``) and ``images/``. The file is validated by building a
-pycocotools index. ``info``, ``licenses``, ``iscrowd``, ``area`` and segmentation are kept untouched.
+Layouts accepted:
+
+- a ``.json`` file (images next to it, in ``images/`` beside it, or ``--images``);
+- a directory holding ``annotations.json`` (or exactly one ``*.json``) and ``images/``;
+- Roboflow's export: ``_annotations.coco.json`` beside the images;
+- the official COCO 2017 layout: ``annotations/instances_<split>.json`` and ``<split>/``, ``--split`` picks one;
+- CVAT and Label Studio exports, whose ``file_name`` holds subfolders.
+
+``file_name`` must stay inside the image folder; duplicate image ids or file names are errors. The file is
+validated by building a pycocotools index. ``info``, ``licenses``, ``iscrowd``, ``area`` and segmentation are
+kept untouched.
 """
 
 from __future__ import annotations
@@ -22,23 +30,62 @@ ANNOTATIONS_NAME = "annotations.json"
 _BOX_KEYS = ("category_id", "bbox")
 
 
-def find_annotations(path: Path) -> Path | None:
-    """The COCO annotations file at or inside ``path``, or None if there is none."""
+ROBOFLOW_NAME = "_annotations.coco.json"
+
+
+def coco_candidates(path: Path) -> list[Path]:
+    """Every COCO-looking annotations file at or inside ``path``: the file itself, ``annotations.json``, Roboflow's
+    ``_annotations.coco.json``, any ``*.json`` beside the images, or the official layout's
+    ``annotations/instances_<split>.json``."""
     if path.is_file():
-        return path if path.suffix.lower() == ".json" else None
-    if (path / ANNOTATIONS_NAME).is_file():
-        return path / ANNOTATIONS_NAME
-    candidates = sorted(path.glob("*.json")) or sorted(path.glob("annotations/*.json"))
-    return candidates[0] if len(candidates) == 1 else None
+        return [path] if path.suffix.lower() == ".json" else []
+    for name in (ANNOTATIONS_NAME, ROBOFLOW_NAME):
+        if (path / name).is_file():
+            return [path / name]
+    return sorted(path.glob("*.json")) or sorted(path.glob("annotations/instances_*.json")) or sorted(
+        path.glob("annotations/*.json")
+    )
+
+
+def find_annotations(path: Path, split: str | None = None) -> Path | None:
+    """The COCO annotations file at or inside ``path`` (``split`` picks ``instances_<split>.json`` among several),
+    or None if there is none. Several candidates and no ``split`` is an error that lists them."""
+    candidates = coco_candidates(path)
+    if split is not None:
+        chosen = [c for c in candidates if c.stem in (split, f"instances_{split}")]
+        if not chosen:
+            shown = ", ".join(c.name for c in candidates) or "none"
+            raise EdgepruneError(f"{path}: no COCO annotations for split {split!r} (found: {shown})")
+        return chosen[0]
+    if len(candidates) > 1:
+        shown = ", ".join(str(c.relative_to(path)) for c in candidates)
+        splits = ", ".join(c.stem.removeprefix("instances_") for c in candidates)
+        raise EdgepruneError(f"{path}: several COCO annotation files ({shown}); pick one with --split ({splits})")
+    return candidates[0] if candidates else None
 
 
 def _image_root(ann_file: Path, images_dir: Path | None) -> Path:
+    """``--images``; else ``images/`` beside the json (or beside its folder); else, for the official layout's
+    ``annotations/instances_<split>.json``, the ``<split>/`` folder beside ``annotations/``; else the json's folder."""
     if images_dir is not None:
         return images_dir
-    for candidate in (ann_file.parent / "images", ann_file.parent.parent / "images"):
+    candidates = [ann_file.parent / "images", ann_file.parent.parent / "images"]
+    if ann_file.stem.startswith("instances_"):
+        candidates.insert(0, ann_file.parent.parent / ann_file.stem.removeprefix("instances_"))
+    for candidate in candidates:
         if candidate.is_dir():
             return candidate
     return ann_file.parent
+
+
+def safe_relative(name: str, where: Path, what: str) -> str:
+    """``name`` as a normalised relative path that stays inside its root; absolute or escaping names are an error
+    naming the file that holds them."""
+    text = str(name).replace("\\", "/")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":") or ".." in parts or not parts:
+        raise EdgepruneError(f"{where}: {what} {name!r} is absolute or leaves the dataset folder")
+    return "/".join(parts)
 
 
 def _load_json(ann_file: Path) -> dict[str, Any]:
@@ -70,11 +117,14 @@ def _validate_with_pycocotools(ann_file: Path, data: dict[str, Any]) -> None:
         raise EdgepruneError(f"{ann_file}: pycocotools cannot index this file: missing or bad field {exc}")
 
 
-def read_coco(path: Path, *, images_dir: Path | None = None) -> Dataset:
+def read_coco(path: Path, *, images_dir: Path | None = None, split: str | None = None) -> Dataset:
     """Read a COCO detection dataset; raises :class:`EdgepruneError` naming the file on any problem."""
-    ann_file = find_annotations(path)
+    ann_file = find_annotations(path, split)
     if ann_file is None:
-        raise EdgepruneError(f"{path}: no COCO annotations file found (expected {ANNOTATIONS_NAME} or one *.json)")
+        raise EdgepruneError(
+            f"{path}: no COCO annotations file found (expected {ANNOTATIONS_NAME}, {ROBOFLOW_NAME}, one *.json or "
+            "annotations/instances_<split>.json)"
+        )
     data = _load_json(ann_file)
     _validate_with_pycocotools(ann_file, data)
     root = _image_root(ann_file, images_dir)
@@ -89,10 +139,19 @@ def read_coco(path: Path, *, images_dir: Path | None = None) -> Dataset:
 
     images: list[ImageRecord] = []
     by_id: dict[Any, ImageRecord] = {}
+    by_name: dict[str, Any] = {}
     for entry in data["images"]:
         if "id" not in entry or "file_name" not in entry:
             raise EdgepruneError(f"{ann_file}: image entry without id or file_name: {entry}")
-        image_path = root / entry["file_name"]
+        if entry["id"] in by_id:
+            raise EdgepruneError(f"{ann_file}: duplicate image id {entry['id']!r}")
+        name = safe_relative(entry["file_name"], ann_file, f"image {entry['id']} file_name")
+        if name in by_name:
+            raise EdgepruneError(
+                f"{ann_file}: images {by_name[name]!r} and {entry['id']!r} share the file_name {entry['file_name']!r}"
+            )
+        by_name[name] = entry["id"]
+        image_path = root / name
         if not image_path.is_file():
             raise EdgepruneError(f"{ann_file}: image {entry['id']} points at missing file {image_path}")
         width, height = entry.get("width"), entry.get("height")

@@ -8,8 +8,10 @@ shard it came from, so the output shards exactly like the input.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
+import logging
 import math
 import re
 from pathlib import Path
@@ -19,6 +21,7 @@ from ..errors import EdgepruneError
 from ..progress import track
 from .types import Box, Category, Dataset, ImageRecord
 
+log = logging.getLogger(__name__)
 LABEL_MAP_NAME = "label_map.pbtxt"
 RECORDS_PER_SHARD = 1000
 _SHARD_RE = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})$")
@@ -62,6 +65,15 @@ def parse_label_map(path: Path) -> list[Category]:
     if not categories:
         raise EdgepruneError(f"{path}: no 'item {{ id: .. name: .. }}' entries in the label map")
     return categories
+
+
+def label_ids(categories: list[Category]) -> dict[int, int]:
+    """Dataset category id -> TFRecord label id. TFRecords and ``label_map.pbtxt`` number classes 1..N, with 0
+    reserved for background (Model Garden's ``TfExampleDecoder``, the TF OD API): ids that already are >= 1 stay;
+    a source numbered from 0 (many COCO exporters) is renumbered 1..N in category order."""
+    if all(c.id >= 1 for c in categories):
+        return {c.id: c.id for c in categories}
+    return {c.id: index + 1 for index, c in enumerate(sorted(categories, key=lambda c: c.id))}
 
 
 def format_label_map(categories: list[Category]) -> str:
@@ -161,9 +173,12 @@ def _parse_record(raw: bytes, record_file: Path, position: int, shard: int, know
     return ImageRecord(source_id, file_name, width, height, encoded=encoded, boxes=boxes, extra=extra)
 
 
-def build_example(img: ImageRecord, names: dict[int, str]):
-    """A TF OD API ``tf.train.Example`` for ``img`` (boxes normalised, image bytes unchanged)."""
+def build_example(img: ImageRecord, names: dict[int, str], ids: dict[int, int] | None = None):
+    """A TF OD API ``tf.train.Example`` for ``img`` (boxes normalised, image bytes unchanged); ``ids`` maps category
+    ids to TFRecord label ids (:func:`label_ids`; identity by default)."""
     import tensorflow as tf
+
+    ids = ids if ids is not None else {k: k for k in names}
 
     def floats(values):
         return tf.train.Feature(float_list=tf.train.FloatList(value=values))
@@ -191,7 +206,7 @@ def build_example(img: ImageRecord, names: dict[int, str]):
         "image/object/bbox/ymin": floats([b.bbox[1] / h for b in boxes]),
         "image/object/bbox/ymax": floats([(b.bbox[1] + b.bbox[3]) / h for b in boxes]),
         "image/object/class/text": blobs([names[b.category_id].encode() for b in boxes]),
-        "image/object/class/label": ints([b.category_id for b in boxes]),
+        "image/object/class/label": ints([ids[b.category_id] for b in boxes]),
         "image/object/is_crowd": ints([int(b.extra.get("iscrowd", 0)) for b in boxes]),
         "image/object/area": floats([b.area for b in boxes]),
     }
@@ -218,16 +233,24 @@ def write_tfrecord(dataset: Dataset, out_dir: Path, *, base: str = "data", **_: 
     names = _shard_names(dataset, base)
     writers = [tf.io.TFRecordWriter(str(out_dir / name)) for name in names]
     category_names = dataset.category_names
+    ids = label_ids(dataset.categories)
+    renumbered = {old: new for old, new in ids.items() if old != new}
+    if renumbered:
+        log.warning(
+            "TFRecord label ids are 1..N (0 is background): category ids renumbered %s",
+            ", ".join(f"{old}->{new}" for old, new in renumbered.items()),
+        )
     try:
         for index, img in enumerate(track(dataset.images, "writing")):
             raw = img.extra.get("tfrecord_raw")
             shard = img.extra.get("tfrecord_shard") if raw is not None else None
             if shard is None or shard >= len(writers):
                 shard = index * len(writers) // max(len(dataset.images), 1)
-                raw = build_example(img, category_names).SerializeToString()
+                raw = build_example(img, category_names, ids).SerializeToString()
             writers[shard].write(raw)
     finally:
         for writer in writers:
             writer.close()
-    (out_dir / LABEL_MAP_NAME).write_text(format_label_map(dataset.categories))
+    categories = [dataclasses.replace(c, id=ids[c.id]) for c in dataset.categories]
+    (out_dir / LABEL_MAP_NAME).write_text(format_label_map(categories))
     return [out_dir / name for name in names]

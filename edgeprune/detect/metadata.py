@@ -28,12 +28,17 @@ MIN_PARSER_VERSION = "1.2.0"
 
 
 def _schema():
+    """The generated metadata schema: tflite-support's, or the same schema as MediaPipe ships it."""
     try:
         from tensorflow_lite_support.metadata import metadata_schema_py_generated as schema
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "TFLite metadata needs the schema from tflite-support: pip install --no-deps tflite-support==0.4.4"
-        ) from exc
+    except ImportError:
+        try:
+            from mediapipe.tasks.metadata import metadata_schema_py_generated as schema
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "TFLite metadata needs the metadata schema: pip install --no-deps tflite-support==0.4.4 "
+                "(or pip install mediapipe)"
+            ) from exc
     return schema
 
 

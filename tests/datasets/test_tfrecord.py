@@ -1,10 +1,32 @@
+import dataclasses
+
+import numpy as np
 import pytest
 
 from edgeprune.datasets import read_dataset, write_dataset
-from edgeprune.datasets.tfrecord import build_example, format_label_map, parse_label_map, read_tfrecord, write_tfrecord
+from edgeprune.datasets.tfrecord import (
+    build_example,
+    format_label_map,
+    label_ids,
+    parse_label_map,
+    read_tfrecord,
+    write_tfrecord,
+)
 from edgeprune.datasets.types import Category
 from edgeprune.errors import EdgepruneError
 from tests.conftest import assert_same_dataset
+
+
+def renumbered(dataset):
+    """``dataset`` with TFRecord label ids (1..N; the digit scenes number their categories from 0)."""
+    ids = label_ids(dataset.categories)
+    copy = dataset.subset([True] * len(dataset))
+    copy.categories = [dataclasses.replace(c, id=ids[c.id]) for c in dataset.categories]
+    copy.images = [
+        dataclasses.replace(img, boxes=[dataclasses.replace(b, category_id=ids[b.category_id]) for b in img.boxes])
+        for img in dataset.images
+    ]
+    return copy
 
 
 @pytest.fixture(scope="module")
@@ -12,7 +34,7 @@ def sharded(tmp_path_factory, digits_coco):
     """The digit scenes as 3 TF OD API shards train.record-0000i-of-00003 plus label_map.pbtxt."""
     import tensorflow as tf
 
-    coco = read_dataset(digits_coco)
+    coco = renumbered(read_dataset(digits_coco))
     root = tmp_path_factory.mktemp("records")
     names = coco.category_names
     writers = [tf.io.TFRecordWriter(str(root / f"train.record-{i:05d}-of-00003")) for i in range(3)]
@@ -56,7 +78,36 @@ def test_round_trip_through_write_tfrecord_from_coco(tmp_path, digits_coco):
     coco = read_dataset(digits_coco)
     paths = write_tfrecord(coco, tmp_path / "rec", base="train")
     assert [p.name for p in paths] == ["train.record-00000-of-00001"]
-    assert_same_dataset(coco, read_dataset(tmp_path / "rec"))
+    assert_same_dataset(renumbered(coco), read_dataset(tmp_path / "rec"))
+
+
+def test_model_garden_decoder_reads_coco_numbered_from_zero_as_1_to_n(tmp_path, digits_coco):
+    """Category id 0 would be background to Model Garden and the TF OD API: records carry 1..N, names kept."""
+    import tensorflow as tf
+    from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder
+
+    coco = read_dataset(digits_coco)
+    assert min(c.id for c in coco.categories) == 0
+    write_tfrecord(coco, tmp_path / "rec", base="train")
+    label_map = parse_label_map(tmp_path / "rec" / "label_map.pbtxt")
+    assert [(c.id, c.name) for c in label_map] == [(i + 1, str(i)) for i in range(10)]
+    decoder = TfExampleDecoder()
+    records = tf.data.TFRecordDataset(str(tmp_path / "rec" / "train.record-00000-of-00001"))
+    for img, raw in zip(coco.images, records):
+        decoded = decoder.decode(raw)
+        assert decoded["groundtruth_classes"].numpy().tolist() == [b.category_id + 1 for b in img.boxes]
+        assert (decoded["groundtruth_classes"].numpy() >= 1).all()
+        boxes = decoded["groundtruth_boxes"].numpy()  # ymin, xmin, ymax, xmax normalised
+        expected = [
+            [
+                b.bbox[1] / img.height,
+                b.bbox[0] / img.width,
+                (b.bbox[1] + b.bbox[3]) / img.height,
+                (b.bbox[0] + b.bbox[2]) / img.width,
+            ]
+            for b in img.boxes
+        ]
+        assert boxes.shape == (len(img.boxes), 4) and np.allclose(boxes, expected, atol=1e-6)
 
 
 def test_label_map_round_trip_with_display_names(tmp_path):
