@@ -13,8 +13,8 @@ import numpy as np
 from .atomic import atomic_output_dir, check_output_dir
 from .cluster import make_clusterer
 from .cluster.autok import AUTO_CHOICES, choose_k, parse_k
-from .datasets import Dataset, check_boxes, read_dataset, write_dataset
-from .datasets.tfrecord import label_ids
+from .datasets import check_boxes, read_dataset, write_dataset
+from .datasets.tfrecord import renumbered_label_ids
 from .dedup import duplicate_groups, duplicate_of
 from .errors import EdgepruneError
 from .objects import AGGREGATES, GROUPINGS, aggregate, box_counts, cluster_objects
@@ -85,13 +85,6 @@ class CurateResult:
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     label_ids: dict[int, int] = field(default_factory=dict)  # category id -> TFRecord label id, where renumbered
-
-
-def renumbered_label_ids(dataset: Dataset, output_format: str) -> dict[int, int]:
-    """The category ids a TFRecord output renumbers (source numbered from 0), else empty."""
-    if output_format != "tfrecord" or dataset.format == "tfrecord":
-        return {}
-    return {old: new for old, new in label_ids(dataset.categories).items() if old != new}
 
 
 def check_clusters(spec: str | int, n_images: int) -> None:

@@ -12,6 +12,7 @@ from .folder import is_image_folder, read_folder, write_folder
 from .tfrecord import find_record_files, is_record_file, read_tfrecord, write_tfrecord
 from .types import Box, Category, Dataset, ImageRecord, invalid_boxes
 from .voc import is_voc, read_voc, write_voc
+from .yolo import find_yaml, read_yolo, write_yolo
 
 __all__ = [
     "Box",
@@ -26,18 +27,20 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 
-FORMATS = ("coco", "voc", "tfrecord", "folder")
+FORMATS = ("coco", "voc", "tfrecord", "yolo", "folder")
 ANNOTATION_SUFFIXES = (".json", ".xml", ".yaml", ".yml", ".pbtxt", ".record", ".tfrecord")
 WRITERS: dict[str, Callable[..., object]] = {
     "coco": write_coco,
     "voc": write_voc,
     "tfrecord": write_tfrecord,
+    "yolo": write_yolo,
     "folder": write_folder,
 }
 
 
 def detect_format(path: Path | str) -> str:
-    """Guess the format of the dataset at ``path``: VOC layout, TFRecords, a COCO JSON, then an image folder."""
+    """Guess the format of the dataset at ``path``: VOC layout, TFRecords, a YOLO data.yaml, a COCO JSON, then an
+    image folder (only when no annotation files are there)."""
     text = str(path)
     if any(ch in text for ch in "*?["):
         if find_record_files(text):
@@ -51,11 +54,15 @@ def detect_format(path: Path | str) -> str:
             return "coco"
         if is_record_file(path):
             return "tfrecord"
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return "yolo"
         raise EdgepruneError(f"{path}: cannot tell the format of this file; pass --format")
     if is_voc(path):
         return "voc"
     if find_record_files(path):
         return "tfrecord"
+    if find_yaml(path) is not None:
+        return "yolo"
     if coco_candidates(path):
         return "coco"
     annotations = _annotation_files(path)
@@ -96,14 +103,16 @@ def read_dataset(
     fmt = format or detect_format(path)
     if fmt != "tfrecord" and not Path(path).exists():
         raise EdgepruneError(f"{path}: no such file or directory")
-    if split is not None and fmt not in ("voc", "coco"):
-        raise EdgepruneError(f"--split applies to VOC and COCO datasets only, not {fmt}")
+    if split is not None and fmt not in ("voc", "coco", "yolo"):
+        raise EdgepruneError(f"--split applies to VOC, COCO and YOLO datasets only, not {fmt}")
     if fmt == "coco":
         dataset = read_coco(Path(path), images_dir=images_dir, split=split)
     elif fmt == "voc":
         dataset = read_voc(Path(path), split=split)
     elif fmt == "tfrecord":
         dataset = read_tfrecord(path, label_map=label_map)
+    elif fmt == "yolo":
+        dataset = read_yolo(Path(path), split=split)
     else:
         dataset = read_folder(Path(path))
     if not dataset.images:

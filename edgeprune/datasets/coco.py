@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import EdgepruneError
 from ..progress import track
-from .files import copy_image, image_size
+from .files import copy_image, image_size, safe_relative
 from .types import Box, Category, Dataset, ImageRecord
 
 ANNOTATIONS_NAME = "annotations.json"
@@ -42,8 +42,10 @@ def coco_candidates(path: Path) -> list[Path]:
     for name in (ANNOTATIONS_NAME, ROBOFLOW_NAME):
         if (path / name).is_file():
             return [path / name]
-    return sorted(path.glob("*.json")) or sorted(path.glob("annotations/instances_*.json")) or sorted(
-        path.glob("annotations/*.json")
+    return (
+        sorted(path.glob("*.json"))
+        or sorted(path.glob("annotations/instances_*.json"))
+        or sorted(path.glob("annotations/*.json"))
     )
 
 
@@ -76,16 +78,6 @@ def _image_root(ann_file: Path, images_dir: Path | None) -> Path:
         if candidate.is_dir():
             return candidate
     return ann_file.parent
-
-
-def safe_relative(name: str, where: Path, what: str) -> str:
-    """``name`` as a normalised relative path that stays inside its root; absolute or escaping names are an error
-    naming the file that holds them."""
-    text = str(name).replace("\\", "/")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if text.startswith("/") or (len(text) > 1 and text[1] == ":") or ".." in parts or not parts:
-        raise EdgepruneError(f"{where}: {what} {name!r} is absolute or leaves the dataset folder")
-    return "/".join(parts)
 
 
 def _load_json(ann_file: Path) -> dict[str, Any]:

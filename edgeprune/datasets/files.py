@@ -40,3 +40,13 @@ def copy_image(img: ImageRecord, target: Path, *, mode: str = "copy") -> None:
             shutil.copyfile(img.path, target)
     else:
         shutil.copyfile(img.path, target)
+
+
+def safe_relative(name: str, where: Path, what: str) -> str:
+    """``name`` as a normalised relative path that stays inside its root; absolute or escaping names are an error
+    naming the file that holds them."""
+    text = str(name).replace("\\", "/")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":") or ".." in parts or not parts:
+        raise EdgepruneError(f"{where}: {what} {name!r} is absolute or leaves the dataset folder")
+    return "/".join(parts)

@@ -76,6 +76,14 @@ def label_ids(categories: list[Category]) -> dict[int, int]:
     return {c.id: index + 1 for index, c in enumerate(sorted(categories, key=lambda c: c.id))}
 
 
+def renumbered_label_ids(dataset: Dataset, output_format: str) -> dict[int, int]:
+    """The category ids that writing ``dataset`` as ``output_format`` renumbers (TFRecords from a source numbered
+    from 0), else empty."""
+    if output_format != "tfrecord" or dataset.format == "tfrecord":
+        return {}
+    return {old: new for old, new in label_ids(dataset.categories).items() if old != new}
+
+
 def format_label_map(categories: list[Category]) -> str:
     """The ``label_map.pbtxt`` text for ``categories``."""
     items = []
