@@ -145,7 +145,7 @@ def finalize_detector(data: bytes) -> bytes:
     _skip_background(post_op, graph.tensors[int(post_op.inputs[1])])
     boxes = graph.tensors[int(post_op.inputs[0])]
     if boxes.type == tfl.TensorType.UINT8:
-        _quantize_anchors(tfl, model, graph.tensors[int(post_op.inputs[2])])
+        _quantize_anchors(tfl, model, graph, graph.tensors[int(post_op.inputs[2])])
     graph.outputs = np.array(post_op.outputs, dtype=np.int32)
     return _pack(tfl, model)
 
@@ -188,17 +188,22 @@ def _skip_background(post_op, scores) -> None:
         post_op.customOptions = np.frombuffer(flexbuffers.Dumps(options), dtype=np.uint8)
 
 
-def _quantize_anchors(tfl, model, anchors) -> None:
+def _quantize_anchors(tfl, model, graph, anchors) -> None:
     """The kernel reads the anchors in the box encodings' type: store the constant anchors as uint8 (per-tensor
-    scale ``max / 255``, zero point 0; anchors are non-negative centres and sizes in image ratios)."""
+    scale ``max / 255``, zero point 0; anchors are non-negative centres and sizes in image ratios). The float
+    buffer is replaced in place unless another tensor shares it."""
     if anchors.type != tfl.TensorType.FLOAT32:
         return
     values = np.frombuffer(bytes(model.buffers[anchors.buffer].data), dtype=np.float32)
     scale = float(values.max()) / 255.0 or 1.0
-    buffer = tfl.BufferT()
-    buffer.data = np.clip(np.round(values / scale), 0, 255).astype(np.uint8)
-    model.buffers.append(buffer)
-    anchors.buffer = len(model.buffers) - 1
+    quantized = np.clip(np.round(values / scale), 0, 255).astype(np.uint8)
+    if sum(t.buffer == anchors.buffer for t in graph.tensors) == 1:
+        model.buffers[anchors.buffer].data = quantized
+    else:
+        buffer = tfl.BufferT()
+        buffer.data = quantized
+        model.buffers.append(buffer)
+        anchors.buffer = len(model.buffers) - 1
     anchors.type = tfl.TensorType.UINT8
     anchors.quantization = tfl.QuantizationParametersT()
     anchors.quantization.scale = np.array([scale], dtype=np.float32)
@@ -219,13 +224,6 @@ def op_table(data: bytes) -> list[dict]:
         }
         for op in graph.operators
     ]
-
-
-def output_shapes(data: bytes) -> list[list[int]]:
-    """The subgraph's output tensor shapes, in subgraph order."""
-    _, model = _load(data)
-    graph = model.subgraphs[0]
-    return [[int(d) for d in graph.tensors[int(t)].shape] for t in graph.outputs]
 
 
 def _edgetpu_reason(row: dict) -> str | None:
