@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import EdgepruneError
 from ..progress import track
 from .files import copy_image, image_size, safe_relative
-from .types import Box, Category, Dataset, ImageRecord
+from .types import SOURCE_KEYS, Box, Category, Dataset, ImageRecord
 
 ANNOTATIONS_NAME = "annotations.json"
 _BOX_KEYS = ("category_id", "bbox")
@@ -184,7 +184,7 @@ def to_coco_dict(dataset: Dataset) -> dict[str, Any]:
     for index, img in enumerate(dataset.images):
         image_id = img.id if isinstance(img.id, int) else index + 1
         entry = {"id": image_id, "file_name": coco_file_name(img), "width": img.width, "height": img.height}
-        entry.update({k: v for k, v in img.extra.items() if _json_safe(v)})
+        entry.update({k: v for k, v in img.extra.items() if k not in SOURCE_KEYS and _json_safe(v)})
         images.append(entry)
         for box in img.boxes:
             ann = {"image_id": image_id, "category_id": box.category_id, "bbox": list(box.bbox)}

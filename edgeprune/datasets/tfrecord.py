@@ -26,7 +26,6 @@ LABEL_MAP_NAME = "label_map.pbtxt"
 RECORDS_PER_SHARD = 1000
 _SHARD_RE = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})$")
 _RECORD_HINTS = (".record", ".tfrecord", ".tfrecords")
-_FIELD_RE = re.compile(r"(\w+)\s*:\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
 
 
 def is_record_file(path: Path) -> bool:
@@ -47,21 +46,50 @@ def find_record_files(path: Path | str) -> list[Path]:
     return []
 
 
+def _label_map_class():
+    """A ``StringIntLabelMap``-shaped protobuf message (the TF OD API's label map: repeated ``item`` with ``name``,
+    ``id``, ``display_name``), built from a descriptor so that no TF OD API package is needed."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    field = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(name="edgeprune/label_map.proto", package="edgeprune", syntax="proto2")
+    item = proto.message_type.add(name="StringIntLabelMapItem")
+    for number, (name, kind) in enumerate((("name", field.TYPE_STRING), ("id", field.TYPE_INT32)), start=1):
+        item.field.add(name=name, number=number, type=kind, label=field.LABEL_OPTIONAL)
+    item.field.add(name="display_name", number=3, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    top = proto.message_type.add(name="StringIntLabelMap")
+    top.field.add(
+        name="item",
+        number=1,
+        type=field.TYPE_MESSAGE,
+        type_name=".edgeprune.StringIntLabelMapItem",
+        label=field.LABEL_REPEATED,
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("edgeprune.StringIntLabelMap"))
+
+
 def parse_label_map(path: Path) -> list[Category]:
-    """Parse a TF OD API ``label_map.pbtxt`` (``item { id: 1 name: 'cat' display_name: 'Cat' }`` blocks)."""
-    text = path.read_text()
+    """Parse a TF OD API ``label_map.pbtxt`` with protobuf's text format (comments, either quote style, escapes;
+    fields edgeprune does not use, such as ``keypoints`` or ``frequency``, are skipped)."""
+    from google.protobuf import text_format
+
+    message = _label_map_class()()
+    try:
+        text_format.Parse(path.read_text(), message, allow_unknown_field=True)
+    except text_format.ParseError as exc:
+        raise EdgepruneError(f"{path}: not a label map ({exc})")
+    except UnicodeDecodeError as exc:
+        raise EdgepruneError(f"{path}: not UTF-8 text ({exc.reason})")
     categories = []
-    for block in re.findall(r"item\s*\{(.*?)\}", text, flags=re.S):
-        fields = {key: a or b or c for key, a, b, c in _FIELD_RE.findall(block)}
-        if "id" not in fields or not ("name" in fields or "display_name" in fields):
-            raise EdgepruneError(f"{path}: label map item without id or name: {block.strip()!r}")
-        try:
-            cat_id = int(fields["id"])
-        except ValueError:
-            raise EdgepruneError(f"{path}: label map id {fields['id']!r} is not an integer")
-        name = fields.get("name") or fields["display_name"]
-        extra = {"display_name": fields["display_name"]} if "display_name" in fields else {}
-        categories.append(Category(cat_id, name, None, extra))
+    for item in message.item:
+        if not item.HasField("id") or not (item.name or item.display_name):
+            raise EdgepruneError(
+                f"{path}: label map item without id or name: {text_format.MessageToString(item, as_one_line=True)!r}"
+            )
+        extra = {"display_name": item.display_name} if item.HasField("display_name") else {}
+        categories.append(Category(int(item.id), item.name or item.display_name, None, extra))
     if not categories:
         raise EdgepruneError(f"{path}: no 'item {{ id: .. name: .. }}' entries in the label map")
     return categories
@@ -85,15 +113,15 @@ def renumbered_label_ids(dataset: Dataset, output_format: str) -> dict[int, int]
 
 
 def format_label_map(categories: list[Category]) -> str:
-    """The ``label_map.pbtxt`` text for ``categories``."""
-    items = []
+    """The ``label_map.pbtxt`` text for ``categories`` (protobuf text format, names escaped as needed)."""
+    from google.protobuf import text_format
+
+    message = _label_map_class()()
     for cat in categories:
-        display = cat.extra.get("display_name")
-        line = f"item {{\n  id: {cat.id}\n  name: '{cat.name}'\n"
-        if display:
-            line += f"  display_name: '{display}'\n"
-        items.append(line + "}\n")
-    return "".join(items)
+        item = message.item.add(id=cat.id, name=cat.name)
+        if cat.extra.get("display_name"):
+            item.display_name = cat.extra["display_name"]
+    return text_format.MessageToString(message)
 
 
 def _feature_list(feature: Any, key: str) -> list:

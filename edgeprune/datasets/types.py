@@ -15,6 +15,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+# ``ImageRecord.extra`` keys a reader keeps for its own writer (the source record, XML or label file); no other
+# format writes them out.
+SOURCE_KEYS = frozenset({"tfrecord_raw", "tfrecord_shard", "voc_xml", "yolo_label"})
+
 
 @dataclass
 class Category:

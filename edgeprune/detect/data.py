@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..datasets import Category, Dataset, invalid_boxes
 from ..datasets.tfrecord import format_label_map, write_tfrecord
+from ..datasets.types import SOURCE_KEYS
 from ..errors import EdgepruneError
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def remap(dataset: Dataset, labels: LabelSpace, *, role: str) -> Dataset:
             for b in img.boxes
             if id(b) not in bad
         ]
-        clone.extra = {k: v for k, v in img.extra.items() if k not in ("tfrecord_raw", "tfrecord_shard", "voc_xml")}
+        clone.extra = {k: v for k, v in img.extra.items() if k not in SOURCE_KEYS}
         images.append(clone)
     if bad:
         log.info("%s: skipped %d zero-area boxes", role, len(bad))

@@ -46,8 +46,8 @@ def test_missing_and_unknown_paths(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(EdgepruneError, match="unknown dataset format"):
         read_dataset(tmp_path)
-    with pytest.raises(EdgepruneError, match="unknown format 'yolo'"):
-        read_dataset(tmp_path, format="yolo")
+    with pytest.raises(EdgepruneError, match="unknown format 'darknet'"):
+        read_dataset(tmp_path, format="darknet")
 
 
 def test_empty_dataset_is_an_error(tmp_path):

@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from edgeprune.cli import main
 from edgeprune.datasets import read_dataset, write_dataset
 from edgeprune.datasets.tfrecord import (
     build_example,
@@ -118,6 +119,53 @@ def test_label_map_round_trip_with_display_names(tmp_path):
     path.write_text('item {\n  name: "cat"\n}\n')
     with pytest.raises(EdgepruneError, match="without id"):
         parse_label_map(path)
+    path.write_text("item { id: 1 name: 'a' \n")
+    with pytest.raises(EdgepruneError, match=r"label_map.pbtxt: not a label map \(1:20 : Expected"):
+        parse_label_map(path)
+
+
+def test_label_map_as_the_tf_od_api_writes_it(tmp_path):
+    """Comments, both quote styles, escaped quotes, braces inside names and fields edgeprune does not use."""
+    path = tmp_path / "label_map.pbtxt"
+    path.write_text(
+        "# exported by the TF OD API\n"
+        'item {\n  name: "/m/01g317"  # a comment\n  id: 1\n  display_name: "person {adult}"\n'
+        '  keypoints { id: 0 label: "nose" }\n  frequency: FREQUENT\n}\n'
+        "item { id: 2 name: 'it\\'s' }\n"
+    )
+    categories = parse_label_map(path)
+    assert [(c.id, c.name, c.extra.get("display_name")) for c in categories] == [
+        (1, "/m/01g317", "person {adult}"),
+        (2, "it's", None),
+    ]
+    path.write_text(format_label_map(categories))
+    assert parse_label_map(path) == categories
+
+
+def test_reads_records_built_by_model_garden(tmp_path, digits_coco):
+    """Records from Model Garden's own ``TfExampleBuilder`` (the COCO-to-TFRecord tooling it ships)."""
+    import tensorflow as tf
+    from official.vision.data.tf_example_builder import TfExampleBuilder
+
+    coco = read_dataset(digits_coco)
+    images = coco.images[:5]
+    with tf.io.TFRecordWriter(str(tmp_path / "mg.record")) as writer:
+        for img in images:
+            builder = TfExampleBuilder()
+            builder.add_encoded_image_feature(img.read_bytes(), "jpeg", img.height, img.width)
+            builder.add_boxes_feature(
+                xmins=[b.bbox[0] / img.width for b in img.boxes],
+                xmaxs=[(b.bbox[0] + b.bbox[2]) / img.width for b in img.boxes],
+                ymins=[b.bbox[1] / img.height for b in img.boxes],
+                ymaxs=[(b.bbox[1] + b.bbox[3]) / img.height for b in img.boxes],
+                labels=[b.category_id + 1 for b in img.boxes],
+            )
+            writer.write(builder.example.SerializeToString())
+    records = read_dataset(tmp_path / "mg.record")
+    assert len(records) == 5
+    for img, record in zip(images, records.images):
+        assert [b.category_id for b in record.boxes] == [b.category_id + 1 for b in img.boxes]
+        np.testing.assert_allclose([b.bbox for b in record.boxes], [b.bbox for b in img.boxes], atol=1e-3)
 
 
 def test_corrupt_record_file_is_named(tmp_path, sharded):
@@ -137,3 +185,13 @@ def test_record_that_is_not_an_example(tmp_path):
         writer.write(b"\xff\xfe not a protobuf")
     with pytest.raises(EdgepruneError, match="junk.tfrecord: record 0"):
         read_dataset(path)
+
+
+def test_records_to_coco_keep_source_ids_and_leak_no_internal_keys(tmp_path, sharded):
+    from pycocotools.coco import COCO
+
+    root, _ = sharded
+    assert main(["-q", "convert", str(root), "--out", str(tmp_path / "coco"), "--out-format", "coco"]) == 0
+    coco = COCO(str(tmp_path / "coco" / "annotations.json"))
+    assert all(set(img) == {"id", "file_name", "width", "height"} for img in coco.dataset["images"])
+    assert [c["id"] for c in coco.dataset["categories"]] == list(range(1, 11))
