@@ -2,7 +2,9 @@
 
 Corners are converted to ``[x, y, w, h]`` as the TF Object Detection API does (``x = xmin``, ``w = xmax - xmin``),
 so a box with ``xmin == xmax`` has zero area and is reported. A kept image's XML is copied byte for byte, so a
-round trip is exact.
+round trip is exact; a regenerated XML (another source format, or dropped boxes) writes integer corners as integers
+and fractional ones with their digits. Split files keep their lines as written (the ``1``/``-1`` column of
+per-class files included), filtered to the kept ids; reading one ``--split`` writes only that split's files.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from xml.dom import minidom
 
 from ..errors import EdgepruneError
 from ..progress import track
-from .files import copy_image, image_size
+from .files import copy_image, image_size, safe_relative
 from .types import Box, Category, Dataset, ImageRecord
 
 SPLITS_DIR = Path("ImageSets") / "Main"
@@ -44,11 +46,16 @@ def _number(node: ET.Element, tag: str, xml_file: Path) -> float:
 
 
 def read_splits(root: Path) -> dict[str, list[str]]:
-    """The image ids listed in each ``ImageSets/Main/<split>.txt``."""
+    """The lines of each ``ImageSets/Main/<split>.txt`` as written: an image id, and in per-class files
+    (``<class>_<split>.txt``) its ``1`` / ``-1`` / ``0`` column."""
     splits = {}
     for split_file in sorted((root / SPLITS_DIR).glob("*.txt")):
-        splits[split_file.stem] = [line.split()[0] for line in split_file.read_text().splitlines() if line.strip()]
+        splits[split_file.stem] = [line for line in split_file.read_text().splitlines() if line.strip()]
     return splits
+
+
+def _split_ids(lines: list[str]) -> list[str]:
+    return [line.split()[0] for line in lines]
 
 
 def read_voc(path: Path, *, split: str | None = None) -> Dataset:
@@ -61,8 +68,10 @@ def read_voc(path: Path, *, split: str | None = None) -> Dataset:
         if split not in splits:
             known = ", ".join(splits) or "none"
             raise EdgepruneError(f"{path / SPLITS_DIR}: no split {split!r} (found: {known})")
-        wanted = set(splits[split])
+        wanted = set(_split_ids(splits[split]))
         xml_files = [f for f in xml_files if f.stem in wanted]
+        # only the split that was read (and its per-class files) describe this dataset
+        splits = {name: lines for name, lines in splits.items() if name == split or name.endswith(f"_{split}")}
 
     names: dict[str, int] = {}
     parsed = []
@@ -80,6 +89,7 @@ def read_voc(path: Path, *, split: str | None = None) -> Dataset:
     images = []
     for xml_file, root in parsed:
         file_name = _text(root, "filename", xml_file, required=False) or f"{xml_file.stem}.jpg"
+        file_name = safe_relative(file_name, xml_file, "<filename>")
         image_path = path / "JPEGImages" / file_name
         if not image_path.is_file():
             raise EdgepruneError(f"{xml_file}: points at missing image {image_path}")
@@ -121,8 +131,14 @@ def _voc_xml(img: ImageRecord, file_name: str, names: dict[int, str]) -> bytes:
         x, y, w, h = box.bbox
         bnd = ET.SubElement(obj, "bndbox")
         for tag, value in (("xmin", x), ("ymin", y), ("xmax", x + w), ("ymax", y + h)):
-            ET.SubElement(bnd, tag).text = str(int(round(value)))
+            ET.SubElement(bnd, tag).text = _coordinate(value)
     return minidom.parseString(ET.tostring(root)).toprettyxml(indent="\t").encode()
+
+
+def _coordinate(value: float) -> str:
+    """A corner as the input wrote it: an integer stays an integer, a fraction keeps its digits."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(round(value, 6))
 
 
 def voc_stem(img: ImageRecord) -> str:
@@ -149,6 +165,6 @@ def write_voc(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> N
     splits = dataset.extra.get("splits") or {}
     if splits:
         (out_dir / SPLITS_DIR).mkdir(parents=True, exist_ok=True)
-    for name, ids in splits.items():
-        lines = [i for i in ids if i in kept_ids]
-        (out_dir / SPLITS_DIR / f"{name}.txt").write_text("".join(f"{i}\n" for i in lines))
+    for name, lines in splits.items():
+        kept = [line for line in lines if line.split()[0] in kept_ids]
+        (out_dir / SPLITS_DIR / f"{name}.txt").write_text("".join(f"{line}\n" for line in kept))

@@ -38,7 +38,7 @@ def test_round_trip_copies_xml_and_filters_splits(tmp_path, bccd):
     assert (tmp_path / "out" / "ImageSets" / "Main" / "val.txt").read_text().split() == sorted(
         str(i.id) for i in dataset.images
     )
-    assert len((tmp_path / "out" / "ImageSets" / "Main" / "train.txt").read_text().split()) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "ImageSets" / "Main").iterdir()) == ["val.txt"]
 
 
 def test_dropped_boxes_regenerate_the_xml(tmp_path, bccd):
@@ -84,3 +84,58 @@ def test_missing_image_names_annotation(tmp_path, bccd):
     victim.unlink()
     with pytest.raises(EdgepruneError, match=f"{victim.stem}.xml: points at missing image"):
         read_dataset(root)
+
+
+def _small_voc(tmp_path, bccd, ids):
+    """A VOC copy of a few BCCD images with per-class split files (``<class>_<split>.txt``, 1 / -1 column)."""
+    root = tmp_path / "voc"
+    for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True)
+    for image_id in ids:
+        (root / "Annotations" / f"{image_id}.xml").write_bytes((bccd / "Annotations" / f"{image_id}.xml").read_bytes())
+        (root / "JPEGImages" / f"{image_id}.jpg").write_bytes((bccd / "JPEGImages" / f"{image_id}.jpg").read_bytes())
+    main = root / "ImageSets" / "Main"
+    (main / "train.txt").write_text("".join(f"{i}\n" for i in ids[:3]))
+    (main / "val.txt").write_text("".join(f"{i}\n" for i in ids[3:]))
+    (main / "WBC_train.txt").write_text("".join(f"{i} {1 if n % 2 else -1}\n" for n, i in enumerate(ids[:3])))
+    (main / "WBC_val.txt").write_text("".join(f"{i}  1\n" for i in ids[3:]))
+    return root
+
+
+def test_split_files_keep_their_columns_and_only_the_split_read_is_written(tmp_path, bccd):
+    ids = (bccd / "ImageSets" / "Main" / "train.txt").read_text().split()[:5]
+    root = _small_voc(tmp_path, bccd, ids)
+    train = read_voc(root, split="train")
+    write_dataset(train.subset([True, False, True]), tmp_path / "out")
+    main = tmp_path / "out" / "ImageSets" / "Main"
+    assert sorted(p.name for p in main.iterdir()) == ["WBC_train.txt", "train.txt"]
+    assert (main / "WBC_train.txt").read_text() == f"{ids[0]} -1\n{ids[2]} -1\n"
+    assert (main / "train.txt").read_text() == f"{ids[0]}\n{ids[2]}\n"
+
+
+def test_regenerated_xml_keeps_fractional_and_integer_coordinates(tmp_path, digits_coco):
+    import json
+
+    data = json.loads((digits_coco / "annotations.json").read_text())
+    data["annotations"][0]["bbox"] = [10.25, 4.0, 20.5, 8.0]
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "coco" / "annotations.json").write_text(json.dumps(data))
+    (tmp_path / "coco" / "images").symlink_to(digits_coco / "images")
+    write_dataset(read_dataset(tmp_path / "coco"), tmp_path / "voc", format="voc")
+    image = next(i for i in data["images"] if i["id"] == data["annotations"][0]["image_id"])
+    xml = (tmp_path / "voc" / "Annotations" / image["file_name"].replace(".jpg", ".xml")).read_text()
+    assert "<xmin>10.25</xmin>" in xml and "<ymin>4</ymin>" in xml and "<xmax>30.75</xmax>" in xml
+    again = read_dataset(tmp_path / "voc")
+    box = next(i for i in again.images if i.file_name == image["file_name"]).boxes[0]
+    assert box.bbox == (10.25, 4.0, 20.5, 8.0)
+
+
+def test_escaping_filename_is_an_error(tmp_path, bccd):
+    ids = (bccd / "ImageSets" / "Main" / "train.txt").read_text().split()[:4]
+    root = _small_voc(tmp_path, bccd, ids)
+    xml = root / "Annotations" / f"{ids[0]}.xml"
+    xml.write_text(
+        xml.read_text().replace(f"<filename>{ids[0]}.jpg</filename>", "<filename>../../etc/passwd</filename>")
+    )
+    with pytest.raises(EdgepruneError, match=r"<filename> '../../etc/passwd' is absolute or leaves the dataset"):
+        read_voc(root)
