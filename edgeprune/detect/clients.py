@@ -25,6 +25,13 @@ from .evaluate import tflite_detector
 RUNNER = Path(__file__).with_name("task_library_runner.py")
 
 
+def input_size(model_path: Path) -> int:
+    """The square input size ``S`` of a detector taking ``[1, S, S, 3]``."""
+    from .evaluate import tflite_interpreter
+
+    return int(tflite_interpreter(Path(model_path), 1).get_input_details()[0]["shape"][1])
+
+
 def reference_detections(model_path: Path, images: list[np.ndarray], labels: list[str]) -> list[list[dict]]:
     """edgeprune's own reading of the model with the LiteRT interpreter (the one its mAP evaluation uses)."""
     detect = tflite_detector(Path(model_path), threads=1)
