@@ -66,12 +66,9 @@ def main() -> None:
     tf.saved_model.save(module, str(saved))
     backbone = load_backbone(saved, image_size=SIZE)
 
-    from PIL import Image
-
     decoded = tf.stack([decode_image(tf.io.read_file(str(p)), SIZE, "unit") for p in paths])
-    sizes = [Image.open(p).size for p in paths]  # edgeprune knows sizes from the annotations
     backbone(decoded[: args.batch_size])  # warm-up
-    embed_images(paths[: args.batch_size], backbone, batch_size=args.batch_size, sizes=sizes, progress=False)
+    embed_images(paths[: args.batch_size], backbone, batch_size=args.batch_size, progress=False)
 
     def pure_forward() -> float:
         started = time.perf_counter()
@@ -81,7 +78,7 @@ def main() -> None:
 
     def edgeprune_embed() -> float:
         started = time.perf_counter()
-        embed_images(paths, backbone, batch_size=args.batch_size, sizes=sizes, progress=False)
+        embed_images(paths, backbone, batch_size=args.batch_size, progress=False)
         return len(paths) / (time.perf_counter() - started)
 
     runs_b, runs_c = [], []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..datasets import Category, Dataset, invalid_boxes
 from ..datasets.tfrecord import format_label_map, write_tfrecord
 from ..datasets.types import SOURCE_KEYS
 from ..errors import EdgepruneError
+from ..images import load_rgb, probe
 
 log = logging.getLogger(__name__)
 BACKGROUND = "???"
@@ -64,9 +66,26 @@ def remap(dataset: Dataset, labels: LabelSpace, *, role: str) -> Dataset:
     return Dataset(images, labels.categories(), dataset.format, source=dataset.source)
 
 
+def upright_record(img):
+    """``img`` as Model Garden's decoder (``tf.io``) must see it: an image ``tf.io`` would decode differently from
+    edgeprune (EXIF-rotated, CMYK, 16-bit, WebP; :func:`edgeprune.images.probe`) is stored as an upright PNG."""
+    from PIL import Image
+
+    if probe(img.path or img.encoded, img.file_name).native:
+        return img
+    pixels = load_rgb(img.path or img.encoded, img.file_name)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    name = Path(img.file_name).with_suffix(".png").as_posix()
+    height, width = pixels.shape[:2]
+    return dataclasses.replace(img, path=None, encoded=buffer.getvalue(), file_name=name, width=width, height=height)
+
+
 def write_records(dataset: Dataset, out_dir: Path, name: str) -> str:
     """Write ``dataset`` as TFRecord shards named ``name.record-*`` in ``out_dir``; returns the glob."""
-    dataset = Dataset(dataset.images, dataset.categories, "coco", source=dataset.source)
+    dataset = Dataset(
+        [upright_record(img) for img in dataset.images], dataset.categories, "coco", source=dataset.source
+    )
     write_tfrecord(dataset, out_dir, base=name)
     return str(out_dir / f"{name}.record-*")
 

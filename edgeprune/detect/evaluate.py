@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..datasets import Dataset
+from ..embed.images import decode_numpy
 from ..errors import EdgepruneError
 from ..progress import track
 
@@ -24,8 +25,8 @@ Detector = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]  # 
 
 
 def load_pixels(img, image_size: int) -> np.ndarray:
-    """Decode and stretch one image to ``[S, S, 3]`` float32 pixels in 0..255."""
-    image = tf.io.decode_image(img.read_bytes(), channels=3, expand_animations=False)
+    """Decode (upright, as everywhere in edgeprune) and stretch one image to ``[S, S, 3]`` float32 pixels in 0..255."""
+    image = decode_numpy(img.read_bytes(), img.file_name)
     return tf.image.resize(image, [image_size, image_size]).numpy()
 
 

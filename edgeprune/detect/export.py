@@ -18,6 +18,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
+from ..embed.images import decode_numpy
 from ..errors import EdgepruneError
 from ..quiet import native_output_to_log
 from .tflite_graph import finalize_detector
@@ -95,8 +96,7 @@ def calibration_images(paths: Sequence[Path | bytes], image_size: int, count: in
     model input."""
     paths = list(paths)
     for source in paths[:: max(1, len(paths) // max(count, 1))][:count]:  # spread over the whole training set
-        data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
-        image = tf.image.resize(tf.io.decode_image(data, channels=3, expand_animations=False), [image_size, image_size])
+        image = tf.image.resize(decode_numpy(source), [image_size, image_size])
         yield [image[None].numpy().astype(np.float32)]
 
 

@@ -15,10 +15,11 @@ import tensorflow as tf
 
 from ..datasets import Dataset
 from ..errors import EdgepruneError
+from ..images import probe
 from ..progress import progress as progress_bar
 from .backbone import PREPROCESSING, Backbone
 from .cache import EmbeddingCache, content_hash
-from .images import find_bad_image
+from .images import decode_rgb, find_bad_image
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,12 @@ def crop_batches(
     else:
         paths = tf.constant([str(img.path) for img in images], tf.string)
         data = tf.data.Dataset.from_tensor_slices(paths).map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
+    native = tf.constant([probe(img.path or img.encoded, img.file_name).native for img in images], tf.bool)
     scale, offset = PREPROCESSING[backbone.preprocess]
     size = backbone.image_size
 
-    def cut(encoded: tf.Tensor, image_boxes: tf.Tensor) -> tf.Tensor:
-        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    def cut(encoded: tf.Tensor, image_boxes: tf.Tensor, upright: tf.Tensor) -> tf.Tensor:
+        image = decode_rgb(encoded, upright)  # boxes are in the displayed (EXIF-oriented) frame
         image_boxes = image_boxes.to_tensor() if isinstance(image_boxes, tf.RaggedTensor) else image_boxes
         n = tf.shape(image_boxes)[0]
         cropped = tf.image.crop_and_resize(
@@ -102,7 +104,9 @@ def crop_batches(
         )
         return cropped * scale + offset
 
-    data = tf.data.Dataset.zip((data, tf.data.Dataset.from_tensor_slices(boxes)))
+    data = tf.data.Dataset.zip(
+        (data, tf.data.Dataset.from_tensor_slices(boxes), tf.data.Dataset.from_tensor_slices(native))
+    )
     data = data.map(cut, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE), order
 

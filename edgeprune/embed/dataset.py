@@ -37,15 +37,12 @@ def embed_dataset(
     if missing:
         sources = [dataset.images[i].path or dataset.images[i].encoded for i in missing]
         names = [dataset.images[i].file_name for i in missing]
-        sizes = [(dataset.images[i].width, dataset.images[i].height) for i in missing]
 
         def save(start: int, rows: np.ndarray) -> None:
             if cache is not None:
                 cache.add([keys[missing[start + j]] for j in range(len(rows))], rows)
 
-        computed = embed_images(
-            sources, backbone, batch_size=batch_size, names=names, sizes=sizes, on_batch=save, progress=progress
-        )
+        computed = embed_images(sources, backbone, batch_size=batch_size, names=names, on_batch=save, progress=progress)
         if cache is not None:
             cache.consolidate()
     dim = computed.shape[1] if missing else next(iter(found.values())).shape[0]

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import EdgepruneError
+from ..images import load_rgb, probe
 from ..progress import progress as progress_bar
 from .backbone import PREPROCESSING, Backbone
 
@@ -30,22 +31,46 @@ def jpeg_ratio(width: int, height: int, image_size: int) -> int:
     return max((r for r in JPEG_RATIOS if shorter // r >= image_size), default=1)
 
 
-def decode_image(encoded: tf.Tensor, image_size: int, preprocess: str, ratio: tf.Tensor | int = 1) -> tf.Tensor:
-    """Decode JPEG/PNG/BMP/GIF bytes to RGB, resize to ``image_size`` square, scale as ``preprocess`` says.
+def pil_rgb(encoded: tf.Tensor) -> tf.Tensor:
+    """:func:`edgeprune.images.load_rgb` inside a ``tf.data`` graph (images ``tf.io`` cannot decode upright)."""
+    image = tf.numpy_function(lambda data: load_rgb(bytes(data)), [encoded], tf.uint8, stateful=False)
+    image.set_shape([None, None, 3])
+    return image
 
-    JPEGs are decoded at ``1/ratio`` scale in the DCT domain (libjpeg), several times cheaper than a full decode
-    followed by a large resize; the caller picks ``ratio`` so the decoded image is still >= ``image_size``.
-    """
-    scale, offset = PREPROCESSING[preprocess]
+
+def decode_rgb(encoded: tf.Tensor, native: tf.Tensor | bool = True, ratio: tf.Tensor | int = 1) -> tf.Tensor:
+    """Upright RGB ``uint8`` pixels: ``tf.io`` for native images (JPEGs at ``1/ratio`` scale in the DCT domain,
+    several times cheaper than a full decode and a large resize), :func:`pil_rgb` for the rest (EXIF-rotated,
+    CMYK, 16-bit, WebP, ...), as :func:`edgeprune.images.probe` decided."""
     index = tf.argmax(tf.cast(tf.equal(tf.constant(JPEG_RATIOS, tf.int32), tf.cast(ratio, tf.int32)), tf.int32))
     branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in JPEG_RATIOS]
-    image = tf.cond(
-        tf.io.is_jpeg(encoded),
-        lambda: tf.switch_case(tf.cast(index, tf.int32), branches),
-        lambda: tf.io.decode_image(encoded, channels=3, expand_animations=False),
-    )
-    image = tf.image.resize(image, [image_size, image_size])
+
+    def with_tf():
+        return tf.cond(
+            tf.io.is_jpeg(encoded),
+            lambda: tf.switch_case(tf.cast(index, tf.int32), branches),
+            lambda: tf.io.decode_image(encoded, channels=3, expand_animations=False),
+        )
+
+    return tf.cond(tf.cast(native, tf.bool), with_tf, lambda: pil_rgb(encoded))
+
+
+def decode_image(
+    encoded: tf.Tensor, image_size: int, preprocess: str, ratio: tf.Tensor | int = 1, native: tf.Tensor | bool = True
+) -> tf.Tensor:
+    """Decode (:func:`decode_rgb`), resize to ``image_size`` square, scale as ``preprocess`` says."""
+    scale, offset = PREPROCESSING[preprocess]
+    image = tf.image.resize(decode_rgb(encoded, native, ratio), [image_size, image_size])
     return image * scale + offset
+
+
+def decode_numpy(source: Source, name: str | None = None) -> np.ndarray:
+    """One image as upright ``uint8`` ``[H, W, 3]`` outside a pipeline (evaluation, calibration), decoded exactly as
+    the ``tf.data`` paths decode it."""
+    data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+    if not probe(data, name or describe_source(source, None, 0)).native:
+        return load_rgb(data, name)
+    return tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
 
 
 def image_batches(
@@ -54,21 +79,27 @@ def image_batches(
     image_size: int,
     preprocess: str = "unit",
     batch_size: int = 64,
-    sizes: Sequence[tuple[int, int]] | None = None,
+    names: Sequence[str] | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of preprocessed float32 batches ``[B, S, S, 3]``, in order, with prefetch.
 
-    ``sizes`` (width, height per source), when known, lets JPEGs decode at a reduced scale.
+    Each image's header is read first (:func:`edgeprune.images.probe`): a bad image is named before any work, and
+    upright JPEGs decode at a reduced scale.
     """
-    ratios = [jpeg_ratio(w, h, image_size) for w, h in sizes] if sizes is not None else [1] * len(sources)
-    ratio_data = tf.data.Dataset.from_tensor_slices(tf.constant(ratios, tf.int32))
+    infos = [probe(s, describe_source(s, names, i)) for i, s in enumerate(sources)]
+    ratios = [jpeg_ratio(info.width, info.height, image_size) if info.native else 1 for info in infos]
+    flags = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(ratios, tf.int32), tf.constant([info.native for info in infos], tf.bool))
+    )
     if sources and isinstance(sources[0], (bytes, bytearray)):
         data = tf.data.Dataset.from_tensor_slices(tf.constant(list(sources), dtype=tf.string))
     else:
         paths = tf.constant([str(s) for s in sources], dtype=tf.string)
         data = tf.data.Dataset.from_tensor_slices(paths).map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
-    data = tf.data.Dataset.zip((data, ratio_data))
-    data = data.map(lambda e, r: decode_image(e, image_size, preprocess, r), num_parallel_calls=tf.data.AUTOTUNE)
+    data = tf.data.Dataset.zip((data, flags))
+    data = data.map(
+        lambda e, f: decode_image(e, image_size, preprocess, f[0], f[1]), num_parallel_calls=tf.data.AUTOTUNE
+    )
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -96,17 +127,15 @@ def embed_images(
     *,
     batch_size: int = 64,
     names: Sequence[str] | None = None,
-    sizes: Sequence[tuple[int, int]] | None = None,
     on_batch: Callable[[int, np.ndarray], None] | None = None,
     progress: bool = True,
 ) -> np.ndarray:
     """Embed every source; returns float32 ``[len(sources), D]``.
 
     ``on_batch(start, embeddings)`` is called after each batch (the cache uses it to save as it goes);
-    ``sizes`` (width, height per source) enables reduced-scale JPEG decoding.
     """
     batches = image_batches(
-        sources, image_size=backbone.image_size, preprocess=backbone.preprocess, batch_size=batch_size, sizes=sizes
+        sources, image_size=backbone.image_size, preprocess=backbone.preprocess, batch_size=batch_size, names=names
     )
     outputs: list[np.ndarray] = []
     done = 0

@@ -15,7 +15,6 @@ renamed into place atomically.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import math
@@ -30,6 +29,7 @@ import tensorflow as tf
 from ..atomic import check_output_dir, partial_dir, publish_dir
 from ..datasets import Dataset
 from ..errors import EdgepruneError
+from ..images import load_rgb
 from ..progress import progress as progress_bar
 from .augment import simclr_view
 from .cache import content_hash
@@ -136,21 +136,17 @@ def training_images(dataset: Dataset, config: PretrainConfig, *, max_crops: int 
     side = int(round(config.image_size * 1.15))
     arrays = []
     for img in dataset.images:
-        try:
-            with Image.open(img.path if img.path is not None else io.BytesIO(img.encoded)) as im:
-                im = im.convert("RGB")
-                if not config.crops:
-                    arrays.append(np.asarray(im.resize((side, side), Image.BILINEAR)))
-                    continue
-                for box in img.boxes:
-                    x, y, w, h = box.bbox
-                    if w < 2 or h < 2:
-                        continue
-                    pad = 0.1 * max(w, h)
-                    region = (max(0, x - pad), max(0, y - pad), min(im.width, x + w + pad), min(im.height, y + h + pad))
-                    arrays.append(np.asarray(im.crop(region).resize((side, side), Image.BILINEAR)))
-        except OSError:
-            raise EdgepruneError(f"{img.path or img.file_name}: corrupt or truncated image")
+        im = Image.fromarray(load_rgb(img.path or img.encoded, img.file_name))  # upright, as the boxes are drawn
+        if not config.crops:
+            arrays.append(np.asarray(im.resize((side, side), Image.BILINEAR)))
+            continue
+        for box in img.boxes:
+            x, y, w, h = box.bbox
+            if w < 2 or h < 2:
+                continue
+            pad = 0.1 * max(w, h)
+            region = (max(0, x - pad), max(0, y - pad), min(im.width, x + w + pad), min(im.height, y + h + pad))
+            arrays.append(np.asarray(im.crop(region).resize((side, side), Image.BILINEAR)))
         if len(arrays) >= max_crops:
             break
     if not arrays:

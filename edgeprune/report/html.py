@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Dataset
+from ..errors import EdgepruneError
+from ..images import load_rgb
 from . import plots
 
 THUMB_SIZE = 72
@@ -44,15 +46,14 @@ def _thumbnail(data: bytes, region: np.ndarray | None = None) -> str:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = im.convert("RGB")
-            if region is not None:
-                im = im.crop(tuple(int(round(v)) for v in region))
-            im.thumbnail((THUMB_SIZE, THUMB_SIZE))
-            buffer = io.BytesIO()
-            im.save(buffer, format="JPEG", quality=80)
-    except OSError:
+        im = Image.fromarray(load_rgb(data))  # upright, as boxes and crops are
+    except EdgepruneError:
         return ""
+    if region is not None:
+        im = im.crop(tuple(int(round(v)) for v in region))
+    im.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    buffer = io.BytesIO()
+    im.save(buffer, format="JPEG", quality=80)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
