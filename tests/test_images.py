@@ -98,3 +98,20 @@ def test_training_records_hold_upright_pixels(tmp_path):
     plain = ImageRecord(2, "upright.png", 40, 20, path=tmp_path / "upright.png")
     Image.fromarray(_scene()).save(plain.path)
     assert upright_record(plain) is plain
+
+
+def test_annotated_size_that_disagrees_with_the_displayed_one_is_warned(tmp_path, caplog):
+    import json
+
+    from edgeprune.datasets import read_dataset
+
+    _rotated_with_exif(tmp_path)
+    coco = {
+        "images": [{"id": 1, "file_name": "rotated.png", "width": 20, "height": 40}],  # the stored, unrotated size
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}],
+        "categories": [{"id": 1, "name": "thing"}],
+    }
+    (tmp_path / "annotations.json").write_text(json.dumps(coco))
+    with caplog.at_level("WARNING"):
+        read_dataset(tmp_path / "annotations.json")
+    assert "rotated.png: annotated 20x40, displayed 40x20 (EXIF orientation 6)" in caplog.text

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EdgepruneError
+from ..images import probe
 from .coco import coco_candidates, read_coco, write_coco
 from .folder import is_image_folder, read_folder, write_folder
 from .tfrecord import find_record_files, is_record_file, read_tfrecord, write_tfrecord
@@ -117,6 +118,8 @@ def read_dataset(
         dataset = read_folder(Path(path))
     if not dataset.images:
         raise EdgepruneError(f"{path}: the dataset holds no images")
+    if fmt in ("coco", "voc", "tfrecord"):
+        check_sizes(dataset)
     log.info(
         "read %s dataset %s: %d images, %d boxes, %d categories",
         fmt,
@@ -126,6 +129,27 @@ def read_dataset(
         len(dataset.categories),
     )
     return dataset
+
+
+def check_sizes(dataset: Dataset) -> int:
+    """Warn about images whose displayed size (EXIF orientation applied, as edgeprune decodes them) differs from
+    the size their annotation states: their boxes were likely drawn on the other orientation. Returns the count."""
+    found = []
+    for img in dataset.images:
+        info = probe(img.path or img.encoded, img.file_name)
+        if (info.width, info.height) != (img.width, img.height):
+            found.append(
+                f"{img.file_name}: annotated {img.width}x{img.height}, displayed {info.width}x{info.height}"
+                + (f" (EXIF orientation {info.orientation})" if info.orientation != 1 else "")
+            )
+    if found:
+        log.warning(
+            "%d images of %s are not the size their annotations give; boxes may not match the pixels. e.g. %s",
+            len(found),
+            dataset.source,
+            "; ".join(found[:3]),
+        )
+    return len(found)
 
 
 def check_boxes(dataset: Dataset, *, drop: bool) -> int:

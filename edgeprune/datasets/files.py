@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import EdgepruneError
+from ..images import probe
 from .types import ImageRecord
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -14,14 +15,10 @@ IMAGE_MODES = ("copy", "hardlink", "symlink")
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` read from the image header only; a clear error for a file that is not an image."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise EdgepruneError(f"{path}: not a readable image ({exc.__class__.__name__})")
+    """``(width, height)`` as displayed (EXIF orientation applied), from the header only; a clear error for a file
+    that is not an image."""
+    info = probe(path)
+    return info.width, info.height
 
 
 def copy_image(img: ImageRecord, target: Path, *, mode: str = "copy") -> None:

@@ -17,7 +17,9 @@ def backbone(tiny_backbone):
 def test_batched_equals_one_by_one(digits_coco, backbone):
     paths = sorted((digits_coco / "images").glob("*.jpg"))[:10]
     batched = embed_images(paths, backbone, batch_size=4, progress=False)
-    ratios = [jpeg_ratio(probe(p).width, probe(p).height, 32) for p in paths]  # upright JPEGs decode at a reduced DCT scale
+    ratios = [
+        jpeg_ratio(probe(p).width, probe(p).height, 32) for p in paths
+    ]  # upright JPEGs decode at a reduced DCT scale
     singles = np.concatenate(
         [backbone(decode_image(tf.io.read_file(str(p)), 32, "unit", r)[None]).numpy() for p, r in zip(paths, ratios)]
     )
