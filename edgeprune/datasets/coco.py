@@ -149,8 +149,9 @@ def read_coco(path: Path, *, images_dir: Path | None = None, split: str | None =
         width, height = entry.get("width"), entry.get("height")
         if not width or not height:
             width, height = image_size(image_path)
-        extra = {k: v for k, v in entry.items() if k not in ("id", "file_name", "width", "height")}
+        extra = {k: v for k, v in entry.items() if k not in ("id", "file_name", "width", "height", "category_id")}
         record = ImageRecord(entry["id"], entry["file_name"], int(width), int(height), path=image_path, extra=extra)
+        record.label = entry.get("category_id")
         images.append(record)
         by_id[entry["id"]] = record
 
@@ -184,6 +185,8 @@ def to_coco_dict(dataset: Dataset) -> dict[str, Any]:
     for index, img in enumerate(dataset.images):
         image_id = img.id if isinstance(img.id, int) else index + 1
         entry = {"id": image_id, "file_name": coco_file_name(img), "width": img.width, "height": img.height}
+        if img.label is not None:  # an image-level class (folder datasets), kept for the way back
+            entry["category_id"] = img.label
         entry.update({k: v for k, v in img.extra.items() if k not in SOURCE_KEYS and _json_safe(v)})
         images.append(entry)
         for box in img.boxes:

@@ -47,3 +47,22 @@ def safe_relative(name: str, where: Path, what: str) -> str:
     if text.startswith("/") or (len(text) > 1 and text[1] == ":") or ".." in parts or not parts:
         raise EdgepruneError(f"{where}: {what} {name!r} is absolute or leaves the dataset folder")
     return "/".join(parts)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` with repeats made distinct (``a.jpg``, ``a_1.jpg``, ``a_2.jpg``), never overwriting one another
+    in a flat output folder; the first of each keeps its name."""
+    taken = {name.lower() for name in names}
+    seen: set[str] = set()
+    result = []
+    for name in names:
+        candidate = name
+        if candidate.lower() in seen:
+            stem, suffix = Path(name).stem, Path(name).suffix
+            number = 1
+            while f"{stem}_{number}{suffix}".lower() in taken | seen:
+                number += 1
+            candidate = f"{stem}_{number}{suffix}"
+        seen.add(candidate.lower())
+        result.append(candidate)
+    return result

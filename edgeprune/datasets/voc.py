@@ -16,7 +16,7 @@ from xml.dom import minidom
 
 from ..errors import EdgepruneError
 from ..progress import track
-from .files import copy_image, image_size, safe_relative
+from .files import copy_image, image_size, safe_relative, unique_names
 from .types import Box, Category, Dataset, ImageRecord
 
 SPLITS_DIR = Path("ImageSets") / "Main"
@@ -151,10 +151,17 @@ def write_voc(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> N
     names = dataset.category_names
     (out_dir / "Annotations").mkdir(parents=True, exist_ok=True)
     kept_ids = set()
-    for img in track(dataset.images, "writing"):
+    flat = unique_names(  # images from other formats may share a base name across subfolders
+        [
+            Path(img.file_name).name
+            if img.extra.get("voc_xml")
+            else f"{voc_stem(img)}{Path(img.file_name).suffix or '.jpg'}"
+            for img in dataset.images
+        ]
+    )
+    for img, file_name in zip(track(dataset.images, "writing"), flat):
         source_xml = img.extra.get("voc_xml")
-        stem = source_xml.stem if source_xml else voc_stem(img)
-        file_name = Path(img.file_name).name if source_xml else f"{stem}{Path(img.file_name).suffix or '.jpg'}"
+        stem = source_xml.stem if source_xml else Path(file_name).stem
         kept_ids.add(stem)
         copy_image(img, out_dir / "JPEGImages" / file_name, mode=image_mode)
         target = out_dir / "Annotations" / f"{stem}.xml"

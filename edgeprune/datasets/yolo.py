@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import EdgepruneError
 from ..progress import track
-from .files import IMAGE_SUFFIXES, copy_image, image_size, safe_relative
+from .files import IMAGE_SUFFIXES, copy_image, image_size, safe_relative, unique_names
 from .types import Box, Category, Dataset, ImageRecord
 
 YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml")
@@ -175,12 +175,13 @@ def write_yolo(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> 
     index = {c.id: i for i, c in enumerate(ordered)}
     same_ids = all(c.id == i for i, c in enumerate(ordered))
     folders = set()
-    for img in track(dataset.images, "writing"):
+    flat = unique_names([Path(img.file_name).name for img in dataset.images])  # other formats: one images/<split>/
+    for img, flat_name in zip(track(dataset.images, "writing"), flat):
         from_yolo = dataset.format == "yolo" and "yolo_label" in img.extra
         if from_yolo:
             relative = Path(safe_relative(img.file_name, out_dir, "image"))
         else:
-            relative = Path("images") / split / safe_relative(Path(img.file_name).name, out_dir, "image")
+            relative = Path("images") / split / safe_relative(flat_name, out_dir, "image")
         target = out_dir / relative
         copy_image(img, target, mode=image_mode)
         folders.add(relative.parent.as_posix())

@@ -60,3 +60,25 @@ def test_not_an_image_is_named(tmp_path):
     (tmp_path / "fake.jpg").write_text("not really")
     with pytest.raises(EdgepruneError, match="fake.jpg: not a readable image"):
         read_dataset(tmp_path, format="folder")
+
+
+def test_folder_labels_survive_coco_and_same_names_are_never_overwritten(tmp_path, digits_coco):
+    from edgeprune.cli import main
+
+    source = sorted((digits_coco / "images").glob("*.jpg"))
+    root = tmp_path / "classes"
+    for label, files in (("cat", source[:3]), ("dog", source[3:6])):
+        (root / label).mkdir(parents=True)
+        for index, path in enumerate(files):
+            (root / label / f"{index}.jpg").write_bytes(path.read_bytes())  # the same names in both folders
+    assert main(["-q", "convert", str(root), "--out", str(tmp_path / "coco"), "--out-format", "coco"]) == 0
+    assert (
+        main(["-q", "convert", str(tmp_path / "coco"), "--out", str(tmp_path / "back"), "--out-format", "folder"]) == 0
+    )
+    assert sorted(p.relative_to(tmp_path / "back").as_posix() for p in (tmp_path / "back").rglob("*.jpg")) == [
+        f"{label}/{i}.jpg" for label in ("cat", "dog") for i in range(3)
+    ]
+    for fmt, folder in (("voc", "JPEGImages"), ("yolo", "images/train")):
+        assert main(["-q", "convert", str(root), "--out", str(tmp_path / fmt), "--out-format", fmt]) == 0
+        written = sorted(p.name for p in (tmp_path / fmt / folder).iterdir())
+        assert written == ["0.jpg", "0_1.jpg", "1.jpg", "1_1.jpg", "2.jpg", "2_1.jpg"]

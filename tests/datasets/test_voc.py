@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from edgeprune.datasets import check_boxes, read_dataset, write_dataset
@@ -139,3 +140,19 @@ def test_escaping_filename_is_an_error(tmp_path, bccd):
     )
     with pytest.raises(EdgepruneError, match=r"<filename> '../../etc/passwd' is absolute or leaves the dataset"):
         read_voc(root)
+
+
+def test_voc_to_tfrecord_to_voc_keeps_boxes_and_names(tmp_path, bccd):
+    from edgeprune.cli import main
+
+    args = ["-q", "convert", str(bccd), "--split", "val", "--out", str(tmp_path / "rec"), "--out-format", "tfrecord"]
+    assert main(args) == 0
+    assert main(["-q", "convert", str(tmp_path / "rec"), "--out", str(tmp_path / "voc"), "--out-format", "voc"]) == 0
+    source, back = read_voc(bccd, split="val"), read_voc(tmp_path / "voc")
+    assert [c.name for c in back.categories] == [c.name for c in source.categories]
+    names = lambda d: {c.id: c.name for c in d.categories}  # noqa: E731
+    by_file = {img.file_name: img for img in back.images}
+    for img in source.images:
+        other = by_file[img.file_name]
+        assert [names(source)[b.category_id] for b in img.boxes] == [names(back)[b.category_id] for b in other.boxes]
+        assert np.allclose([b.bbox for b in other.boxes], [b.bbox for b in img.boxes], atol=1e-3)
