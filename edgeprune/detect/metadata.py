@@ -1,4 +1,4 @@
-"""TFLite metadata for the TFLite Task Library's ObjectDetector (Android), written and read back.
+"""TFLite metadata for the TFLite Task Library's and MediaPipe's ObjectDetector (Android).
 
 The metadata flatbuffer (schema ``metadata_schema.fbs``, its generated Python from the ``tflite-support`` wheel)
 describes the image input (RGB, normalisation mean 0 / std 1 because the model takes raw pixels, value range)
@@ -142,35 +142,3 @@ def write_metadata(model_path: Path, labels: list[str], *, image_size: int, quan
     with zipfile.ZipFile(model_path, "a") as archive:
         archive.writestr(LABEL_FILE, label_text)
     (model_path.parent / LABEL_FILE).write_text(label_text)
-
-
-def read_metadata(model_path: Path) -> dict:
-    """The metadata as a dict (names of inputs/outputs, normalisation, labels), read back from the file."""
-    from tensorflow.lite.python import schema_py_generated as tfl
-
-    fb = _schema()
-    data = model_path.read_bytes()
-    model = tfl.Model.GetRootAs(data, 0)
-    for index in range(model.MetadataLength()):
-        entry = model.Metadata(index)
-        if entry.Name().decode() == METADATA_NAME:
-            raw = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-            break
-    else:
-        return {}
-    meta = fb.ModelMetadataT.InitFromObj(fb.ModelMetadata.GetRootAs(raw, 0))
-    subgraph = meta.subgraphMetadata[0]
-    image = subgraph.inputTensorMetadata[0]
-    with zipfile.ZipFile(model_path) as archive:
-        files = {name: archive.read(name).decode() for name in archive.namelist()}
-    return {
-        "name": meta.name.decode(),
-        "inputs": [t.name.decode() for t in subgraph.inputTensorMetadata],
-        "outputs": [t.name.decode() for t in subgraph.outputTensorMetadata],
-        "normalization": {
-            "mean": list(image.processUnits[0].options.mean),
-            "std": list(image.processUnits[0].options.std),
-        },
-        "associated_files": {name: text.splitlines() for name, text in files.items()},
-        "output_groups": [g.name.decode() for g in subgraph.outputTensorGroups or []],
-    }
