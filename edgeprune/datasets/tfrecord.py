@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import EdgepruneError
 from ..progress import track
+from .files import safe_relative
 from .types import Box, Category, Dataset, ImageRecord
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,7 @@ def _parse_record(raw: bytes, record_file: Path, position: int, shard: int, know
         except OSError:
             raise EdgepruneError(f"{record_file}: record {position} holds an unreadable image")
     file_name = _first(feature, "image/filename", b"").decode() or f"{shard:05d}_{position:06d}.jpg"
+    file_name = safe_relative(file_name, record_file, f"record {position} image/filename")
     source_id = _first(feature, "image/source_id", b"").decode() or file_name
     coords = [_feature_list(feature, f"image/object/bbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
     labels = _feature_list(feature, "image/object/class/label")
