@@ -182,8 +182,9 @@ def to_coco_dict(dataset: Dataset) -> dict[str, Any]:
     images, annotations = [], []
     used_ann_ids = {b.extra["id"] for img in dataset.images for b in img.boxes if isinstance(b.extra.get("id"), int)}
     next_ann_id = max(used_ann_ids, default=0) + 1
+    ids = _image_ids(dataset)
     for index, img in enumerate(dataset.images):
-        image_id = img.id if isinstance(img.id, int) else index + 1
+        image_id = ids[index]
         entry = {"id": image_id, "file_name": coco_file_name(img), "width": img.width, "height": img.height}
         if img.label is not None:  # an image-level class (folder datasets), kept for the way back
             entry["category_id"] = img.label
@@ -209,6 +210,18 @@ def to_coco_dict(dataset: Dataset) -> dict[str, Any]:
     result = dict(dataset.extra.get("coco", {}))
     result.update({"images": images, "annotations": annotations, "categories": categories})
     return result
+
+
+def _image_ids(dataset: Dataset) -> list[int]:
+    """The source's image ids where they are integers, or digit strings (TFRecord ``image/source_id``), and
+    unique; otherwise 1..N."""
+    try:
+        ids = [int(img.id) for img in dataset.images if isinstance(img.id, int) or str(img.id).isdigit()]
+    except ValueError:
+        ids = []
+    if len(ids) == len(dataset.images) and len(set(ids)) == len(ids):
+        return ids
+    return list(range(1, len(dataset.images) + 1))
 
 
 def coco_file_name(img: ImageRecord) -> str:

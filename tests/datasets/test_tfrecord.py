@@ -195,3 +195,5 @@ def test_records_to_coco_keep_source_ids_and_leak_no_internal_keys(tmp_path, sha
     coco = COCO(str(tmp_path / "coco" / "annotations.json"))
     assert all(set(img) == {"id", "file_name", "width", "height"} for img in coco.dataset["images"])
     assert [c["id"] for c in coco.dataset["categories"]] == list(range(1, 11))
+    source = read_dataset(root)
+    assert sorted(img["id"] for img in coco.dataset["images"]) == sorted(int(img.id) for img in source.images)
