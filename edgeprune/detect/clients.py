@@ -20,15 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgepruneError, require
-from .evaluate import tflite_detector
+from .evaluate import tflite_detector, tflite_interpreter
 
 RUNNER = Path(__file__).with_name("task_library_runner.py")
 
 
 def input_size(model_path: Path) -> int:
     """The square input size ``S`` of a detector taking ``[1, S, S, 3]``."""
-    from .evaluate import tflite_interpreter
-
     return int(tflite_interpreter(Path(model_path), 1).get_input_details()[0]["shape"][1])
 
 
@@ -84,7 +82,8 @@ def task_library_detections(
     except FileNotFoundError:
         raise EdgepruneError(f"{python}: no such interpreter for the TFLite Task Library (run `make tasklib`)")
     if done.returncode != 0:
-        raise EdgepruneError(f"TFLite Task Library failed on {model_path}: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise EdgepruneError(f"TFLite Task Library failed on {model_path}: {last}")
     return json.loads(done.stdout)
 
 

@@ -64,9 +64,8 @@ def train(params, model_dir: Path):
 
 def _checkpoint_step(checkpoint: str | None) -> int:
     """The step of a ``ckpt-N`` checkpoint path (0 without one)."""
-    if not checkpoint:
-        return 0
-    return int(checkpoint.rsplit("-", 1)[-1]) if checkpoint.rsplit("-", 1)[-1].isdigit() else 0
+    suffix = (checkpoint or "").rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else 0
 
 
 class _LossBar:

@@ -111,12 +111,13 @@ def describe_source(source: Source, names: Sequence[str] | None, index: int) -> 
 
 
 def find_bad_image(sources: Sequence[Source], start: int, names: Sequence[str] | None) -> str:
+    """The first source from ``start`` that does not decode the way the pipeline decodes it (:func:`decode_numpy`:
+    ``tf.io`` or Pillow), for the error message after a batch failed."""
     for index in range(start, len(sources)):
         source = sources[index]
-        data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
         try:
-            tf.io.decode_image(data, channels=3, expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+            decode_numpy(source, describe_source(source, names, index))
+        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError, EdgepruneError):
             return describe_source(source, names, index)
     return "an image"
 

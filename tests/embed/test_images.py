@@ -53,3 +53,21 @@ def test_second_run_is_served_from_the_cache(tmp_path, digits_coco, backbone):
     second, counts = embed_dataset(dataset, backbone, cache_root=tmp_path, progress=False)
     assert counts == {"cached": len(dataset), "computed": 0}
     np.testing.assert_array_equal(first, second)
+
+
+def test_a_bad_image_that_only_pillow_decodes_is_named(tmp_path, backbone):
+    """An EXIF-rotated PNG (decoded by Pillow inside the pipeline) cut short after its header, after a good TIFF
+    that only Pillow reads: the message names the broken file, not the first one ``tf.io`` cannot decode."""
+    from PIL import Image
+
+    good = tmp_path / "good.tif"
+    Image.fromarray(np.full((40, 40, 3), 120, np.uint8)).save(good)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = tmp_path / "rotated.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(
+        rotated, exif=exif.tobytes()
+    )
+    rotated.write_bytes(rotated.read_bytes()[: rotated.stat().st_size // 2])
+    with pytest.raises(EdgepruneError, match="rotated.png: corrupt or truncated image"):
+        embed_images([good, rotated], backbone, batch_size=2, progress=False)
