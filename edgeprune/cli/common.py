@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def fraction(text: str) -> float:
@@ -30,3 +31,21 @@ def positive_int(text: str) -> int:
 def int_list(text: str) -> list[int]:
     """Comma-separated positive integers, e.g. ``1,2,4``."""
     return [positive_int(part) for part in text.split(",") if part.strip()]
+
+
+DATASET_HELP = "COCO .json (or dir), VOC root, TFRecord file/dir/glob, YOLO data.yaml (or dir), image folder"
+
+
+def add_dataset_options(p: argparse.ArgumentParser) -> None:
+    """The options that say how to read an input dataset (``--format``, ``--images``, ``--split``,
+    ``--label-map``), shared by the commands that read one."""
+    from ..datasets import FORMATS
+
+    p.add_argument("--format", choices=FORMATS, help="input format (default: detected from the path)")
+    p.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory (default: beside the json)")
+    p.add_argument(
+        "--split",
+        help="VOC: read only the ids of ImageSets/Main/SPLIT.txt; COCO: annotations/instances_SPLIT.json of the "
+        "official layout (with its SPLIT/ images); YOLO: the data.yaml split (default train)",
+    )
+    p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")

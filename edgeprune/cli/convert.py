@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
+from .common import DATASET_HELP, add_dataset_options
 
 
 def register(subparsers) -> None:
@@ -17,13 +18,10 @@ def register(subparsers) -> None:
         description="Read SRC in any format edgeprune reads and write it to --out in --out-format, with no "
         "embedding or clustering. The output directory is written atomically.",
     )
-    p.add_argument("source", help="COCO .json (or dir), VOC root, TFRecord file/dir/glob, YOLO data.yaml, image folder")
+    p.add_argument("source", help=DATASET_HELP)
     p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
     p.add_argument("--out-format", choices=FORMATS, required=True, help="output format")
-    p.add_argument("--format", choices=FORMATS, help="input format (default: detected from the path)")
-    p.add_argument("--split", help="VOC / COCO / YOLO split to read, as for curate")
-    p.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory (default: beside the json)")
-    p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")
+    add_dataset_options(p)
     p.add_argument("--image-mode", choices=IMAGE_MODES, default="copy", help="how images are placed in the output")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=run)

@@ -9,7 +9,7 @@ from ..cluster import METHODS
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
 from ..objects import AGGREGATES, GROUPINGS
-from .common import fraction, positive_int
+from .common import DATASET_HELP, add_dataset_options, fraction, positive_int
 
 POLICIES = ("hard", "easy", "random", "stratified")
 
@@ -22,18 +22,9 @@ def register(subparsers) -> None:
         description="Embed every image, cluster, score by distance to the nearest prototype and keep the easy or "
         "hard part. Writes the pruned dataset, scores.csv, summary.json and report.html into --out.",
     )
-    p.add_argument(
-        "dataset", help="COCO .json (or dir), VOC root, TFRecord file/dir/glob, YOLO data.yaml (or dir), image folder"
-    )
+    p.add_argument("dataset", help=DATASET_HELP)
     p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
-    p.add_argument("--format", choices=FORMATS, help="input format (default: detected from the path)")
-    p.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory (default: beside the json)")
-    p.add_argument(
-        "--split",
-        help="VOC: read only the ids of ImageSets/Main/SPLIT.txt; COCO: annotations/instances_SPLIT.json of the "
-        "official layout (with its SPLIT/ images); YOLO: the data.yaml split (default train)",
-    )
-    p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")
+    add_dataset_options(p)
     p.add_argument("--out-format", choices=FORMATS, help="output format (default: the input's)")
 
     sel = p.add_argument_group("selection")
