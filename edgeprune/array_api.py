@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .cluster import make_clusterer
+from .cluster import fit_prototypes
 from .cluster.autok import choose_k
 from .errors import EdgepruneError
 from .score import l2_normalize, prototype_scores
@@ -49,11 +49,12 @@ def prune(
         raise EdgepruneError(f"return_ must be one of {', '.join(RETURNS)}, got {return_!r}")
     features = np.asarray(embed(X) if embed is not None else X, dtype=np.float32)
     features = features.reshape(len(features), -1)
+    metric = "cosine" if normalize else "euclidean"
     if normalize:
         features = l2_normalize(features)
     k, _ = choose_k(clusters, features, random_state=random_state)
-    clusterer = make_clusterer(method, k, random_state=random_state).fit(features)
-    labels, distances = prototype_scores(features, clusterer.cluster_centers_)
+    clusterer = fit_prototypes(method, k, features, random_state=random_state, metric=metric)
+    labels, distances = prototype_scores(features, clusterer.cluster_centers_, metric)
     kept = select(distances, labels, keep=1.0 - fraction, policy=mode, seed=random_state)
     inside, outside = np.flatnonzero(kept), np.flatnonzero(~kept)
     return {"in": inside, "out": outside, "both": (inside, outside)}[return_]

@@ -7,6 +7,8 @@ The first image of each group (lowest index) represents it; the others are dupli
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -46,3 +48,16 @@ def duplicate_of(groups: list[np.ndarray], n: int) -> np.ndarray:
     for group in groups:
         representative[group[1:]] = group[0]
     return representative
+
+
+def content_hashes(dataset) -> list[str]:
+    """SHA-256 of each image's file bytes (exact copies share a hash, whatever their names)."""
+    return [hashlib.sha256(img.read_bytes()).hexdigest() for img in dataset.images]
+
+
+def shared_content(first, second) -> list[tuple[str, str]]:
+    """``(file in first, file in second)`` for every image of ``second`` whose bytes also appear in ``first``."""
+    seen = dict(zip(content_hashes(first), (img.file_name for img in first.images)))
+    return [
+        (seen[digest], img.file_name) for digest, img in zip(content_hashes(second), second.images) if digest in seen
+    ]

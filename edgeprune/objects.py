@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cluster import make_clusterer
+from .cluster import fit_prototypes
 from .cluster.autok import choose_k
 from .score import prototype_scores
 
@@ -38,17 +38,17 @@ class ObjectClusters:
     reasons: list[str] = field(default_factory=list)
 
 
-def _cluster_group(features: np.ndarray, fit: np.ndarray, spec: str, method: str, seed: int) -> tuple:
+def _cluster_group(features: np.ndarray, fit: np.ndarray, spec: str, method: str, seed: int, metric: str) -> tuple:
     """Cluster one group of crops; ``fit`` marks the crops the prototypes are fitted on."""
     fitted = features[fit]
     if len(fitted) < 2:
         centers = fitted.mean(axis=0, keepdims=True) if len(fitted) else features.mean(axis=0, keepdims=True)
-        labels, distances = prototype_scores(features, centers.astype(np.float32))
+        labels, distances = prototype_scores(features, centers.astype(np.float32), metric)
         return labels, distances, 1, "fewer than 2 crops: one prototype"
     text = str(spec).strip().lower()
     k, reason = choose_k(text if not text.isdigit() else min(int(text), len(fitted)), fitted, random_state=seed)
-    clusterer = make_clusterer(method, k, random_state=seed).fit(fitted)
-    labels, distances = prototype_scores(features, clusterer.cluster_centers_)
+    clusterer = fit_prototypes(method, k, fitted, random_state=seed, metric=metric)
+    labels, distances = prototype_scores(features, clusterer.cluster_centers_, metric)
     return labels, distances, k, reason
 
 
@@ -62,6 +62,7 @@ def cluster_objects(
     seed: int = 0,
     fit: np.ndarray | None = None,
     category_names: dict[int, str] | None = None,
+    metric: str = "euclidean",
 ) -> ObjectClusters:
     """Cluster crop features per category (``by="category"``, ``clusters`` is then the count per category, capped
     by its number of crops) or all together (``by="joint"``)."""
@@ -73,7 +74,7 @@ def cluster_objects(
     offset = 0
     for group in groups:
         members = np.flatnonzero(category_id == group) if group is not None else np.arange(len(features))
-        found, dist, k, reason = _cluster_group(features[members], fit[members], clusters, method, seed)
+        found, dist, k, reason = _cluster_group(features[members], fit[members], clusters, method, seed, metric)
         labels[members] = found + offset
         distances[members] = dist
         name = (category_names or {}).get(int(group), str(group)) if group is not None else ""

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
-from .cluster import make_clusterer
+from .cluster import fit_prototypes
 from .cluster.autok import AUTO_CHOICES, choose_k, parse_k
 from .datasets import check_boxes, read_dataset, write_dataset
 from .datasets.tfrecord import renumbered_label_ids
@@ -20,7 +20,7 @@ from .errors import EdgepruneError
 from .objects import AGGREGATES, GROUPINGS, aggregate, box_counts, cluster_objects
 from .outputs import export_folders, write_object_scores, write_scores
 from .score import center, l2_normalize, prototype_scores, rank_in_cluster
-from .select import check_keep, cover_categories, preference, select
+from .select import POLICIES, check_keep, cover_categories, exact_count, preference, select
 
 log = logging.getLogger(__name__)
 SELFSUP = "selfsup"
@@ -63,6 +63,7 @@ class CurateOptions:
     crop_padding: float = 0.1
     min_crop_size: float = 32.0
     min_per_category: int = 0
+    exact: bool = False
     progress: bool = True
 
 
@@ -105,6 +106,10 @@ def check_options(options: CurateOptions) -> None:
         )
     if options.crop_padding < 0 or options.min_crop_size < 0:
         raise EdgepruneError("--crop-padding and --min-crop-size must not be negative")
+    if options.policy not in POLICIES:
+        raise EdgepruneError(f"unknown policy {options.policy!r}; choose one of {', '.join(POLICIES)}")
+    if options.policy == "coreset" and options.level == "object":
+        raise EdgepruneError("--policy coreset covers the image embedding space; use it with --level image")
     if options.min_per_category < 0:
         raise EdgepruneError(f"--min-per-category must not be negative, got {options.min_per_category}")
 
@@ -168,6 +173,11 @@ class _Clustering:
     objects: object = None
 
 
+def score_metric(options: CurateOptions) -> str:
+    """Cosine distance to normalised prototypes (spherical k-means) on normalised embeddings, Euclidean otherwise."""
+    return "cosine" if options.normalize else "euclidean"
+
+
 def _features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
     features = center(embeddings) if options.center else embeddings
     return l2_normalize(features) if options.normalize else features
@@ -224,8 +234,9 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
 def _cluster_images(features: np.ndarray, candidates: np.ndarray, options: CurateOptions, timings) -> _Clustering:
     started = time.perf_counter()
     k, k_reason = choose_k(options.clusters, features[candidates], random_state=options.seed)
-    clusterer = make_clusterer(options.method, k, random_state=options.seed).fit(features[candidates])
-    labels, distances = prototype_scores(features, clusterer.cluster_centers_)
+    metric = score_metric(options)
+    clusterer = fit_prototypes(options.method, k, features[candidates], random_state=options.seed, metric=metric)
+    labels, distances = prototype_scores(features, clusterer.cluster_centers_, metric)
     notes = [f"clusters: {k_reason}"]
     if getattr(clusterer, "collapsed_", False):
         notes.append(
@@ -259,6 +270,7 @@ def _cluster_objects(dataset, options: CurateOptions, backbone, cache_dir: Path,
         seed=options.seed,
         fit=candidates[crops.image_index],
         category_names=dataset.category_names,
+        metric=score_metric(options),
     )
     distances, labels = aggregate(crops.image_index, objects.labels, objects.distances, len(dataset), options.aggregate)
     notes = [
@@ -270,10 +282,23 @@ def _cluster_objects(dataset, options: CurateOptions, backbone, cache_dir: Path,
     return _Clustering(labels, distances, len(objects.names), notes, crops, objects), counts
 
 
-def choose(dataset, scored: Scored, options: CurateOptions) -> tuple[np.ndarray, list[str]]:
-    """The keep-mask for ``options.keep``/``policy`` over scored images, with the category floor applied; and notes."""
+def choose(
+    dataset, scored: Scored, options: CurateOptions, *, fill_budget: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """The keep-mask for ``options.keep``/``policy`` over scored images, with the category floor applied; and notes.
+
+    After ``--dedup`` the budget is still ``round(keep * N)`` of the *input*, and the policy chooses among the images
+    dedup left. If they are fewer than the budget, all of them are kept (dedup wins), or with ``fill_budget`` (for
+    experiments that compare policies at equal counts) the rest comes from the dropped near-duplicates, most wanted
+    by the policy first.
+    """
     candidates = scored.candidates
-    kept = np.zeros(len(dataset), bool)
+    n = len(dataset)
+    counts, names = box_counts(dataset)
+    deduplicated = not candidates.all()
+    budget = exact_count(n, options.keep) if options.exact or deduplicated else None
+    kept = np.zeros(n, bool)
+    notes = []
     kept[candidates] = select(
         scored.distances[candidates],
         scored.labels[candidates],
@@ -281,19 +306,40 @@ def choose(dataset, scored: Scored, options: CurateOptions) -> tuple[np.ndarray,
         policy=options.policy,
         per_cluster=options.per_cluster,
         seed=options.seed,
+        count=budget,
+        features=_features(scored.embeddings, options)[candidates] if options.policy == "coreset" else None,
+        box_counts=counts[candidates],
     )
-    notes = []
+    wanted = preference(scored.distances, options.policy, options.seed)
+    if budget is not None and kept.sum() < budget:
+        left = int(candidates.sum())
+        if fill_budget:
+            refill = [i for i in np.argsort(-wanted, kind="stable") if not candidates[i]][: budget - left]
+            kept[refill] = True
+            action = f"{len(refill)} near-duplicates kept back to fill it, most wanted by {options.policy!r} first"
+        else:
+            action = "all of them are kept"
+        notes.append(
+            f"dedup left {left} images, fewer than the {budget} that --keep {options.keep} asks of {n}: {action}"
+        )
     if options.min_per_category:
-        counts, names = box_counts(dataset)
-        counts[~candidates] = 0
-        wanted = preference(scored.distances, options.policy, options.seed)
-        kept, swapped = cover_categories(kept, counts, options.min_per_category, wanted)
+        floor_counts = counts.copy()
+        floor_counts[~candidates & ~kept] = 0
+        kept, swapped = cover_categories(kept, floor_counts, options.min_per_category, wanted)
         short = [
-            n for n, c, t in zip(names, counts[kept].sum(0), counts.sum(0)) if c < min(t, options.min_per_category)
+            name
+            for name, c, t in zip(names, counts[kept].sum(0), counts.sum(0))
+            if c < min(t, options.min_per_category)
         ]
         notes.append(
             f"--min-per-category {options.min_per_category}: {swapped} images swapped in to keep every category's "
             f"boxes" + (f"; still short: {', '.join(short)}" if short else "")
+        )
+    share = kept.mean() if n else 0.0
+    if abs(share - options.keep) > 0.01 and not deduplicated:
+        notes.append(
+            f"kept {100 * share:.1f}% of the images, {100 * options.keep:.1f}% asked: the per-cluster rule keeps "
+            "ceil(keep x n) of every cluster; --exact keeps exactly round(keep x N)"
         )
     return kept, notes
 

@@ -1,8 +1,11 @@
-"""Scores for pruning: Euclidean distance from each embedding to its nearest prototype.
+"""Scores for pruning: the distance from each embedding to its nearest prototype.
 
 This is the self-supervised prototype metric of Sorscher et al. 2022 ("Beyond neural scaling laws", arXiv
-2206.14486): far from every prototype = hard, near one = easy. On L2-normalised embeddings it orders images
-exactly as the paper's cosine distance does.
+2206.14486): far from every prototype = hard, near one = easy. The paper clusters L2-normalised embeddings with
+spherical k-means and scores by the cosine distance ``1 - x.c/|c|`` to the nearest normalised centroid; that is
+``metric="cosine"``, the default whenever the embeddings are normalised. ``metric="euclidean"`` (the distance to the
+raw centroid) is what un-normalised embeddings get: with centroids inside the sphere it ranks differently, because
+a centroid's norm (how tight its cluster is) then shifts every distance to it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from .cluster.base import nearest_prototype
 
 
 def l2_normalize(X: np.ndarray, *, eps: float = 1e-12) -> np.ndarray:
-    """Rows scaled to unit Euclidean norm (zero rows stay zero)."""
-    X = np.asarray(X, dtype=np.float32)
+    """Rows scaled to unit Euclidean norm (zero rows stay zero); float32 unless ``X`` is float64."""
+    X = np.asarray(X, dtype=np.float64 if np.asarray(X).dtype == np.float64 else np.float32)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.maximum(norms, eps)
 
@@ -29,9 +32,29 @@ def center(X: np.ndarray) -> np.ndarray:
     return X - X.mean(axis=0, keepdims=True)
 
 
-def prototype_scores(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(cluster, distance)`` per sample: the nearest prototype and the Euclidean distance to it."""
-    return nearest_prototype(X, centers)
+METRICS = ("cosine", "euclidean")
+_CHUNK = 1 << 16
+
+
+def prototype_scores(X: np.ndarray, centers: np.ndarray, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
+    """``(cluster, distance)`` per sample: the nearest prototype and the distance to it.
+
+    ``cosine``: nearest by cosine similarity to the L2-normalised centers, distance ``1 - cos`` (in [0, 2]);
+    ``euclidean``: nearest by and distance to the raw centers.
+    """
+    if metric == "euclidean":
+        return nearest_prototype(X, centers)
+    if metric != "cosine":
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    unit_centers = l2_normalize(np.asarray(centers, np.float64)).astype(np.float64)
+    labels = np.empty(len(X), np.int64)
+    distances = np.empty(len(X), np.float32)
+    for start in range(0, len(X), _CHUNK):
+        chunk = l2_normalize(np.asarray(X[start : start + _CHUNK], np.float64)).astype(np.float64)
+        similarity = chunk @ unit_centers.T
+        labels[start : start + _CHUNK] = similarity.argmax(axis=1)
+        distances[start : start + _CHUNK] = 1.0 - similarity.max(axis=1)
+    return labels, np.maximum(distances, 0.0)
 
 
 def rank_in_cluster(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -1,14 +1,24 @@
-"""Selection policies: scores (distance to nearest prototype) and cluster labels in, a boolean keep-mask out.
+"""Selection policies: scores (distance to nearest prototype), cluster labels, and where a policy needs them the
+embeddings and per-image box counts in; a boolean keep-mask out. Every policy is a pure function of these.
 
 The per-cluster rule is the reference tool's: in a cluster of ``n`` images sorted by ascending distance, with prune
 fraction ``f``, the first ``n - ceil((1 - f) n)`` are "easy" and the rest "hard". So ``hard`` keeps the last
-``ceil(keep * n)`` of every cluster and ``easy`` keeps the first ``ceil(keep * n)``.
+``ceil(keep * n)`` of every cluster and ``easy`` keeps the first ``ceil(keep * n)``. With many small clusters the
+``ceil`` adds up (BCCD at 25% kept 26.8%); ``exact=True`` instead keeps exactly ``round(keep * N)`` images in all,
+shared across clusters in proportion to their sizes (largest remainder), so every policy keeps the same count.
 
-- ``hard``: keep the farthest (Sorscher et al.: best when data is plentiful).
+- ``hard``: keep the farthest from their prototype (Sorscher et al.: best when data is plentiful).
 - ``easy``: keep the nearest (best when data is scarce).
 - ``random``: the seeded baseline, with the same per-cluster (or global) counts as ``hard``/``easy``.
-- ``stratified``: exactly ``round(keep * N)`` images in all, shared across clusters in proportion to their size
-  (largest remainder, at least one per cluster), hardest first within each cluster; ignores ``per_cluster``.
+- ``stratified``: exactly ``round(keep * N)`` images, shared across clusters in proportion to their size (at least
+  one per cluster while the budget allows), hardest first within each cluster; ignores ``per_cluster``.
+- ``coreset``: k-center greedy on the embeddings (Sener & Savarese 2018): start from a seeded random image, then
+  repeatedly keep the image farthest from everything kept so far. Maximises coverage of the embedding space, so
+  near-copies are the first to go; the diversity baseline of the active-learning literature. Global, exact count,
+  O(N x kept) distance evaluations in batched matrix products.
+- ``balanced``: keep the per-category box counts as even as the data allows: repeatedly take the category with the
+  fewest kept boxes and keep its hardest remaining image. For long-tailed data at small budgets, where rare classes
+  would otherwise vanish. Global, exact count.
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ import numpy as np
 
 from .errors import EdgepruneError
 
-POLICIES = ("hard", "easy", "random", "stratified")
+POLICIES = ("hard", "easy", "random", "stratified", "coreset", "balanced")
+GLOBAL_POLICIES = ("stratified", "coreset", "balanced")  # always exact counts, never per cluster
 
 
 def check_keep(keep: float) -> float:
@@ -32,6 +43,11 @@ def check_keep(keep: float) -> float:
 def keep_count(n: int, keep: float) -> int:
     """``ceil(keep * n)``, robust to float noise (0.7 * 10 is 7.000000000000001)."""
     return min(n, math.ceil(round(keep * n, 9)))
+
+
+def exact_count(n: int, keep: float) -> int:
+    """``round(keep * n)`` (half up), at least 1 and at most ``n``."""
+    return min(n, max(1, math.floor(round(keep * n, 9) + 0.5)))
 
 
 def _keep_in_groups(order_key: np.ndarray, groups: list[np.ndarray], counts: list[int], farthest: bool) -> np.ndarray:
@@ -50,16 +66,74 @@ def _groups(labels: np.ndarray) -> list[np.ndarray]:
     return np.split(order, bounds)
 
 
-def _proportional_counts(sizes: np.ndarray, total: int) -> list[int]:
-    exact = sizes * (total / sizes.sum())
-    counts = np.minimum(np.maximum(np.floor(exact).astype(int), 1), sizes)
-    remainder = exact - np.floor(exact)
-    for index in np.argsort(-remainder, kind="stable"):
-        if counts.sum() >= total:
+def proportional_counts(sizes: np.ndarray, total: int, *, at_least_one: bool = False) -> list[int]:
+    """Split ``total`` across groups of ``sizes`` in proportion (largest remainder); the counts sum to ``total``.
+
+    ``at_least_one`` gives every group one first when ``total`` covers every group, and shares the rest.
+    """
+    sizes = np.asarray(sizes, np.int64)
+    total = int(min(total, sizes.sum()))
+    base = np.ones_like(sizes) if at_least_one and total >= len(sizes) else np.zeros_like(sizes)
+    room, rest = sizes - base, total - int(base.sum())
+    share = room * (rest / room.sum()) if room.sum() else np.zeros(len(sizes))
+    counts = np.floor(share).astype(np.int64)
+    for index in np.argsort(-(share - counts), kind="stable")[: rest - int(counts.sum())]:
+        counts[index] += 1  # a group with a remainder has room for one more
+    return (base + counts).tolist()
+
+
+def k_center_greedy(features: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``count`` samples chosen by k-center greedy (farthest-point sampling), in the order chosen."""
+    X = np.ascontiguousarray(features, np.float32)
+    n = len(X)
+    count = min(count, n)
+    squared_norms = np.einsum("ij,ij->i", X, X)
+    first = int(np.random.default_rng(seed).integers(n))
+    chosen = np.empty(count, np.int64)
+    chosen[0] = first
+    nearest = np.maximum(squared_norms - 2 * X @ X[first] + squared_norms[first], 0)
+    for step in range(1, count):
+        index = int(np.argmax(nearest))
+        chosen[step] = index
+        np.minimum(nearest, np.maximum(squared_norms - 2 * X @ X[index] + squared_norms[index], 0), out=nearest)
+        nearest[index] = -1.0  # never again, even where float rounding leaves a tiny distance
+    return chosen
+
+
+def balanced_selection(box_counts: np.ndarray, distances: np.ndarray, count: int) -> np.ndarray:
+    """Mask of ``count`` images keeping per-category box counts as even as possible, hardest first per category.
+
+    Water-filling: the category with the fewest kept boxes (ties: the rarer one in the data) gets its hardest
+    image not yet kept. Images without boxes come last, hardest first, once every category is exhausted.
+    """
+    counts = np.asarray(box_counts, np.int64)
+    n, n_categories = counts.shape
+    count = min(count, n)
+    kept = np.zeros(n, bool)
+    hardest_first = np.argsort(-np.asarray(distances, np.float64), kind="stable")
+    queues = [hardest_first[counts[hardest_first, c] > 0] for c in range(n_categories)]
+    position = np.zeros(n_categories, np.int64)
+    have = np.zeros(n_categories, np.float64)
+    rarity = counts.sum(axis=0) / max(1, counts.sum())  # tie-break: rarer first
+    taken = 0
+    while taken < count:
+        open_ = np.array([position[c] < len(queues[c]) for c in range(n_categories)], bool)
+        if not open_.any():
             break
-        if counts[index] < sizes[index]:
-            counts[index] += 1
-    return counts.tolist()
+        category = int(np.argmin(np.where(open_, have + rarity * 1e-6, np.inf)))
+        queue = queues[category]
+        while position[category] < len(queue) and kept[queue[position[category]]]:
+            position[category] += 1
+        if position[category] == len(queue):
+            continue
+        index = queue[position[category]]
+        kept[index] = True
+        have += counts[index]
+        taken += 1
+    if taken < count:
+        rest = hardest_first[~kept[hardest_first]][: count - taken]
+        kept[rest] = True
+    return kept
 
 
 def select(
@@ -70,8 +144,16 @@ def select(
     policy: str = "hard",
     per_cluster: bool = True,
     seed: int = 0,
+    exact: bool = False,
+    count: int | None = None,
+    features: np.ndarray | None = None,
+    box_counts: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Boolean mask of the samples to keep; deterministic for a given ``seed``."""
+    """Boolean mask of the samples to keep; deterministic for a given ``seed``.
+
+    ``count`` (implies ``exact``) sets the number kept directly, e.g. a share of a larger input that deduplication
+    shrank. ``coreset`` needs ``features`` (the embeddings), ``balanced`` needs ``box_counts`` (images x categories).
+    """
     keep = check_keep(keep)
     if policy not in POLICIES:
         raise EdgepruneError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
@@ -80,12 +162,27 @@ def select(
     if distances.shape != labels.shape or distances.ndim != 1:
         raise ValueError(f"distances {distances.shape} and labels {labels.shape} must be equal 1-D shapes")
     n = len(distances)
+    exact = exact or count is not None
+    total = min(n, count) if count is not None else exact_count(n, keep)
+    if policy == "coreset":
+        if features is None or len(features) != n:
+            raise ValueError("the coreset policy needs one embedding per sample (features)")
+        mask = np.zeros(n, bool)
+        mask[k_center_greedy(features, total, seed)] = True
+        return mask
+    if policy == "balanced":
+        if box_counts is None or len(box_counts) != n:
+            raise ValueError("the balanced policy needs per-image box counts per category (box_counts)")
+        return balanced_selection(box_counts, distances, total)
     if policy == "stratified":
         groups = _groups(labels)
-        counts = _proportional_counts(np.array([len(g) for g in groups]), max(1, round(keep * n)))
+        counts = proportional_counts(np.array([len(g) for g in groups]), total, at_least_one=True)
         return _keep_in_groups(distances, groups, counts, farthest=True)
     groups = _groups(labels) if per_cluster else [np.arange(n)]
-    counts = [keep_count(len(g), keep) for g in groups]
+    if exact:
+        counts = proportional_counts(np.array([len(g) for g in groups]), total)
+    else:
+        counts = [keep_count(len(g), keep) for g in groups]
     if policy == "random":
         shuffled = np.random.default_rng(seed).permutation(n).astype(np.float64)
         return _keep_in_groups(shuffled, groups, counts, farthest=False)

@@ -38,6 +38,16 @@ def digits_coco(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def digits_coco_val(tmp_path_factory) -> Path:
+    """A second generated COCO dataset (other seed, no duplicates): a validation set disjoint from digits_coco."""
+    from edgeprune.datasets.synthetic import make_digit_scenes
+
+    root = tmp_path_factory.mktemp("digits_val")
+    make_digit_scenes(root, n_images=16, image_size=64, seed=2)
+    return root
+
+
 def build_tiny_backbone(path: Path, *, dim: int = 16, seed: int = 0) -> Path:
     """Save a two-conv-layer tf.Module as a TF2 SavedModel: [N, H, W, 3] float32 -> [N, dim]."""
     import tensorflow as tf

@@ -57,3 +57,29 @@ def test_curate_dedup_finds_the_planted_duplicates(tmp_path, digits_coco, pixel_
     summary = json.loads((out / "summary.json").read_text())
     assert summary["duplicates_dropped"] == 3 and summary["images_after"] == 40
     assert "Near-duplicates (3 groups)" in (out / "report.html").read_text()
+
+
+def test_after_dedup_keep_is_a_share_of_the_input(tmp_path, digits_coco, pixel_backbone):
+    out = tmp_path / "out"
+    argv = ["-q", "curate", str(digits_coco), "--out", str(out), "--backbone", str(pixel_backbone)]
+    argv += ["--image-size", "64", "--cache-dir", str(tmp_path / "cache"), "-k", "3", "--dedup", "0.995"]
+    assert main([*argv, "--keep", "0.5"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["duplicates_dropped"] == 3 and summary["images_after"] == 22  # round(0.5 x 43), not of 40
+    assert main([*argv, "--keep", "0.99", "--overwrite"]) == 0  # 43 asked, 40 left: dedup wins
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_after"] == 40
+    assert any("dedup left 40 images, fewer than the 43" in note for note in summary["notes"])
+
+
+def test_fill_budget_takes_near_duplicates_back_for_equal_counts(digits_coco, pixel_backbone, tmp_path):
+    from edgeprune.pipeline import CurateOptions, choose, score_dataset
+
+    dataset = read_dataset(digits_coco)
+    options = CurateOptions(
+        out=tmp_path / "unused", keep=0.99, clusters="3", backbone=str(pixel_backbone), image_size=64,
+        cache_dir=tmp_path / "cache", dedup=0.995, progress=False, policy="hard",
+    )  # fmt: skip
+    scored = score_dataset(dataset, options)
+    kept, notes = choose(dataset, scored, options, fill_budget=True)
+    assert kept.sum() == 43 and "3 near-duplicates kept back" in notes[0]

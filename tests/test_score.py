@@ -26,3 +26,22 @@ def test_rank_in_cluster():
     distances = np.array([0.5, 0.1, 0.9, 0.3, 0.2])
     labels = np.array([0, 0, 1, 1, 0])
     np.testing.assert_array_equal(rank_in_cluster(distances, labels), [2, 0, 1, 0, 1])
+
+
+def test_cosine_scores_use_normalised_centres_and_can_rank_unlike_euclidean():
+    from edgeprune.cluster import fit_prototypes
+
+    X = l2_normalize(np.array([[1.0, 0.0], [0.75, 0.66], [0.0, 1.0], [-0.6, 0.8]]))
+    centers = np.array([[0.2, 0.0], [0.0, 0.9]])  # raw centroids inside the sphere, of unequal norm
+    labels, distances = prototype_scores(X, centers, "cosine")
+    np.testing.assert_array_equal(labels, [0, 0, 1, 1])
+    np.testing.assert_allclose(distances, [0.0, 1 - X[1, 0], 0.0, 0.2], atol=1e-6)
+    euclid_labels, _ = prototype_scores(X, centers)
+    assert euclid_labels[1] == 1  # nearer the long centroid in raw distance, though at a wider angle
+    rng = np.random.default_rng(0)
+    points = l2_normalize(rng.normal(size=(300, 5)) + np.repeat(np.eye(5)[:3] * 3, 100, axis=0))
+    fitted = fit_prototypes("kmeans", 3, points, random_state=0, metric="cosine")
+    np.testing.assert_allclose(np.linalg.norm(fitted.cluster_centers_, axis=1), 1.0, rtol=1e-5)
+    labels, distances = prototype_scores(points, fitted.cluster_centers_, "cosine")
+    np.testing.assert_allclose(distances, 1 - (points @ fitted.cluster_centers_.T).max(axis=1), atol=1e-5)
+    assert (distances >= 0).all() and len(np.unique(labels)) == 3

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.select import keep_count, select
+from edgeprune.select import balanced_selection, k_center_greedy, keep_count, proportional_counts, select
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_keep_outside_range(scores, keep):
 
 
 def test_unknown_policy(scores):
-    with pytest.raises(EdgepruneError, match="choose one of hard, easy, random, stratified"):
+    with pytest.raises(EdgepruneError, match="choose one of hard, easy, random, stratified, coreset, balanced"):
         select(*scores, keep=0.5, policy="medium")
 
 
@@ -98,3 +98,94 @@ def test_cover_categories_floor_is_what_a_category_has_and_never_drops_below_it(
     assert totals[1] == 2 and totals[2] == 1  # each category keeps all it has, since it has fewer than 5
     assert added == 3 and covered.tolist() == [False, True, True, True, True]  # only image 0 could leave
     assert totals[0] >= 5
+
+
+@pytest.mark.parametrize("policy", ["hard", "easy", "random"])
+@pytest.mark.parametrize("keep", [0.1, 0.25, 0.5])
+def test_exact_keeps_round_keep_n_where_the_per_cluster_ceil_over_keeps(policy, keep):
+    labels = np.repeat(np.arange(40), 5)  # many small clusters: ceil(0.1 x 5) = 1 each is 20%, not 10%
+    distances = np.random.default_rng(0).random(len(labels))
+    loose = select(distances, labels, keep=keep, policy=policy)
+    exact = select(distances, labels, keep=keep, policy=policy, exact=True)
+    assert exact.sum() == round(keep * len(labels))
+    assert loose.sum() >= exact.sum() and (keep > 0.2 or loose.sum() == 40)
+
+
+def test_exact_hard_still_keeps_the_hardest_of_each_cluster():
+    labels = np.repeat([0, 1], [30, 10])
+    distances = np.random.default_rng(1).random(40)
+    mask = select(distances, labels, keep=0.5, policy="hard", exact=True)
+    assert mask[labels == 0].sum() == 15 and mask[labels == 1].sum() == 5
+    for c in (0, 1):
+        members = labels == c
+        assert distances[members & mask].min() >= distances[members & ~mask].max()
+
+
+def test_count_sets_the_total_directly():
+    distances, labels = np.random.default_rng(2).random(30), np.repeat([0, 1, 2], 10)
+    assert select(distances, labels, keep=0.5, policy="hard", count=7).sum() == 7
+
+
+def test_stratified_does_not_overshoot_when_clusters_outnumber_the_target():
+    labels = np.arange(50)  # 50 singleton clusters, target round(0.1 x 50) = 5
+    mask = select(np.random.default_rng(0).random(50), labels, keep=0.1, policy="stratified")
+    assert mask.sum() == 5
+
+
+def test_proportional_counts_sum_to_the_total_and_respect_sizes():
+    assert proportional_counts(np.array([5, 3, 2]), 5) == [3, 1, 1]
+    assert proportional_counts(np.array([5, 3, 2, 1, 1]), 3, at_least_one=True) == [1, 1, 1, 0, 0]
+    assert proportional_counts(np.array([5, 3, 2, 1, 1]), 6, at_least_one=True) == [2, 1, 1, 1, 1]
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        sizes = rng.integers(1, 20, size=rng.integers(1, 12))
+        total = int(rng.integers(1, sizes.sum() + 1))
+        counts = np.array(proportional_counts(sizes, total, at_least_one=bool(rng.integers(2))))
+        assert counts.sum() == total and (counts <= sizes).all() and (counts >= 0).all()
+
+
+def test_coreset_covers_every_blob_before_taking_a_second_point_from_any():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 8)) * 20
+    blob = np.repeat(np.arange(6), [200, 5, 5, 50, 3, 100])  # very unequal blob sizes
+    X = centres[blob] + rng.normal(size=(len(blob), 8)) * 0.1
+    chosen = k_center_greedy(X, 6, seed=1)
+    assert sorted(blob[chosen]) == list(range(6))
+    mask = select(np.zeros(len(blob)), np.zeros(len(blob), int), keep=0.02, policy="coreset", features=X)
+    assert mask.sum() == round(0.02 * len(blob)) and set(blob[mask]) == set(range(6))
+    random = select(np.zeros(len(blob)), np.zeros(len(blob), int), keep=0.02, policy="random", per_cluster=False)
+    assert len(set(blob[random])) < 6  # the baseline misses the small blobs
+
+
+def test_coreset_matches_brute_force_farthest_point_sampling():
+    X = np.random.default_rng(4).normal(size=(60, 3)).astype(np.float32)
+    chosen = list(k_center_greedy(X, 10, seed=0))
+    brute = [chosen[0]]
+    for _ in range(9):
+        d = np.linalg.norm(X[:, None] - X[brute][None], axis=2).min(axis=1)
+        brute.append(int(np.argmax(d)))
+    assert chosen == brute
+
+
+def test_balanced_evens_out_a_long_tail_and_takes_the_hardest_within_a_category():
+    counts = np.zeros((120, 3), int)
+    counts[:100, 0] = 1  # 100 images of a common class
+    counts[100:115, 1] = 1  # 15 of a rarer one
+    counts[115:, 2] = 1  # 5 of the rarest
+    distances = np.random.default_rng(0).random(120)
+    mask = balanced_selection(counts, distances, 24)
+    assert mask.sum() == 24 and counts[mask].sum(axis=0).tolist() == [9, 10, 5]  # ties go to the rarer class
+    common = np.flatnonzero(counts[:, 0])
+    assert distances[common[mask[common]]].min() >= distances[common[~mask[common]]].max()
+    via_select = select(distances, np.zeros(120, int), keep=0.2, policy="balanced", box_counts=counts)
+    assert (via_select == mask).all()
+    random_counts = counts[select(distances, np.zeros(120, int), keep=0.2, policy="random", exact=True)].sum(0)
+    assert random_counts[2] < 5  # what balanced fixes
+
+
+def test_policies_that_need_embeddings_or_boxes_say_so():
+    distances, labels = np.zeros(10), np.zeros(10, int)
+    with pytest.raises(ValueError, match="coreset policy needs one embedding per sample"):
+        select(distances, labels, keep=0.5, policy="coreset")
+    with pytest.raises(ValueError, match="balanced policy needs per-image box counts"):
+        select(distances, labels, keep=0.5, policy="balanced", box_counts=np.zeros((3, 2)))

@@ -9,9 +9,8 @@ from ..cluster import METHODS
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
 from ..objects import AGGREGATES, GROUPINGS
+from ..select import POLICIES
 from .common import DATASET_HELP, add_dataset_options, fraction, positive_int
-
-POLICIES = ("hard", "easy", "random", "stratified")
 
 
 def register(subparsers) -> None:
@@ -37,7 +36,14 @@ def register(subparsers) -> None:
         default="hard",
         help="hard: keep the farthest from prototypes (plenty of data); easy: keep the nearest "
         "(scarce data); random: seeded baseline; stratified: same share of each cluster, hard "
-        "within (default: hard)",
+        "within; coreset: k-center greedy, the most diverse set; balanced: even box counts per "
+        "category, hard within (long-tailed classes) (default: hard)",
+    )
+    sel.add_argument(
+        "--exact",
+        action="store_true",
+        help="keep exactly round(keep x N) images, shared across clusters in proportion (default: ceil(keep x n) "
+        "per cluster, the reference rule, which over-keeps with many small clusters)",
     )
     scope = sel.add_mutually_exclusive_group()
     scope.add_argument(
@@ -195,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         crop_padding=args.crop_padding,
         min_crop_size=args.min_crop_size,
         min_per_category=args.min_per_category,
+        exact=args.exact,
         pretrain_steps=args.pretrain_steps,
         progress=not args.quiet,
     )

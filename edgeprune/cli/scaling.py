@@ -24,7 +24,12 @@ def register(subparsers) -> None:
     p.add_argument("--val", required=True, help="validation dataset (any format)")
     p.add_argument("--out", "-o", type=Path, required=True, help="experiment directory (created, or continued)")
     p.add_argument("--fractions", default="0.25,0.5,0.75,1.0", help="kept fractions; 1.0 adds the full-data runs")
-    p.add_argument("--policies", default="random,easy,hard,stratified", help="comma-separated selection policies")
+    p.add_argument(
+        "--policies",
+        default="random,easy,hard,stratified",
+        help="comma-separated selection policies: random, easy, hard, stratified, coreset, balanced, and dedup+P "
+        "(near-duplicates removed first, then P, at the same kept count)",
+    )
     p.add_argument("--level", default="image", help="image, object, or image,object for both")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 for curation and training (3)")
     p.add_argument("--steps", type=positive_int, default=1000, help="training steps for every cell (1000)")
@@ -46,6 +51,13 @@ def register(subparsers) -> None:
     cur.add_argument("--object-clusters", choices=GROUPINGS, default="category")
     cur.add_argument("--aggregate", choices=AGGREGATES, default="mean")
     cur.add_argument("--min-per-category", type=int, default=0, metavar="N")
+    cur.add_argument(
+        "--dedup",
+        type=float,
+        default=0.95,
+        metavar="THRESHOLD",
+        help="cosine similarity at which the dedup+P policies call two images near-duplicates (0.95)",
+    )
     cur.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
     data = p.add_argument_group("data")
     data.add_argument("--train-split", help="VOC split of TRAIN (e.g. train)")
@@ -57,15 +69,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the experiment and print the table and verdict."""
-    from ..scaling.plan import LEVELS, parse_choices, parse_fractions
+    from ..scaling.plan import LEVELS, SCALING_POLICIES, parse_choices, parse_fractions
     from ..scaling.results import table
     from ..scaling.run import ScalingOptions, run_scaling
-    from ..select import POLICIES
 
     options = ScalingOptions(
         out=args.out,
         fractions=parse_fractions(args.fractions),
-        policies=parse_choices(args.policies, POLICIES, "--policies"),
+        policies=parse_choices(args.policies, SCALING_POLICIES, "--policies"),
         levels=parse_choices(args.level, LEVELS, "--level"),
         seeds=args.seeds,
         steps=args.steps,
@@ -82,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         object_clusters=args.object_clusters,
         aggregate=args.aggregate,
         min_per_category=args.min_per_category,
+        dedup=args.dedup,
         cache_dir=args.cache_dir,
         train_format=args.train_format,
         val_format=args.val_format,

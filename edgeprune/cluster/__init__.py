@@ -33,6 +33,12 @@ def make_clusterer(method: str, n_clusters: int, *, random_state: int | None = 0
     return factory(n_clusters, random_state=random_state, **params)
 
 
+def fit_prototypes(method: str, n_clusters: int, X, *, random_state: int | None = 0, metric: str = "euclidean"):
+    """Fit ``method`` on ``X``; with ``metric="cosine"`` k-means is spherical (unit centers, cosine assignment)."""
+    params = {"spherical": True} if metric == "cosine" and method == "kmeans" else {}
+    return make_clusterer(method, n_clusters, random_state=random_state, **params).fit(X)
+
+
 __all__ = [
     "BGPC",
     "FCM",
@@ -46,6 +52,7 @@ __all__ = [
     "PFCM",
     "METHODS",
     "PrototypeClusterer",
+    "fit_prototypes",
     "make_clusterer",
     "nearest_prototype",
     "squared_distances",

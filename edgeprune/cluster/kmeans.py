@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from ..errors import EdgepruneError
 from .base import PrototypeClusterer, check_input, nearest_prototype
@@ -29,6 +30,10 @@ class KMeans(PrototypeClusterer):
     ``backend="auto"`` uses faiss when it is installed and there are at least 5,000 samples (about 40x faster on
     200k x 256, k=100), scikit-learn otherwise. ``labels_`` always come from an exact nearest-center pass over
     all samples.
+
+    ``spherical=True`` is spherical k-means (for L2-normalised samples): centers are unit vectors and samples join
+    the center of highest cosine similarity. faiss does it natively; with scikit-learn, Lloyd's result is refined
+    by spherical iterations until no sample changes cluster.
     """
 
     def __init__(
@@ -40,6 +45,7 @@ class KMeans(PrototypeClusterer):
         n_init: int = 1,
         random_state: int | None = 0,
         backend: str = "auto",
+        spherical: bool = False,
     ) -> None:
         self.n_clusters = n_clusters
         self.max_iter = max_iter
@@ -47,6 +53,7 @@ class KMeans(PrototypeClusterer):
         self.n_init = n_init
         self.random_state = random_state
         self.backend = backend
+        self.spherical = spherical
 
     def _resolved_backend(self, n_samples: int) -> str:
         if self.backend not in BACKENDS:
@@ -64,7 +71,13 @@ class KMeans(PrototypeClusterer):
             import faiss
 
             km = faiss.Kmeans(
-                X.shape[1], self.n_clusters, niter=min(self.max_iter, 25), nredo=self.n_init, seed=seed, verbose=False
+                X.shape[1],
+                self.n_clusters,
+                niter=min(self.max_iter, 25),
+                nredo=self.n_init,
+                seed=seed,
+                verbose=False,
+                spherical=self.spherical,
             )
             km.train(np.ascontiguousarray(X))
             self.cluster_centers_ = np.asarray(km.centroids, dtype=np.float32)
@@ -75,6 +88,32 @@ class KMeans(PrototypeClusterer):
                 self.n_clusters, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, random_state=seed
             ).fit(X)
             self.cluster_centers_ = km.cluster_centers_.astype(np.float32)
+            if self.spherical:
+                self.cluster_centers_ = spherical_refine(X, self.cluster_centers_, self.max_iter)
+        if self.spherical:
+            self.cluster_centers_ = _unit_rows(self.cluster_centers_)
         self.labels_, distances = nearest_prototype(X, self.cluster_centers_)
         self.inertia_ = float(np.sum(distances.astype(np.float64) ** 2))
         return self
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return (X / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def spherical_refine(X: np.ndarray, centers: np.ndarray, max_iter: int = 100) -> np.ndarray:
+    """Spherical k-means iterations from ``centers``: assign by cosine, re-center as the normalised mean."""
+    X64 = np.asarray(X, np.float64)
+    centers = _unit_rows(centers).astype(np.float64)
+    labels = None
+    for _ in range(max_iter):
+        new = (X64 @ centers.T).argmax(axis=1)
+        if labels is not None and np.array_equal(new, labels):
+            break
+        labels = new
+        members = csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(len(centers), len(X64)))
+        sums = members @ X64
+        filled = np.linalg.norm(sums, axis=1) > 0  # an emptied cluster keeps its old center
+        centers[filled] = _unit_rows(sums[filled])
+    return centers.astype(np.float32)

@@ -10,6 +10,15 @@ from ..select import POLICIES
 
 FULL = "full"
 LEVELS = ("image", "object")
+DEDUP_PREFIX = "dedup+"  # "dedup+hard": drop near-duplicates first, then the policy, at the same kept count
+SCALING_POLICIES = POLICIES + tuple(DEDUP_PREFIX + p for p in ("random", "hard", "easy", "coreset", "balanced"))
+
+
+def base_policy(policy: str) -> tuple[str, bool]:
+    """``"dedup+hard"`` -> ``("hard", True)``; ``"hard"`` -> ``("hard", False)``."""
+    if policy.startswith(DEDUP_PREFIX):
+        return policy[len(DEDUP_PREFIX) :], True
+    return policy, False
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,8 @@ def plan_cells(fractions: list[float], policies: list[str], levels: list[str], s
     if seeds < 1:
         raise EdgepruneError(f"--seeds must be at least 1, got {seeds}")
     for policy in policies:
-        if policy not in POLICIES:
-            raise EdgepruneError(f"--policies: unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+        if policy not in SCALING_POLICIES:
+            raise EdgepruneError(f"--policies: unknown policy {policy!r}; choose from {', '.join(SCALING_POLICIES)}")
     cells = []
     for seed in range(seeds):
         if 1.0 in fractions:

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import read_dataset
+from ..dedup import shared_content
 from ..errors import EdgepruneError
 from ..pipeline import SELFSUP, CurateOptions, choose, score_dataset
-from .plan import FULL, Cell, check_same_settings, plan_cells
+from .plan import FULL, Cell, base_policy, check_same_settings, plan_cells
 from .results import write_results
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class ScalingOptions:
     object_clusters: str = "category"
     aggregate: str = "mean"
     min_per_category: int = 0
+    dedup: float = 0.95  # the near-duplicate threshold of the dedup+P policies
     cache_dir: Path | None = None
     train_format: str | None = None
     val_format: str | None = None
@@ -68,7 +70,21 @@ class ScalingOptions:
         keys = ("steps", "config", "overrides", "batch_size", "image_size", "width", "backbone", "pretrain_steps")
         keys += ("method", "clusters")
         keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
+        keys += ("dedup",)
         return {k: getattr(self, k) for k in keys}
+
+
+def check_disjoint(train_set, val_set, train_path, val_path) -> None:
+    """Refuse a validation set that shares images (same file content) with the training set."""
+    if not val_set.num_boxes():
+        raise EdgepruneError(f"{val_path}: the validation set has no boxes; give a labelled split with --val-split")
+    shared = shared_content(train_set, val_set)
+    if shared:
+        examples = ", ".join(f"{v} = {t}" for t, v in shared[:3])
+        raise EdgepruneError(
+            f"{val_path}: {len(shared)} of {len(val_set)} validation images also appear in the training set "
+            f"{train_path} (same file content, e.g. {examples}); use a held-out split (--val-split)"
+        )
 
 
 def _resolve_backbone(train_set, options: ScalingOptions, cache_dir: Path) -> str:
@@ -84,10 +100,13 @@ def _resolve_backbone(train_set, options: ScalingOptions, cache_dir: Path) -> st
 
 
 def _curate_options(options: ScalingOptions, cell: Cell, backbone: str, cache_dir: Path) -> CurateOptions:
+    policy, deduplicated = base_policy(cell.policy if cell.policy != FULL else "random")
     return CurateOptions(
         out=options.out,
         keep=cell.fraction,
-        policy=cell.policy if cell.policy != FULL else "random",
+        policy=policy,
+        dedup=options.dedup if deduplicated else None,
+        exact=True,  # every policy keeps the same number of images
         per_cluster=options.per_cluster,
         method=options.method,
         clusters=options.clusters,
@@ -114,6 +133,7 @@ def _row(cell: Cell, selection: dict, metrics: dict) -> dict:
         "mAP": metrics["tf"]["mAP"],
         "mAP50": metrics["tf"]["mAP50"],
         "train_seconds": metrics.get("seconds", {}).get("train"),
+        "per_class": metrics["tf"].get("per_class", {}),
     }
 
 
@@ -140,6 +160,7 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
         raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another --out")
     train_set = read_dataset(train_path, format=options.train_format, split=options.train_split)
     val_set = read_dataset(val_path, format=options.val_format, split=options.val_split)
+    check_disjoint(train_set, val_set, train_path, val_path)
     labels = LabelSpace.from_dataset(train_set)
     cache_dir = options.cache_dir or default_cache_root()
     backbone = _resolve_backbone(train_set, options, cache_dir)
@@ -150,6 +171,9 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
     plan = {"settings": settings, "train": str(train_path), "val": str(val_path), "backbone path": backbone}
     (out / "plan.json").write_text(json.dumps(plan, indent=2))
     title = f"{Path(str(train_path)).name}: pruned training sets vs random"
+    in_val = {name for name, count in val_set.box_counts().items() if count}  # AP is defined only for these
+    box_totals = sorted((count, name) for name, count in train_set.box_counts().items() if name in in_val)
+    rare = [name for _, name in box_totals[:5]]
     todo = [c for c in cells if not (out / "cells" / c.name / "model" / "metrics.json").is_file()]
     log.info("scaling: %d cells in the grid, %d finished, %d to run", len(cells), len(cells) - len(todo), len(todo))
     scored_cache: dict[tuple[str, int], object] = {}
@@ -162,10 +186,10 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
             kept = np.ones(len(train_set), bool)
         else:
             curate_options = _curate_options(options, cell, backbone, cache_dir)
-            key = (cell.level, cell.seed)
+            key = (cell.level, cell.seed, curate_options.dedup)
             if key not in scored_cache:
                 scored_cache[key] = score_dataset(train_set, curate_options)
-            kept, _ = choose(train_set, scored_cache[key], curate_options)
+            kept, _ = choose(train_set, scored_cache[key], curate_options, fill_budget=True)
         subset = train_set.subset(kept)
         selection = {
             "cell": asdict(cell),
@@ -195,8 +219,8 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
             metrics["tf"]["mAP"],
             time.perf_counter() - started,
         )
-        write_results(out, finished_rows(out), settings, title=title)
-    return write_results(out, finished_rows(out), settings, title=title)
+        write_results(out, finished_rows(out), settings, title=title, rare=rare)
+    return write_results(out, finished_rows(out), settings, title=title, rare=rare)
 
 
 def _seed_everything(seed: int) -> None:

@@ -237,3 +237,23 @@ def test_object_level_on_bccd_keeps_min_per_category_and_reports_crops(run, bccd
     html = (out / "report.html").read_text()
     assert html.count("Object cluster") == 9 and "min-per-category 25" in html
     assert "swapped in" in capsys.readouterr().out
+
+
+def test_exact_counts_and_the_note_when_the_per_cluster_rule_over_keeps(run, digits_coco):
+    _, loose = run(digits_coco, "--keep", "0.1", "-k", "12", out="loose")
+    summary = json.loads((loose / "summary.json").read_text())
+    assert summary["images_after"] >= 12  # ceil(0.1 x n) is at least one per cluster
+    assert any("asked: the per-cluster rule keeps ceil" in note for note in summary["notes"])
+    _, exact = run(digits_coco, "--keep", "0.1", "-k", "12", "--exact", out="exact")
+    summary = json.loads((exact / "summary.json").read_text())
+    assert summary["images_after"] == 4 and not any("per-cluster rule" in n for n in summary["notes"])
+
+
+@pytest.mark.parametrize("policy", ["coreset", "balanced"])
+def test_coreset_and_balanced_keep_round_keep_n(run, digits_coco, policy):
+    code, out = run(digits_coco, "--keep", "0.3", "-k", "3", "--policy", policy, out=policy)
+    assert code == 0
+    pruned = read_dataset(out / "pruned")
+    assert len(pruned) == 13  # round(0.3 x 43)
+    if policy == "balanced":  # ten digit classes: the kept boxes spread over all of them
+        assert min(pruned.box_counts().values()) >= 1

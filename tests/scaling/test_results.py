@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from edgeprune.scaling.results import aggregate_rows, table, verdict, write_results
+from edgeprune.scaling.results import aggregate_rows, rare_class_table, table, verdict, write_results
 
 
 def _row(policy, fraction, seed, mAP, level="image"):
@@ -30,8 +30,10 @@ ROWS = [
     _row("full", 1.0, 1, 52.0),
     _row("random", 0.5, 0, 44.0),
     _row("random", 0.5, 1, 46.0),
+    _row("random", 0.5, 2, 45.0),
     _row("hard", 0.5, 0, 49.0),
     _row("hard", 0.5, 1, 50.0),
+    _row("hard", 0.5, 2, 49.5),
     _row("easy", 0.5, 0, 40.0),
     _row("easy", 0.5, 1, 41.0),
     _row("hard", 0.25, 0, 30.0),
@@ -41,18 +43,39 @@ ROWS = [
 def test_aggregate_gives_mean_and_sample_std_over_seeds():
     summary = {(s["series"], s["fraction"]): s for s in aggregate_rows(ROWS)}
     assert summary[("full", 1.0)]["mAP"] == 51.0
-    assert summary[("hard (image)", 0.5)]["mAP_std"] == pytest.approx(np.std([49, 50], ddof=1))
+    assert summary[("hard (image)", 0.5)]["mAP_std"] == pytest.approx(np.std([49, 50, 49.5], ddof=1))
     assert summary[("hard (image)", 0.25)]["seeds"] == 1 and summary[("hard (image)", 0.25)]["mAP_std"] == 0.0
 
 
-def test_verdict_checks_margin_over_random_and_share_of_full():
+def test_verdict_checks_margin_standard_error_seeds_and_share_of_full():
     result = verdict(aggregate_rows(ROWS))
     assert result["met"] is True and result["best"] == "hard (image)" and result["fraction"] == 0.5
     assert result["gain_over_random"] == pytest.approx(4.5) and result["share_of_full"] == pytest.approx(49.5 / 51)
-    assert "met." in result["text"] and "Ranking there: hard (image) 49.5, random (image) 45.0" in result["text"]
+    assert result["standard_error"] == pytest.approx(np.sqrt(0.5**2 / 3 + 1.0**2 / 3))
+    assert "Target 1" in result["text"] and ": met at 50%" in result["text"]
     close = [r if r["policy"] != "hard" else {**r, "mAP": r["mAP"] - 3.5} for r in ROWS]
     assert verdict(aggregate_rows(close))["met"] is False  # +1 point only
+    noisy = [r if r["policy"] != "hard" else {**r, "mAP": r["mAP"] + 8 * (r["seed"] - 1)} for r in ROWS]
+    assert verdict(aggregate_rows(noisy))["met"] is False  # +4.5 but within two standard errors
+    two_seeds = [r for r in ROWS if r["seed"] < 2]
+    assert verdict(aggregate_rows(two_seeds))["met"] is False  # too few seeds to claim it
     assert verdict(aggregate_rows([r for r in ROWS if r["policy"] != "random"]))["met"] is None
+
+
+def test_verdict_counts_dedup_random_as_a_random_baseline():
+    rows = [r for r in ROWS if r["policy"] != "random"] + [
+        {**r, "policy": "dedup+random"} for r in ROWS if r["policy"] == "random"
+    ]
+    assert verdict(aggregate_rows(rows))["best"] == "hard (image)"
+
+
+def test_rare_class_table_averages_seeds_at_the_smallest_fraction():
+    rows = [{**_row("hard", 0.1, s, 10.0), "per_class": {"a": 10.0 + s, "b": 0.0, "c": 50.0}} for s in range(3)] + [
+        {**_row("full", 1.0, 0, 50.0), "per_class": {"a": 40.0, "b": 30.0, "c": 60.0}}
+    ]
+    rare = rare_class_table(rows, ["a", "b"])
+    assert rare["fraction"] == 0.1 and rare["series"]["hard (image)"] == {"a": 11.0, "b": 0.0}
+    assert rare["series"]["full"] == {"a": 40.0, "b": 30.0}
 
 
 def test_write_results_writes_json_csv_and_a_png(tmp_path):
@@ -61,6 +84,6 @@ def test_write_results_writes_json_csv_and_a_png(tmp_path):
     with (tmp_path / "scaling.csv").open() as fh:
         assert len(list(csv.DictReader(fh))) == len(ROWS)
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| hard (image) | 50% | 100 | 2 | 49.5 ± 0.7 |" in table(document["summary"])
+    assert "| hard (image) | 50% | 100 | 3 | 49.5 ± 0.5 |" in table(document["summary"])
     text = (tmp_path / "scaling.md").read_text()
-    assert "same number of steps (100)" in text and "Target (>= +2 points over random" in text
+    assert "same number of steps (100)" in text and "Target 1 (a curated policy >= +2 points over random" in text

@@ -13,11 +13,11 @@ SETS = [arg for override in TINY_DETECTOR_SETS for arg in ("--set", override)]
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory, digits_coco, tiny_backbone):
+def experiment(tmp_path_factory, digits_coco, digits_coco_val, tiny_backbone):
     root = tmp_path_factory.mktemp("scaling")
 
-    def run(*extra, out=root / "exp"):
-        argv = ["-q", "scaling", str(digits_coco), "--val", str(digits_coco), "--out", str(out), "--steps", "6"]
+    def run(*extra, out=root / "exp", val=digits_coco_val):
+        argv = ["-q", "scaling", str(digits_coco), "--val", str(val), "--out", str(out), "--steps", "6"]
         argv += ["--image-size", "128", "--width", "0.35", "--batch-size", "4", *SETS, "--seeds", "1"]
         argv += ["--backbone", str(tiny_backbone), "--clusters", "3", "--cache-dir", str(root / "cache"), *extra]
         return main(argv)
@@ -93,6 +93,14 @@ def test_bad_input_is_one_line_and_exit_2(experiment, capsys, extra, message):
     assert run(*extra) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("edgeprune scaling: error:") and re.search(message, err), err
+
+
+def test_validation_images_that_are_also_training_images_are_refused(experiment, digits_coco, tmp_path, capsys):
+    run, _, _ = experiment
+    assert run("--fractions", "1.0", out=tmp_path / "leaky", val=digits_coco) == 2
+    err = capsys.readouterr().err.strip()
+    assert "43 of 43 validation images also appear in the training set" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "leaky").exists()  # refused before any work
 
 
 def test_out_that_is_not_an_experiment_is_refused(experiment, tmp_path, capsys):
