@@ -132,7 +132,7 @@ def resolve_backbone(options: CurateOptions, dataset, cache_dir: Path, timings: 
         from .embed.selfsup import read_backbone_meta
 
         image_size = read_backbone_meta(handle).get("image_size") if Path(handle).is_dir() else None
-    return load_backbone(handle, image_size=image_size or 224, preprocess=options.preprocess)
+    return load_backbone(handle, image_size=image_size, preprocess=options.preprocess)
 
 
 def _cut(distances: np.ndarray, kept: np.ndarray, options: CurateOptions) -> tuple[float | None, str]:

@@ -82,13 +82,51 @@ def _call_function(loaded) -> Callable[[tf.Tensor], tf.Tensor]:
     return lambda images: signature(**{name: images})
 
 
-def load_backbone(handle: str | Path, *, image_size: int = 224, preprocess: str = "unit") -> Backbone:
-    """Load ``handle`` with ``tensorflow_hub.load`` and check that it maps a tiny batch to ``[N, D]``."""
+DEFAULT_IMAGE_SIZE = 224
+
+
+def _image_specs(loaded) -> list[tf.TensorSpec]:
+    """The image input specs the loaded object declares: its call function's traces, or its serving signature."""
+    specs = []
+    call = getattr(loaded, "__call__", None)
+    for concrete in getattr(call, "concrete_functions", None) or []:
+        args = concrete.structured_input_signature[0]
+        if args and isinstance(args[0], tf.TensorSpec):
+            specs.append(args[0])
+    signature = getattr(loaded, "signatures", {}).get("serving_default")
+    if not specs and signature is not None:
+        inputs = list(signature.structured_input_signature[1].values())
+        specs.extend(spec for spec in inputs[:1] if isinstance(spec, tf.TensorSpec))
+    return specs
+
+
+def fixed_input_size(loaded) -> int | None:
+    """The square input size a backbone was saved for (e.g. 96 from ``[None, 96, 96, 3]``); None if it takes any."""
+    sizes = set()
+    for spec in _image_specs(loaded):
+        if spec.shape.rank != 4:
+            continue
+        height, width = spec.shape[1], spec.shape[2]
+        if height is None or width is None:
+            return None  # one trace takes any size
+        sizes.add((int(height), int(width)))
+    if len(sizes) == 1:
+        height, width = sizes.pop()
+        return height if height == width else None
+    return None
+
+
+def load_backbone(handle: str | Path, *, image_size: int | None = None, preprocess: str = "unit") -> Backbone:
+    """Load ``handle`` with ``tensorflow_hub.load`` and check that it maps a tiny batch to ``[N, D]``.
+
+    ``image_size`` None takes the size the SavedModel declares (a fixed ``[None, S, S, 3]`` input), else 224.
+    A size that contradicts the declared one is an error naming both.
+    """
     import tensorflow_hub as hub
 
     if preprocess not in PREPROCESSING:
         raise EdgepruneError(f"unknown preprocessing {preprocess!r}; choose one of {', '.join(PREPROCESSING)}")
-    if image_size < 16:
+    if image_size is not None and image_size < 16:
         raise EdgepruneError(f"image size must be at least 16 pixels, got {image_size}")
     handle = str(handle)
     if "://" not in handle and not Path(handle).exists() and Path(handle).is_absolute():
@@ -98,6 +136,14 @@ def load_backbone(handle: str | Path, *, image_size: int = 224, preprocess: str 
     except Exception as exc:  # hub raises many types (OSError, ValueError, URLError, protobuf errors)
         raise EdgepruneError(f"{handle}: cannot load backbone with tensorflow_hub ({first_line(exc)})") from None
     call = _call_function(loaded)
+    declared = fixed_input_size(loaded)
+    if image_size is None:
+        image_size = declared or DEFAULT_IMAGE_SIZE
+    elif declared is not None and declared != image_size:
+        raise EdgepruneError(
+            f"{handle}: the backbone takes {declared}x{declared} images, but --image-size is {image_size}; "
+            f"use --image-size {declared} or leave it out"
+        )
 
     def function(images: tf.Tensor) -> tf.Tensor:
         features = _pick_output(call(images))
