@@ -64,6 +64,7 @@ class CurateOptions:
     min_crop_size: float = 32.0
     min_per_category: int = 0
     exact: bool = False
+    embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     progress: bool = True
 
 
@@ -159,6 +160,7 @@ class Scored:
     notes: list[str]
     crops: object = None  # object level: the Crops table
     objects: object = None  # object level: the ObjectClusters
+    crop_embeddings: np.ndarray | None = None  # object level: one row per crop
 
 
 @dataclass
@@ -183,33 +185,75 @@ def _features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
     return l2_normalize(features) if options.normalize else features
 
 
-def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | None = None) -> Scored:
-    """Embed (cached), deduplicate, cluster and score every image of ``dataset``, at image or object level."""
+def _embed(dataset, options: CurateOptions, timings: dict[str, float]):
+    """``(backbone, image embeddings, crops, crop embeddings, cache counts)``; from ``--embeddings`` the backbone is
+    None and never loaded. Image embeddings are empty at object level without ``--dedup``, crops at image level."""
     from .embed import default_cache_root, embed_dataset
+    from .embed.crops import crop_regions, embed_crops
 
-    timings = {} if timings is None else timings
+    need_images = options.level == "image" or options.dedup is not None  # dedup compares whole images
+    crops = None
+    if options.level == "object":
+        crops = crop_regions(dataset, padding=options.crop_padding, min_size=options.min_crop_size)
+    images = np.zeros((len(dataset), 0), np.float32)
+    crop_vectors = None
+    if options.embeddings is not None:
+        started = time.perf_counter()
+        images, crop_vectors = _external_embeddings(dataset, options, crops, need_images)
+        timings["embed"] = time.perf_counter() - started
+        return None, images, crops, crop_vectors, {"cached": 0, "computed": 0, "loaded": len(images)}
     cache_dir = options.cache_dir or default_cache_root()
     backbone = resolve_backbone(options, dataset, cache_dir, timings)
     started = time.perf_counter()
-    embeddings = np.zeros((len(dataset), 0), np.float32)
     counts = {"cached": 0, "computed": 0}
-    if options.level == "image" or options.dedup is not None:  # dedup compares whole images at either level
-        embeddings, counts = embed_dataset(
-            dataset,
-            backbone,
-            cache_root=cache_dir / "embeddings",
-            batch_size=options.batch_size,
+    if need_images:
+        images, counts = embed_dataset(
+            dataset, backbone, cache_root=cache_dir / "embeddings", batch_size=options.batch_size,
             progress=options.progress,
-        )
+        )  # fmt: skip
+    if crops is not None:
+        crop_vectors, counts = embed_crops(
+            dataset, crops, backbone, cache_root=cache_dir / "crop-embeddings", batch_size=options.batch_size,
+            progress=options.progress,
+        )  # fmt: skip
+    timings["embed"] = time.perf_counter() - started
+    return backbone, images, crops, crop_vectors, counts
+
+
+def _external_embeddings(dataset, options: CurateOptions, crops, need_images: bool):
+    """Rows of ``options.embeddings`` for the images (if needed) and the crops (at object level), in order."""
+    from .embed.external import align, box_keys, image_keys
+
+    wanted, aliases, ignorable = [], [], set()
+    if need_images:
+        wanted += image_keys(dataset)
+        aliases += [str(img.id) for img in dataset.images]
+    if crops is not None:
+        wanted += box_keys(dataset, crops.image_index, crops.box_index)
+        ids = [str(img.id) for img in dataset.images]
+        aliases += [f"{ids[i]}#{j}" for i, j in zip(crops.image_index.tolist(), crops.box_index.tolist())]
+        ignorable = {f"{img.file_name}#{j}" for img in dataset.images for j in range(len(img.boxes))}
+    vectors = align(options.embeddings, wanted, aliases, ignorable)
+    n_images = len(dataset) if need_images else 0
+    images = vectors[:n_images] if need_images else np.zeros((len(dataset), 0), np.float32)
+    return images, vectors[n_images:] if crops is not None else None
+
+
+def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | None = None) -> Scored:
+    """Embed (cached) or load ``--embeddings``, deduplicate, cluster and score every image, at image or object
+    level."""
+    timings = {} if timings is None else timings
+    backbone, embeddings, crops, crop_vectors, counts = _embed(dataset, options, timings)
     groups = duplicate_groups(_features(embeddings, options), options.dedup) if options.dedup is not None else []
     representative = duplicate_of(groups, len(dataset))
     candidates = representative < 0  # near-duplicates leave before clustering and selection
     if options.level == "object":
-        clustering, counts = _cluster_objects(dataset, options, backbone, cache_dir, candidates, timings, started)
+        clustering = _cluster_objects(dataset, options, crops, crop_vectors, candidates, timings)
     else:
-        timings["embed"] = time.perf_counter() - started
         clustering = _cluster_images(_features(embeddings, options), candidates, options, timings)
     notes = clustering.notes
+    if options.embeddings is not None:
+        notes.append(f"embeddings read from {options.embeddings}; no backbone was loaded")
     if options.dedup is not None:
         notes.append(
             f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
@@ -228,6 +272,7 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
         notes,
         clustering.crops,
         clustering.objects,
+        crop_vectors,
     )
 
 
@@ -247,19 +292,7 @@ def _cluster_images(features: np.ndarray, candidates: np.ndarray, options: Curat
     return _Clustering(labels, distances, k, notes)
 
 
-def _cluster_objects(dataset, options: CurateOptions, backbone, cache_dir: Path, candidates, timings, started):
-    from .embed.crops import crop_regions, embed_crops
-
-    crops = crop_regions(dataset, padding=options.crop_padding, min_size=options.min_crop_size)
-    crop_embeddings, counts = embed_crops(
-        dataset,
-        crops,
-        backbone,
-        cache_root=cache_dir / "crop-embeddings",
-        batch_size=options.batch_size,
-        progress=options.progress,
-    )
-    timings["embed"] = time.perf_counter() - started
+def _cluster_objects(dataset, options: CurateOptions, crops, crop_embeddings, candidates, timings) -> _Clustering:
     started = time.perf_counter()
     objects = cluster_objects(
         _features(crop_embeddings, options),
@@ -279,7 +312,27 @@ def _cluster_objects(dataset, options: CurateOptions, backbone, cache_dir: Path,
         *(f"clusters: {reason}" for reason in objects.reasons),
     ]
     timings["cluster"] = time.perf_counter() - started
-    return _Clustering(labels, distances, len(objects.names), notes, crops, objects), counts
+    return _Clustering(labels, distances, len(objects.names), notes, crops, objects)
+
+
+def backbone_name(backbone, options: CurateOptions) -> str:
+    """The backbone's handle, or where the embeddings were read from."""
+    return backbone.handle if backbone is not None else f"embeddings file {options.embeddings}"
+
+
+def save_embeddings(path: Path, dataset, scored: Scored) -> Path:
+    """``--save-embeddings``: the image rows (keyed by file name) and, at object level, the box rows (keyed
+    ``<file name>#<box index>``), in the format ``--embeddings`` reads."""
+    from .embed.external import box_keys, image_keys, write_embeddings_file
+
+    keys, rows = [], []
+    if scored.embeddings.shape[1]:
+        keys += image_keys(dataset)
+        rows.append(scored.embeddings)
+    if scored.crops is not None and scored.crop_embeddings is not None:
+        keys += box_keys(dataset, scored.crops.image_index, scored.crops.box_index)
+        rows.append(scored.crop_embeddings)
+    return write_embeddings_file(path, keys, np.concatenate(rows) if rows else np.zeros((0, 1), np.float32))
 
 
 def choose(
@@ -390,8 +443,8 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
         write_scores(tmp / "scores.csv", dataset, labels, distances, ranks, kept, representative)
         if scored.objects is not None:
             write_object_scores(tmp / "objects.csv", dataset, scored.crops, scored.objects, kept)
-        if options.save_embeddings and options.level == "image":
-            np.save(tmp / "embeddings.npy", embeddings)
+        if options.save_embeddings:
+            save_embeddings(tmp / "embeddings.npz", dataset, scored)
         if options.export_folders:
             export_folders(
                 tmp / "folders",
@@ -406,8 +459,8 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             "input": str(path),
             "format": dataset.format,
             "output format": output_format,
-            "backbone": backbone.handle,
-            "image size": backbone.image_size,
+            "backbone": backbone_name(backbone, options),
+            **({"image size": backbone.image_size} if backbone is not None else {}),
             "level": options.level,
             **(
                 {
@@ -455,7 +508,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             pruned.num_boxes(),
             k,
             output_format,
-            backbone.handle,
+            backbone_name(backbone, options),
             cache_counts["cached"],
             cache_counts["computed"],
             n_invalid,

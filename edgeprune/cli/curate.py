@@ -119,6 +119,13 @@ def register(subparsers) -> None:
         help="TF-Hub handle, URL or local SavedModel dir; 'selfsup' (default) pretrains edgeprune's "
         "own backbone on this dataset, offline, and caches it",
     )
+    emb.add_argument(
+        "--embeddings",
+        type=Path,
+        metavar="FILE",
+        help="bring your own embeddings (.npz with keys/embeddings, or .parquet with key/embedding columns), keyed "
+        "by image file name or id, '<image>#<box index>' at object level; no backbone is loaded",
+    )
     emb.add_argument("--image-size", type=positive_int, help="backbone input size (default 224; selfsup: its own)")
     emb.add_argument(
         "--preprocess",
@@ -147,7 +154,9 @@ def register(subparsers) -> None:
     out = p.add_argument_group("outputs")
     out.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     out.add_argument("--write-dropped", action="store_true", help="also write the dropped part to dropped/")
-    out.add_argument("--save-embeddings", action="store_true", help="also write embeddings.npy")
+    out.add_argument(
+        "--save-embeddings", action="store_true", help="also write embeddings.npz (the format --embeddings reads)"
+    )
     out.add_argument(
         "--export-folders",
         choices=("prune", "clusters", "all"),
@@ -202,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
         min_crop_size=args.min_crop_size,
         min_per_category=args.min_per_category,
         exact=args.exact,
+        embeddings=args.embeddings,
         pretrain_steps=args.pretrain_steps,
         progress=not args.quiet,
     )

@@ -52,7 +52,8 @@ def test_curate_coco_writes_everything(run, digits_coco, capsys):
     with (out / "scores.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 43 and sum(int(r["kept"]) for r in rows) == len(pruned.imgs)
-    assert np.load(out / "embeddings.npy").shape == (43, 16)
+    with np.load(out / "embeddings.npz") as saved:
+        assert saved["embeddings"].shape == (43, 16) and len(set(saved["keys"])) == 43
     folders = {p.name for p in (out / "folders").iterdir()}
     assert {f"cluster_{i}" for i in range(4)} <= folders and any(f.endswith("_hard") for f in folders)
     html = (out / "report.html").read_text()
