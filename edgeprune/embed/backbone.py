@@ -88,7 +88,7 @@ DEFAULT_IMAGE_SIZE = 224
 def _image_specs(loaded) -> list[tf.TensorSpec]:
     """The image input specs the loaded object declares: its call function's traces, or its serving signature."""
     specs = []
-    call = getattr(loaded, "__call__", None)
+    call = loaded.__call__ if callable(loaded) else None
     for concrete in getattr(call, "concrete_functions", None) or []:
         args = concrete.structured_input_signature[0]
         if args and isinstance(args[0], tf.TensorSpec):

@@ -82,7 +82,8 @@ def _read_parquet(path: Path) -> tuple[np.ndarray, np.ndarray]:
     missing = [c for c in (KEY_COLUMN, VECTOR_COLUMN) if c not in table.column_names]
     if missing:
         raise EdgepruneError(
-            f"{path}: needs columns {KEY_COLUMN!r} and {VECTOR_COLUMN!r} (a list of numbers), found {table.column_names}"
+            f"{path}: needs columns {KEY_COLUMN!r} and {VECTOR_COLUMN!r} (a list of numbers), "
+            f"found {table.column_names}"
         )
     keys = np.array([str(k) for k in table.column(KEY_COLUMN).to_pylist()])
     rows = table.column(VECTOR_COLUMN).to_pylist()
