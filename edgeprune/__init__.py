@@ -1,8 +1,68 @@
-"""edgeprune: smaller detection training sets by self-supervised prototype pruning, and edge detectors from them."""
+"""edgeprune: smaller detection training sets by self-supervised prototype pruning, and edge detectors from them.
+
+The Python API mirrors the command line (keyword names are the options' names with ``_`` for ``-``)::
+
+    import edgeprune
+
+    result = edgeprune.curate("data/voc", out="pruned", keep=0.3, policy="coreset", exact=True)
+    print(result.images_after, result.out / "report.html")
+
+    leaks = edgeprune.find_leaks("data/voc", out="leaks", splits=["train", "val"])
+    print(leaks.flagged, "of", leaks.checked)
+
+    kept = edgeprune.prune(X, fraction=0.3, mode="hard")  # any sample matrix
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .leaks import LeakResult
+    from .pipeline import CurateResult
+
 __version__ = "0.1.0"
+__all__ = ["curate", "find_leaks", "prune"]
+
+
+def curate(path: str | Path, *, out: str | Path, **options: Any) -> CurateResult:
+    """Prune the detection dataset at ``path`` into ``out``, as ``edgeprune curate`` does; returns what was done.
+
+    ``options`` are :class:`edgeprune.pipeline.CurateOptions` fields: ``keep`` (0.5), ``policy`` (``"hard"``,
+    ``"easy"``, ``"random"``, ``"stratified"``, ``"coreset"``, ``"balanced"``), ``exact``, ``per_cluster``,
+    ``clusters``, ``method``, ``seed``, ``backbone`` (a TF-Hub handle or SavedModel, or ``"selfsup"``),
+    ``embeddings`` (a ``.npz``/``.parquet`` file instead of a backbone), ``dedup``, ``level``, ``out_format``,
+    ``format``, ``split``, ``overwrite``, ``progress`` and the rest. Raises :class:`edgeprune.errors.EdgepruneError`
+    for bad input, and ``TypeError`` naming an unknown option.
+    """
+    from .pipeline import CurateOptions
+    from .pipeline import curate as run
+
+    return run(path, _options(CurateOptions, out=Path(out), **options))
+
+
+def find_leaks(path: str | Path, *, out: str | Path, **options: Any) -> LeakResult:
+    """Find images of later splits with a near-copy in an earlier one, as ``edgeprune leaks`` does.
+
+    ``options`` are :class:`edgeprune.leaks.LeakOptions` fields: ``splits`` (e.g. ``["train", "val", "test"]``),
+    or ``split`` with ``against``/``against_split``, ``threshold`` (cosine, 0.95), ``backbone`` or ``embeddings``,
+    ``write_clean`` and the rest.
+    """
+    from .leaks import LeakOptions
+    from .leaks import find_leaks as run
+
+    return run(path, _options(LeakOptions, out=Path(out), **options))
+
+
+def _options(options_class, **values: Any):
+    from dataclasses import fields
+
+    known = {f.name for f in fields(options_class)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return options_class(**values)
 
 
 def __getattr__(name: str):

@@ -49,3 +49,12 @@ def add_dataset_options(p: argparse.ArgumentParser) -> None:
         "official layout (with its SPLIT/ images); YOLO: the data.yaml split (default train)",
     )
     p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")
+
+
+def options_from_args(options_class, args: argparse.Namespace, **given):
+    """Build ``options_class`` (a dataclass) from the parsed arguments whose ``dest`` equals a field name, plus
+    ``given`` for the fields the CLI derives (``keep`` from ``--prune``, ``progress`` from ``-q``)."""
+    from dataclasses import fields
+
+    values = {f.name: getattr(args, f.name) for f in fields(options_class) if hasattr(args, f.name)}
+    return options_class(**{**values, **given})

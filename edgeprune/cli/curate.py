@@ -10,7 +10,7 @@ from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
 from ..objects import AGGREGATES, GROUPINGS
 from ..select import POLICIES
-from .common import DATASET_HELP, add_dataset_options, fraction, positive_int
+from .common import DATASET_HELP, add_dataset_options, fraction, options_from_args, positive_int
 
 
 def register(subparsers) -> None:
@@ -177,44 +177,7 @@ def run(args: argparse.Namespace) -> int:
         keep = 1.0 - args.prune
     else:
         keep = args.keep if args.keep is not None else 0.5
-    options = CurateOptions(
-        out=args.out,
-        keep=keep,
-        policy=args.policy,
-        per_cluster=args.per_cluster,
-        method=args.method,
-        clusters=args.clusters,
-        seed=args.seed,
-        backbone=args.backbone,
-        image_size=args.image_size,
-        preprocess=args.preprocess,
-        normalize=args.normalize,
-        center=args.center,
-        batch_size=args.batch_size,
-        cache_dir=args.cache_dir,
-        format=args.format,
-        images_dir=args.images_dir,
-        split=args.split,
-        label_map=args.label_map,
-        out_format=args.out_format,
-        overwrite=args.overwrite,
-        write_dropped=args.write_dropped,
-        save_embeddings=args.save_embeddings,
-        export_folders=args.export_folders,
-        image_mode=args.image_mode,
-        drop_invalid_boxes=args.drop_invalid_boxes,
-        dedup=args.dedup,
-        level=args.level,
-        object_clusters=args.object_clusters,
-        aggregate=args.aggregate,
-        crop_padding=args.crop_padding,
-        min_crop_size=args.min_crop_size,
-        min_per_category=args.min_per_category,
-        exact=args.exact,
-        embeddings=args.embeddings,
-        pretrain_steps=args.pretrain_steps,
-        progress=not args.quiet,
-    )
+    options = options_from_args(CurateOptions, args, keep=keep, progress=not args.quiet)
     result = curate(args.dataset, options)
     scope = "per cluster" if args.per_cluster else "global"
     print(f"edgeprune curate: {args.dataset}")

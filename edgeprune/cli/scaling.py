@@ -8,7 +8,7 @@ from pathlib import Path
 from ..cluster import METHODS
 from ..datasets import FORMATS
 from ..objects import AGGREGATES, GROUPINGS
-from .common import positive_int
+from .common import options_from_args, positive_int
 
 
 def register(subparsers) -> None:
@@ -73,32 +73,12 @@ def run(args: argparse.Namespace) -> int:
     from ..scaling.results import table
     from ..scaling.run import ScalingOptions, run_scaling
 
-    options = ScalingOptions(
-        out=args.out,
+    options = options_from_args(
+        ScalingOptions,
+        args,
         fractions=parse_fractions(args.fractions),
         policies=parse_choices(args.policies, SCALING_POLICIES, "--policies"),
         levels=parse_choices(args.level, LEVELS, "--level"),
-        seeds=args.seeds,
-        steps=args.steps,
-        config=args.config,
-        overrides=args.overrides,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        width=args.width,
-        backbone=args.backbone,
-        pretrain_steps=args.pretrain_steps,
-        method=args.method,
-        clusters=args.clusters,
-        per_cluster=args.per_cluster,
-        object_clusters=args.object_clusters,
-        aggregate=args.aggregate,
-        min_per_category=args.min_per_category,
-        dedup=args.dedup,
-        cache_dir=args.cache_dir,
-        train_format=args.train_format,
-        val_format=args.val_format,
-        train_split=args.train_split,
-        val_split=args.val_split,
         progress=not args.quiet,
     )
     document = run_scaling(args.train, args.val, options)

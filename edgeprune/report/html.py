@@ -37,11 +37,12 @@ class ReportData:
     objects: object = None  # object level: objects.ObjectClusters
 
 
-def _img(png: bytes, alt: str) -> str:
+def png_tag(png: bytes, alt: str) -> str:
+    """An inline ``<img>`` of PNG bytes."""
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _thumbnail(data: bytes, region: np.ndarray | None = None) -> str:
+def thumbnail_jpeg(data: bytes, region: np.ndarray | None = None) -> str:
     """A base64 JPEG thumbnail of an image, or of the ``region`` (x1, y1, x2, y2 pixels) cut from it."""
     from PIL import Image
 
@@ -77,7 +78,7 @@ def _crop_grids(data: ReportData) -> str:
             title = html.escape(f"{data.dataset.images[image].file_name} | d={objects.distances[row]:.4f} | {state}")
             cells.append(
                 f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
-                f'{_thumbnail(encoded[image], crops.regions[row])}"><figcaption>'
+                f'{thumbnail_jpeg(encoded[image], crops.regions[row])}"><figcaption>'
                 f"{objects.distances[row]:.3f}</figcaption></figure>"
             )
         kept = int(data.kept[crops.image_index[members]].sum())
@@ -88,7 +89,7 @@ def _crop_grids(data: ReportData) -> str:
     return "".join(sections)
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def html_table(headers: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -113,7 +114,7 @@ def _cluster_grids(data: ReportData) -> str:
             title = html.escape(f"{img.file_name} | d={data.distances[index]:.4f} | {state}")
             cells.append(
                 f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
-                f'{_thumbnail(img.read_bytes())}"><figcaption>{data.distances[index]:.3f}</figcaption>'
+                f'{thumbnail_jpeg(img.read_bytes())}"><figcaption>{data.distances[index]:.3f}</figcaption>'
                 "</figure>"
             )
         kept = int(data.kept[members].sum())
@@ -138,7 +139,7 @@ def render_report(data: ReportData) -> str:
 
     parts = [f"<h1>{html.escape(data.title)}</h1>"]
     parts.append(
-        _table(
+        html_table(
             ["", "before", "after"],
             [
                 ["images", len(data.kept), n_kept],
@@ -146,13 +147,13 @@ def render_report(data: ReportData) -> str:
             ],
         )
     )
-    parts.append("<h2>Settings</h2>" + _table(["setting", "value"], [[k, v] for k, v in data.settings.items()]))
+    parts.append("<h2>Settings</h2>" + html_table(["setting", "value"], [[k, v] for k, v in data.settings.items()]))
     if data.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in data.notes) + "</ul>")
     if names:
         parts.append("<h2>Per-category counts</h2>")
         parts.append(
-            _table(
+            html_table(
                 ["category", "before", "after", "kept share"],
                 [
                     [n, before[n], after.get(n, 0), f"{after.get(n, 0) / before[n]:.0%}" if before[n] else "-"]
@@ -161,7 +162,7 @@ def render_report(data: ReportData) -> str:
             )
         )
         parts.append(
-            _img(
+            png_tag(
                 plots.grouped_bars(
                     names,
                     [before[n] for n in names],
@@ -178,7 +179,7 @@ def render_report(data: ReportData) -> str:
             "in the pruning; the others were dropped before clustering.</p>"
         )
         rows = [[group[0], ", ".join(group[1:])] for group in data.duplicate_groups]
-        parts.append(_table(["kept for pruning", "dropped as duplicates"], rows))
+        parts.append(html_table(["kept for pruning", "dropped as duplicates"], rows))
     if data.objects is not None:
         parts.append(
             "<h2>Object crops per cluster, nearest first</h2><p>Each box, cropped with context, was scored by its "
@@ -187,10 +188,10 @@ def render_report(data: ReportData) -> str:
         )
         parts.append(_crop_grids(data))
     parts.append("<h2>Distance to nearest prototype</h2>")
-    parts.append(_img(plots.distance_histogram(data.distances, data.kept, data.cut, data.cut_label), "histogram"))
+    parts.append(png_tag(plots.distance_histogram(data.distances, data.kept, data.cut, data.cut_label), "histogram"))
     parts.append("<h2>Clusters</h2>")
     parts.append(
-        _table(
+        html_table(
             ["cluster", "images", "kept", "mean distance"],
             [
                 [int(c), int(s), k, f"{data.distances[data.labels == c].mean():.4f}"]
@@ -199,7 +200,7 @@ def render_report(data: ReportData) -> str:
         )
     )
     parts.append(
-        _img(
+        png_tag(
             plots.grouped_bars(
                 [str(c) for c in clusters], sizes.tolist(), kept_per_cluster, ylabel="images", title="Cluster sizes"
             ),
@@ -211,16 +212,23 @@ def render_report(data: ReportData) -> str:
         "Hover for file name and distance.</p>"
     )
     parts.append(_cluster_grids(data))
-    style = (
-        "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
-        ".grid{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0;border:3px solid;font-size:10px;"
-        "text-align:center}figure.kept{border-color:#2a9d4b}figure.dropped{border-color:#d1495b;opacity:.75}"
-        f"figure img{{width:{THUMB_SIZE}px;height:{THUMB_SIZE}px;object-fit:cover;display:block}}"
-    )
+    return page(data.title, parts)
+
+
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+    ".grid{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0;border:3px solid;font-size:10px;"
+    "text-align:center}figure.kept{border-color:#2a9d4b}figure.dropped{border-color:#d1495b;opacity:.75}"
+    f"figure img{{width:{THUMB_SIZE}px;height:{THUMB_SIZE}px;object-fit:cover;display:block}}"
+)
+
+
+def page(title: str, parts: list[str], extra_style: str = "") -> str:
+    """A self-contained HTML page with the report style."""
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(data.title)}</title>"
-        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}{extra_style}</style></head><body>{''.join(parts)}</body></html>"
     )
 
 

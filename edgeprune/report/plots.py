@@ -53,3 +53,19 @@ def grouped_bars(names: list[str], before: list[int], after: list[int], *, ylabe
     ax.set_title(title)
     ax.legend(frameon=False)
     return figure_png(fig)
+
+
+def similarity_histogram(similarities: dict[str, np.ndarray], threshold: float) -> bytes:
+    """Histogram of each checked split's nearest-earlier cosine similarity, with the leak threshold marked."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    values = [v for v in similarities.values() if len(v)]
+    low = min([float(v.min()) for v in values] + [threshold - 0.05])
+    bins = np.linspace(low, 1.0, 60)
+    for name, value in similarities.items():
+        ax.hist(value, bins=bins, histtype="stepfilled", alpha=0.5, label=f"{name} ({len(value)} images)")
+    ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"threshold {threshold:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("cosine similarity to the nearest image of an earlier split")
+    ax.set_ylabel("images")
+    ax.legend(frameon=False, fontsize=8)
+    return figure_png(fig)

@@ -258,3 +258,21 @@ def test_coreset_and_balanced_keep_round_keep_n(run, digits_coco, policy):
     assert len(pruned) == 13  # round(0.3 x 43)
     if policy == "balanced":  # ten digit classes: the kept boxes spread over all of them
         assert min(pruned.box_counts().values()) >= 1
+
+
+@pytest.mark.parametrize("command, module", [("curate", "pipeline"), ("scaling", "scaling.run")])
+def test_every_option_field_is_filled_from_the_command_line(command, module):
+    """The CLI builds its options object from argument names: a field without an argument would silently keep its
+    default, so every field must have one (or be one the CLI derives)."""
+    import dataclasses
+    import importlib
+
+    from edgeprune.cli import build_parser
+
+    options_class = {"curate": "CurateOptions", "scaling": "ScalingOptions"}[command]
+    options = getattr(importlib.import_module(f"edgeprune.{module}"), options_class)
+    fields = {f.name for f in dataclasses.fields(options)}
+    positional = {"curate": ["data"], "scaling": ["train", "--val", "v"]}[command]
+    args = build_parser().parse_args([command, *positional, "--out", "o"])
+    derived = {"curate": {"keep", "progress"}, "scaling": {"fractions", "policies", "levels", "progress"}}[command]
+    assert fields - derived <= set(vars(args)), sorted(fields - derived - set(vars(args)))

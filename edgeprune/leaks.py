@@ -1,0 +1,279 @@
+"""``edgeprune leaks``: is the split honest? Images of a later split with a near-copy in an earlier one.
+
+Splits are compared in order (``train, val, test``: ``val`` against ``train``, ``test`` against ``train`` and
+``val``). An image is flagged when its nearest neighbour among the earlier splits has cosine similarity >=
+``threshold`` in the backbone's embedding space (centred over all compared images, then L2-normalised, as for
+curation), and always when the same file bytes appear earlier (content hash). The nearest-neighbour search is a
+faiss inner-product index over the earlier splits when faiss is installed, blocked matrix products otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_output_dir, check_output_dir
+from .dedup import content_hashes
+from .errors import EdgepruneError
+from .score import center, l2_normalize
+
+log = logging.getLogger(__name__)
+CSV_FIELDS = ("image", "split", "nearest", "nearest_split", "similarity", "exact")
+_BLOCK_ROWS = 4096
+
+
+@dataclass
+class LeakOptions:
+    """Every ``leaks`` option; the CLI fills it from its arguments (keys equal the argument names)."""
+
+    out: Path
+    splits: list[str] | None = None  # within one dataset, earliest first
+    split: str | None = None  # with ``against``: the split of DATASET that is checked
+    against: Path | None = None  # another dataset holding the earlier split
+    against_split: str | None = None
+    threshold: float = 0.95
+    backbone: str = "selfsup"
+    image_size: int | None = None
+    preprocess: str = "unit"
+    batch_size: int = 64
+    cache_dir: Path | None = None
+    embeddings: Path | None = None
+    pretrain_steps: int | None = None
+    seed: int = 0
+    format: str | None = None
+    images_dir: Path | None = None
+    label_map: Path | None = None
+    write_clean: Path | None = None
+    image_mode: str = "copy"
+    overwrite: bool = False
+    max_pairs: int = 200  # pairs shown side by side in the report
+    progress: bool = True
+
+
+@dataclass
+class Leak:
+    """One flagged image and its nearest earlier image."""
+
+    image: str
+    split: str
+    nearest: str
+    nearest_split: str
+    similarity: float
+    exact: bool
+
+
+@dataclass
+class LeakResult:
+    """What ``leaks`` found: per checked split, how many of its images have a near-copy earlier."""
+
+    out: Path
+    threshold: float
+    checked: int
+    flagged: int
+    per_split: dict[str, dict[str, int]]  # split -> {"images": M, "flagged": N, "exact": E}
+    leaks: list[Leak] = field(default_factory=list)
+    backbone: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    clean: Path | None = None
+
+    def lines(self) -> list[str]:
+        """The one-screen summary: "N of M `val` images have a near-copy in `train`"."""
+        out = []
+        for split, counts in self.per_split.items():
+            earlier = counts.get("against", "")
+            exact = f" ({counts['exact']} exact copies)" if counts["exact"] else ""
+            out.append(
+                f"{counts['flagged']} of {counts['images']} `{split}` images have a near-copy in `{earlier}`{exact}"
+            )
+        return out
+
+
+def check_options(options: LeakOptions) -> None:
+    """Reject inconsistent split settings before any work."""
+    if not 0.0 < options.threshold <= 1.0:
+        raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
+    if options.against is None:
+        if options.split is not None or options.against_split is not None:
+            raise EdgepruneError("--split and --against-split go with --against OTHER_DATASET; or use --splits")
+        if not options.splits or len(options.splits) < 2:
+            raise EdgepruneError("give at least two splits to compare, e.g. --splits train,val,test")
+        if len(set(options.splits)) != len(options.splits):
+            raise EdgepruneError(f"--splits repeats a split: {','.join(options.splits)}")
+    elif options.splits:
+        raise EdgepruneError("use either --splits (one dataset) or --against OTHER_DATASET, not both")
+
+
+def read_splits(path: Path | str, options: LeakOptions) -> list[tuple[str, object]]:
+    """``[(name, dataset)]``, earliest first."""
+    from .datasets import read_dataset
+
+    read = {"format": options.format, "images_dir": options.images_dir, "label_map": options.label_map}
+    if options.against is not None:
+        earlier = read_dataset(options.against, split=options.against_split)
+        later = read_dataset(path, split=options.split, **read)
+        names = (options.against_split or Path(str(options.against)).name, options.split or Path(str(path)).name)
+        if names[0] == names[1]:
+            names = (f"{names[0]} ({Path(str(options.against)).name})", f"{names[1]} ({Path(str(path)).name})")
+        return [(names[0], earlier), (names[1], later)]
+    return [(name, read_dataset(path, split=name, **read)) for name in options.splits]
+
+
+def nearest_earlier(features: np.ndarray, earlier: np.ndarray, *, use_faiss: bool | None = None) -> tuple:
+    """``(index, similarity)`` of each row's most similar row of ``earlier`` (unit rows: inner product = cosine)."""
+    if use_faiss is None:
+        from .cluster.kmeans import faiss_available
+
+        use_faiss = faiss_available()
+    features = np.ascontiguousarray(features, np.float32)
+    earlier = np.ascontiguousarray(earlier, np.float32)
+    if use_faiss:
+        import faiss
+
+        index = faiss.IndexFlatIP(earlier.shape[1])
+        index.add(earlier)
+        similarity, nearest = index.search(features, 1)
+        return nearest[:, 0].astype(np.int64), similarity[:, 0].astype(np.float64)
+    nearest = np.empty(len(features), np.int64)
+    similarity = np.empty(len(features), np.float64)
+    for start in range(0, len(features), _BLOCK_ROWS):
+        block = features[start : start + _BLOCK_ROWS] @ earlier.T
+        nearest[start : start + _BLOCK_ROWS] = block.argmax(axis=1)
+        similarity[start : start + _BLOCK_ROWS] = block.max(axis=1)
+    return nearest, similarity
+
+
+def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: dict[str, float]):
+    """One embedding matrix per split (from the backbone, cached, or ``--embeddings``) and the backbone's name."""
+    from .pipeline import CurateOptions, _embed, backbone_name
+
+    if options.embeddings is not None:
+        from .embed.external import align, image_keys
+
+        wanted, aliases, bounds = [], [], [0]
+        for _, dataset in splits:
+            wanted += image_keys(dataset)
+            aliases += [str(img.id) for img in dataset.images]
+            bounds.append(len(wanted))
+        repeated = len(set(wanted)) != len(wanted)
+        if repeated:
+            raise EdgepruneError(
+                f"{options.embeddings}: file names repeat across the compared splits, so they cannot key embeddings"
+            )
+        started = time.perf_counter()
+        vectors = align(options.embeddings, wanted, aliases)
+        timings["embed"] = time.perf_counter() - started
+        curate_options = CurateOptions(out=options.out, embeddings=options.embeddings)
+        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, curate_options)
+    matrices, backbone = [], None
+    for _, dataset in splits:
+        curate_options = CurateOptions(
+            out=options.out,
+            backbone=options.backbone if backbone is None else backbone.handle,
+            image_size=options.image_size if backbone is None else backbone.image_size,
+            preprocess=options.preprocess,
+            batch_size=options.batch_size,
+            cache_dir=options.cache_dir,
+            pretrain_steps=options.pretrain_steps,
+            seed=options.seed,
+            progress=options.progress,
+        )  # the first split loads (or pretrains) the backbone; later splits reuse its handle
+        backbone, vectors, _, _, _ = _embed(dataset, curate_options, timings)
+        matrices.append(vectors)
+    return matrices, backbone.handle
+
+
+def find_leaks(path: Path | str, options: LeakOptions) -> LeakResult:
+    """Compare the splits; write ``leaks.csv``, ``report.html``, ``summary.json`` (and ``--write-clean``)."""
+    check_options(options)
+    check_output_dir(options.out, overwrite=options.overwrite)
+    if options.write_clean is not None:
+        check_output_dir(options.write_clean, overwrite=options.overwrite)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    splits = read_splits(path, options)
+    timings["read"] = time.perf_counter() - started
+    matrices, backbone = _embed_all(splits, options, timings)
+    started = time.perf_counter()
+    everything = np.concatenate(matrices)
+    features = l2_normalize(center(everything))
+    hashes = [content_hashes(dataset) for _, dataset in splits]
+    offsets = np.cumsum([0] + [len(m) for m in matrices])
+    names = [[img.file_name for img in dataset.images] for _, dataset in splits]
+    leaks: list[Leak] = []
+    per_split: dict[str, dict] = {}
+    similarities: dict[str, np.ndarray] = {}
+    for j in range(1, len(splits)):
+        earlier_rows = np.arange(offsets[j])
+        owner = np.searchsorted(offsets, earlier_rows, side="right") - 1  # split of each earlier row
+        nearest, similarity = nearest_earlier(features[offsets[j] : offsets[j + 1]], features[earlier_rows])
+        seen = {digest: (s, i) for s in range(j) for i, digest in enumerate(hashes[s])}
+        split_name = splits[j][0]
+        flagged = exact_count = 0
+        for i in range(len(matrices[j])):
+            exact = hashes[j][i] in seen
+            if exact:
+                s, k = seen[hashes[j][i]]
+                match, value = (s, k), 1.0
+            else:
+                row = int(nearest[i])
+                match, value = (int(owner[row]), int(row - offsets[owner[row]])), float(similarity[i])
+            if exact or value >= options.threshold - 1e-6:
+                flagged += 1
+                exact_count += int(exact)
+                leaks.append(
+                    Leak(names[j][i], split_name, names[match[0]][match[1]], splits[match[0]][0], value, exact)
+                )
+        similarities[split_name] = np.minimum(similarity, 1.0)
+        per_split[split_name] = {
+            "images": len(matrices[j]),
+            "flagged": flagged,
+            "exact": exact_count,
+            "against": ", ".join(name for name, _ in splits[:j]),
+        }
+    leaks.sort(key=lambda leak: (-leak.similarity, leak.split, leak.image))
+    timings["search"] = time.perf_counter() - started
+    result = LeakResult(
+        options.out,
+        options.threshold,
+        sum(len(m) for m in matrices[1:]),
+        len(leaks),
+        per_split,
+        leaks,
+        backbone,
+        timings,
+        options.write_clean,
+    )
+    _write(result, splits, similarities, options)
+    return result
+
+
+def _write(result: LeakResult, splits, similarities: dict[str, np.ndarray], options: LeakOptions) -> None:
+    from .report.leaks import write_leak_report
+
+    started = time.perf_counter()
+    if options.write_clean is not None:
+        from .datasets import write_dataset
+
+        with atomic_output_dir(options.write_clean, overwrite=options.overwrite) as tmp:
+            for name, dataset in splits[1:]:
+                leaked = {leak.image for leak in result.leaks if leak.split == name}
+                keep = np.array([img.file_name not in leaked for img in dataset.images], bool)
+                target = tmp / name if len(splits) > 2 else tmp
+                write_dataset(dataset.subset(keep), target, image_mode=options.image_mode)
+    with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
+        with (tmp / "leaks.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            for leak in result.leaks:
+                writer.writerow({**asdict(leak), "similarity": f"{leak.similarity:.6f}", "exact": int(leak.exact)})
+        write_leak_report(tmp / "report.html", result, splits, similarities, max_pairs=options.max_pairs)
+        result.seconds["write"] = time.perf_counter() - started
+        summary = {k: v for k, v in asdict(result).items() if k != "leaks"}
+        summary["summary"] = result.lines()
+        (tmp / "summary.json").write_text(json.dumps(summary, default=str, indent=2))
