@@ -76,7 +76,7 @@ class LeakResult:
     threshold: float
     checked: int
     flagged: int
-    per_split: dict[str, dict[str, int]]  # split -> {"images": M, "flagged": N, "exact": E}
+    per_split: dict[str, dict]  # split -> images, flagged, exact, against, nearest_similarity (max/p95/median)
     leaks: list[Leak] = field(default_factory=list)
     backbone: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
@@ -235,6 +235,11 @@ def find_leaks(path: Path | str, options: LeakOptions) -> LeakResult:
             "flagged": flagged,
             "exact": exact_count,
             "against": ", ".join(name for name, _ in splits[:j]),
+            "nearest_similarity": {
+                "max": round(float(similarity.max()), 4) if len(similarity) else None,
+                "p95": round(float(np.percentile(similarity, 95)), 4) if len(similarity) else None,
+                "median": round(float(np.median(similarity)), 4) if len(similarity) else None,
+            },
         }
     leaks.sort(key=lambda leak: (-leak.similarity, leak.split, leak.image))
     timings["search"] = time.perf_counter() - started

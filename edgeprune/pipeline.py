@@ -65,6 +65,7 @@ class CurateOptions:
     min_per_category: int = 0
     exact: bool = False
     embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
+    map_points: int = 5000  # images in the report's embedding map (subsampled above; 0: no map)
     progress: bool = True
 
 
@@ -397,6 +398,26 @@ def choose(
     return kept, notes
 
 
+def _embedding_map(scored: Scored, kept: np.ndarray, options: CurateOptions, timings) -> bytes | None:
+    """The report's t-SNE map of the image embeddings (None at object level without image embeddings)."""
+    if not options.map_points or not scored.embeddings.shape[1] or len(scored.embeddings) < 2:
+        return None
+    from .report.embedding_map import embedding_map_png
+
+    started = time.perf_counter()
+    links = [(int(g[0]), int(member)) for g in scored.groups for member in g[1:]]
+    png = embedding_map_png(
+        _features(scored.embeddings, options),
+        scored.labels,
+        kept,
+        links=links,
+        max_points=options.map_points,
+        seed=options.seed,
+    )
+    timings["map"] = time.perf_counter() - started
+    return png
+
+
 def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     """Run the whole curation; returns what was done. Raises :class:`EdgepruneError` for user mistakes."""
     from .report.html import ReportData, write_report
@@ -483,6 +504,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             "seed": options.seed,
         }
         cut, cut_label = _cut(distances, kept, options)
+        map_png = _embedding_map(scored, kept, options, timings)
         write_report(
             ReportData(
                 f"edgeprune curate: {Path(str(path)).name}",
@@ -497,6 +519,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 duplicate_groups=[[dataset.images[i].file_name for i in g] for g in groups],
                 crops=scored.crops,
                 objects=scored.objects,
+                embedding_map=map_png,
             ),
             tmp / "report.html",
         )

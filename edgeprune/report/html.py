@@ -35,6 +35,7 @@ class ReportData:
     max_thumbs_per_cluster: int = 40
     crops: object = None  # object level: embed.crops.Crops
     objects: object = None  # object level: objects.ObjectClusters
+    embedding_map: bytes | None = None  # PNG: t-SNE of the image embeddings (report/embedding_map.py)
 
 
 def png_tag(png: bytes, alt: str) -> str:
@@ -187,6 +188,12 @@ def render_report(data: ReportData) -> str:
             "crop's image was kept; red: dropped.</p>"
         )
         parts.append(_crop_grids(data))
+    if data.embedding_map is not None:
+        parts.append(
+            "<h2>Embedding map</h2><p>Every image's embedding projected to 2-D (PCA to 50 dimensions, then t-SNE): "
+            "colour is the cluster, dots were kept, crosses dropped, lines join near-duplicates.</p>"
+        )
+        parts.append(png_tag(data.embedding_map, "embedding map"))
     parts.append("<h2>Distance to nearest prototype</h2>")
     parts.append(png_tag(plots.distance_histogram(data.distances, data.kept, data.cut, data.cut_label), "histogram"))
     parts.append("<h2>Clusters</h2>")

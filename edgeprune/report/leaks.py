@@ -25,8 +25,18 @@ def render_leak_report(result, splits, similarities: dict[str, np.ndarray], *, m
     parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in result.lines()) + "</ul>")
     parts.append(
         html_table(
-            ["split", "images", "near-copies", "exact copies", "compared with"],
-            [[s, c["images"], c["flagged"], c["exact"], c["against"]] for s, c in result.per_split.items()],
+            ["split", "images", "near-copies", "exact copies", "compared with", "max / p95 / median similarity"],
+            [
+                [
+                    s,
+                    c["images"],
+                    c["flagged"],
+                    c["exact"],
+                    c["against"],
+                    " / ".join(map(str, c["nearest_similarity"].values())),
+                ]
+                for s, c in result.per_split.items()
+            ],
         )
     )
     parts.append(

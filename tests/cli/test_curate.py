@@ -276,3 +276,21 @@ def test_every_option_field_is_filled_from_the_command_line(command, module):
     args = build_parser().parse_args([command, *positional, "--out", "o"])
     derived = {"curate": {"keep", "progress"}, "scaling": {"fractions", "policies", "levels", "progress"}}[command]
     assert fields - derived <= set(vars(args)), sorted(fields - derived - set(vars(args)))
+
+
+def test_report_has_an_embedding_map_unless_turned_off(run, digits_coco):
+    code, out = run(digits_coco, "-k", "3", out="with_map")
+    html = (out / "report.html").read_text()
+    assert code == 0 and "<h2>Embedding map</h2>" in html and 'alt="embedding map"' in html
+    code, out = run(digits_coco, "-k", "3", "--map-points", "0", out="no_map")
+    assert code == 0 and "Embedding map" not in (out / "report.html").read_text()
+
+
+def test_embedding_map_subsamples_large_sets_and_links_duplicates():
+    from edgeprune.report.embedding_map import embedding_map_png, project
+
+    X = np.random.default_rng(0).normal(size=(400, 8))
+    indices, xy = project(X, max_points=100)
+    assert len(indices) == 100 and xy.shape == (100, 2) and (np.diff(indices) > 0).all()
+    png = embedding_map_png(X, np.arange(400) % 5, np.arange(400) % 2 == 0, links=[(0, 1)], max_points=100)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
