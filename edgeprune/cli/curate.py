@@ -163,6 +163,13 @@ def register(subparsers) -> None:
         help="reference-tool folders: prune_{i}_easy|hard/ and/or cluster_{i}/",
     )
     out.add_argument("--image-mode", choices=IMAGE_MODES, default="copy", help="how images are placed in outputs")
+    out.add_argument(
+        "--map-points",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="images drawn in the report's embedding map (PCA + t-SNE; a random subsample above N; 0: no map)",
+    )
     p.set_defaults(run=run)
 
 
