@@ -41,6 +41,11 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, help="global batch size (default: the config's)")
     p.add_argument("--image-size", type=positive_int, help="detector input size (default: the config's)")
     p.add_argument("--width", type=float, help="MobileNetV2 width multiplier (default: the config's)")
+    p.add_argument(
+        "--init-backbone",
+        help="initialise every detector's MobileNetV2 from this edgeprune backbone dir or checkpoint; 'selfsup': the "
+        "self-supervised backbone curation uses (its width must match --width)",
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cur = p.add_argument_group("curation (shared by every cell)")
     cur.add_argument("--backbone", default="selfsup", help="TF-Hub handle or SavedModel; selfsup (default)")

@@ -48,6 +48,7 @@ class ScalingOptions:
     batch_size: int | None = None
     image_size: int | None = None
     width: float | None = None
+    init_backbone: str | None = None  # a backbone dir/checkpoint for the detector, or "selfsup": the curation one
     # curation (the same for every cell; the seed varies)
     backbone: str = SELFSUP
     pretrain_steps: int | None = None
@@ -67,7 +68,8 @@ class ScalingOptions:
 
     def shared_settings(self) -> dict:
         """What must not change between runs into one ``--out`` (the grid itself may grow)."""
-        keys = ("steps", "config", "overrides", "batch_size", "image_size", "width", "backbone", "pretrain_steps")
+        keys = ("steps", "config", "overrides", "batch_size", "image_size", "width", "init_backbone", "backbone")
+        keys += ("pretrain_steps",)
         keys += ("method", "clusters")
         keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
         keys += ("dedup",)
@@ -208,6 +210,7 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
             width=options.width,
             resume=True,
             quantize=[],
+            init_backbone=backbone if options.init_backbone == SELFSUP else options.init_backbone,
             overrides=[*options.overrides, f"task.train_data.seed={cell.seed}"],
         )
         _seed_everything(cell.seed)
