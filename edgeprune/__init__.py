@@ -56,12 +56,16 @@ def find_leaks(path: str | Path, *, out: str | Path, **options: Any) -> LeakResu
 
 
 def _options(options_class, **values: Any):
+    """The options object, with ``str`` values of path fields made ``Path``; unknown names are a ``TypeError``."""
     from dataclasses import fields
 
-    known = {f.name for f in fields(options_class)}
-    unknown = sorted(set(values) - known)
+    kinds = {f.name: str(f.type) for f in fields(options_class)}
+    unknown = sorted(set(values) - set(kinds))
     if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(kinds))}")
+    for name, value in values.items():
+        if isinstance(value, str) and kinds[name].startswith("Path"):
+            values[name] = Path(value)
     return options_class(**values)
 
 

@@ -294,3 +294,20 @@ def test_embedding_map_subsamples_large_sets_and_links_duplicates():
     assert len(indices) == 100 and xy.shape == (100, 2) and (np.diff(indices) > 0).all()
     png = embedding_map_png(X, np.arange(400) % 5, np.arange(400) % 2 == 0, links=[(0, 1)], max_points=100)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_python_api_mirrors_the_command(tmp_path, digits_coco, tiny_backbone):
+    import edgeprune
+
+    result = edgeprune.curate(
+        str(digits_coco), out=str(tmp_path / "api"), keep=0.3, exact=True, clusters="3", backbone=str(tiny_backbone),
+        image_size=32, cache_dir=str(tmp_path / "cache"), progress=False, map_points=0,
+    )  # fmt: skip
+    assert result.images_after == 13 and (result.out / "report.html").is_file()
+    assert len(read_dataset(result.out / "pruned")) == 13
+    with pytest.raises(TypeError, match="unknown option.*kep"):
+        edgeprune.curate(digits_coco, out=tmp_path / "x", kep=0.3)
+    from edgeprune.errors import EdgepruneError
+
+    with pytest.raises(EdgepruneError, match="keep fraction must be in"):
+        edgeprune.curate(digits_coco, out=tmp_path / "y", keep=2.0)
