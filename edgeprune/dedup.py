@@ -1,8 +1,11 @@
-"""Near-duplicate detection: groups of images whose embeddings have cosine similarity above a threshold.
+"""Near-duplicate detection: each image is either a representative or within a cosine-similarity threshold of one.
 
-Similarities are computed block by block (``X[block] @ X.T``, memory bounded), pairs above the threshold become
-edges of a sparse graph, and its connected components are the duplicate groups (so grouping is transitive).
-The first image of each group (lowest index) represents it; the others are duplicates.
+Grouping is greedy and not transitive (leader clustering): images are visited in order, and an image whose cosine
+similarity to an earlier representative reaches the threshold joins the most similar representative; any other
+image becomes a representative itself. So every member of a group is a near-copy of its representative. The
+transitive alternative (connected components of the "similar" graph) chains video frames: on FOD-A's 23k frames at
+0.9 it joined every frame into one group. Work is blocked: each block of rows is compared with the representatives
+so far (matrix products), then resolved among itself; memory stays O(block x representatives).
 """
 
 from __future__ import annotations
@@ -10,36 +13,45 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .errors import EdgepruneError
 from .score import l2_normalize
 
-_BLOCK_ELEMENTS = 1 << 24
+_BLOCK_ROWS = 1024
 
 
 def duplicate_groups(features: np.ndarray, threshold: float) -> list[np.ndarray]:
-    """Index arrays (ascending, size >= 2) of images whose cosine similarity chains reach ``threshold``."""
+    """Index arrays ``[representative, members...]`` (members ascending) of the images within ``threshold`` cosine
+    similarity of an earlier representative; groups are ordered by representative."""
     if not 0.0 < threshold <= 1.0:
         raise EdgepruneError(f"dedup threshold must be in (0, 1], got {threshold}")
-    X = l2_normalize(features)
+    X = np.ascontiguousarray(l2_normalize(features), np.float32)
     n = len(X)
-    step = max(1, _BLOCK_ELEMENTS // max(n, 1))
-    rows, cols = [], []
-    for start in range(0, n, step):
-        similarity = X[start : start + step] @ X.T
-        block_rows, block_cols = np.nonzero(similarity >= threshold - 1e-6)
-        block_rows += start
-        upper = block_cols > block_rows
-        rows.append(block_rows[upper])
-        cols.append(block_cols[upper])
-    rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
-    graph = coo_matrix((np.ones(len(rows_all)), (rows_all, cols_all)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    order = np.argsort(component, kind="stable")
-    groups = np.split(order, np.flatnonzero(np.diff(component[order])) + 1)
-    return sorted((np.sort(g) for g in groups if len(g) > 1), key=lambda g: g[0])
+    leader_of = np.full(n, -1, np.int64)
+    leaders: list[int] = []
+    cutoff = threshold - 1e-6
+    for start in range(0, n, _BLOCK_ROWS):
+        block = X[start : start + _BLOCK_ROWS]
+        best_similarity = np.full(len(block), -np.inf)
+        best_leader = np.full(len(block), -1, np.int64)
+        if leaders:
+            similarity = block @ X[leaders].T
+            best = similarity.argmax(axis=1)
+            best_similarity = similarity[np.arange(len(block)), best]
+            best_leader = np.asarray(leaders)[best]
+        inside = block @ block.T
+        for i in range(len(block)):  # in order, as if one row at a time: join the most similar earlier leader
+            if best_similarity[i] >= cutoff:
+                leader_of[start + i] = best_leader[i]
+                continue
+            leaders.append(start + i)
+            closer = np.flatnonzero(inside[i, i + 1 :] > best_similarity[i + 1 :]) + i + 1
+            best_similarity[closer] = inside[i, closer]
+            best_leader[closer] = start + i
+    groups: dict[int, list[int]] = {}
+    for index in np.flatnonzero(leader_of >= 0):
+        groups.setdefault(int(leader_of[index]), []).append(int(index))
+    return [np.array([leader, *members], np.int64) for leader, members in sorted(groups.items())]
 
 
 def duplicate_of(groups: list[np.ndarray], n: int) -> np.ndarray:

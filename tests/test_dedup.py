@@ -10,7 +10,7 @@ from edgeprune.dedup import duplicate_groups, duplicate_of
 from edgeprune.errors import EdgepruneError
 
 
-def test_groups_are_transitive_and_represented_by_their_first_member():
+def test_groups_are_led_by_their_first_member():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(6, 32))
     X = np.vstack([base, base[1] + 1e-4, base[1] + 2e-4, base[4] * 3.0])  # rows 6, 7 copy row 1; row 8 is row 4
@@ -18,6 +18,28 @@ def test_groups_are_transitive_and_represented_by_their_first_member():
     assert [g.tolist() for g in groups] == [[1, 6, 7], [4, 8]]
     np.testing.assert_array_equal(duplicate_of(groups, 9), [-1, -1, -1, -1, -1, -1, 1, 1, 4])
     assert duplicate_groups(base, 0.999) == []
+
+
+def test_grouping_does_not_chain_a_slowly_drifting_sequence():
+    """Video frames drift: each is a near-copy of the next, but the first and the last are unrelated. Transitive
+    grouping would make the whole sequence one group; every member here is within the threshold of its leader."""
+    angles = np.linspace(0, np.pi / 2, 200)
+    X = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # consecutive cosine ~0.99997, ends orthogonal
+    groups = duplicate_groups(X, 0.99)
+    assert len(groups) > 5
+    for group in groups:
+        assert (X[group[1:]] @ X[group[0]] >= 0.99 - 1e-6).all()
+    leaders = [int(g[0]) for g in groups]
+    assert (X[leaders] @ X[leaders].T - np.eye(len(leaders)) < 0.99).all()  # representatives are not copies
+
+
+def test_blocks_give_the_same_groups_as_one_pass(monkeypatch):
+    import edgeprune.dedup as dedup
+
+    X = np.random.default_rng(1).normal(size=(300, 4))
+    whole = [g.tolist() for g in duplicate_groups(X, 0.95)]
+    monkeypatch.setattr(dedup, "_BLOCK_ROWS", 7)
+    assert [g.tolist() for g in duplicate_groups(X, 0.95)] == whole and whole
     with pytest.raises(EdgepruneError, match=r"dedup threshold must be in \(0, 1\]"):
         duplicate_groups(X, 1.5)
 
