@@ -9,7 +9,7 @@ TASKLIB_VENV ?= $(VENV)-tasklib
 TASKLIB_PY := $(TASKLIB_VENV)/bin/python
 TASKLIB_STAMP := $(TASKLIB_VENV)/.tflite-support-0.4.4
 
-.PHONY: install tasklib demo test bench scaling clean
+.PHONY: install tasklib demo test bench scaling scaling-fod clean
 BCCD ?= ../shared/datasets/bccd/BCCD
 
 $(DEPS_STAMP):
@@ -57,6 +57,20 @@ SCALING = $(VENV)/bin/edgeprune scaling $(BCCD) --train-split train --val $(BCCD
 scaling: install
 	$(SCALING) --fractions 0.25,0.5,1.0 --policies random,easy,hard --seeds 2
 	$(SCALING) --fractions 0.5,1.0 --policies random,easy,hard,stratified --seeds 2
+
+# Issue 16's experiment on FOD-A (fetch it first: bash tools/get_datasets.sh SNAPSHOT). Video-disjoint val split,
+# 128 px detector initialised from the self-supervised backbone, 800 steps a cell; the 10% column first (3 seeds),
+# then the grid grows to 25% and 50%. Rerun to continue; tools/results/scaling_fod/ gets the summary files.
+FOD ?= data/fod_a
+SCALING_FOD = $(VENV)/bin/edgeprune scaling $(FOD) --train-split train --val $(FOD) --val-split val \
+	--out data/scaling_fod --image-size 128 --width 0.35 --batch-size 16 --steps 800 --init-backbone selfsup \
+	-k 30 --dedup 0.998 --cache-dir data/cache --seeds 3 \
+	--policies random,easy,hard,coreset,balanced,dedup+random,dedup+hard
+scaling-fod: install
+	$(SCALING_FOD) --fractions 0.1,1.0
+	$(SCALING_FOD) --fractions 0.1,0.25,0.5,1.0
+	mkdir -p tools/results/scaling_fod
+	cp data/scaling_fod/scaling.* data/scaling_fod/plan.json tools/results/scaling_fod/
 
 clean:
 	rm -rf demo_out .pytest_cache build *.egg-info .venv-tasklib
