@@ -31,3 +31,19 @@ def test_a_directory_holds_one_experiment():
     with pytest.raises(EdgepruneError, match="steps: 10 there, 20 now"):
         check_same_settings({"steps": 10}, {"steps": 20}, "d")
     assert Cell("image", "hard", 0.5, 1).name == "image-hard-0.500-s1"
+
+
+def test_dedup_policies_and_their_base_policy():
+    from edgeprune.scaling.plan import base_policy
+
+    cells = plan_cells([0.1, 1.0], ["random", "dedup+hard", "coreset", "balanced"], ["image"], 1)
+    assert [c.name for c in cells] == [
+        "full-s0",
+        "image-random-0.100-s0",
+        "image-dedup+hard-0.100-s0",
+        "image-coreset-0.100-s0",
+        "image-balanced-0.100-s0",
+    ]
+    assert base_policy("dedup+hard") == ("hard", True) and base_policy("coreset") == ("coreset", False)
+    with pytest.raises(EdgepruneError, match="unknown policy 'dedup\\+nope'"):
+        plan_cells([0.5], ["dedup+nope"], ["image"], 1)

@@ -48,10 +48,12 @@ def test_rerun_skips_finished_cells_and_a_grown_grid_runs_only_the_new_ones(expe
     finished = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")}
     assert run("--fractions", "0.5,1.0", "--policies", "random,hard") == 0
     assert {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")} == finished
-    assert run("--fractions", "0.5,1.0", "--policies", "random,hard,easy") == 0
+    assert run("--fractions", "0.5,1.0", "--policies", "random,hard,dedup+hard") == 0
     now = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")}
     assert len(now) == 4 and all(now[p] == t for p, t in finished.items())
-    assert "easy (image)" in capsys.readouterr().out
+    assert "dedup+hard (image)" in capsys.readouterr().out
+    selection = json.loads((out / "cells" / "image-dedup+hard-0.500-s0" / "selection.json").read_text())
+    assert selection["images"] == 22  # round(0.5 x 43): the same count as the other policies
 
 
 def test_a_killed_cell_continues_from_its_last_checkpoint(experiment, monkeypatch):
