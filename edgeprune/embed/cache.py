@@ -7,16 +7,21 @@ Layout of a cache directory::
     chunk-*.npy/.json  rows written during a run, merged into the two files above by ``consolidate``
 
 Chunks are written atomically as embedding goes along, so an interrupted run keeps what it finished and the next
-run only embeds the rest. Nothing here imports TensorFlow.
+run only embeds the rest. The cache is append-only: a run only adds chunks, and ``consolidate`` merges under an
+exclusive lock (``.lock``, ``fcntl.flock``), re-reading everything inside the lock and deleting only the chunks it
+merged, so two runs sharing a cache never lose each other's rows. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -43,18 +48,31 @@ def _atomic_save(array: np.ndarray, keys: list[str], npy_path: Path, json_path: 
         tmp.write_text(json.dumps(keys))
 
 
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (created if needed) for the block."""
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class EmbeddingCache:
     """Rows of embeddings stored under ``root / key``; look up by content hash, add in chunks, consolidate."""
 
     def __init__(self, root: Path, key: str) -> None:
         self.directory = Path(root) / key
         self._rows: dict[str, tuple[np.ndarray, int]] = {}
+        self._chunks: list[Path] = []  # the chunk files read by _load
         self._loaded = False
 
     def _load(self) -> None:
         if self._loaded:
             return
         self._loaded = True
+        self._chunks = []
         if not self.directory.is_dir():
             return
         sources = [(self.directory / EMBEDDINGS_NAME, self.directory / INDEX_NAME)]
@@ -69,6 +87,8 @@ class EmbeddingCache:
                 continue  # a damaged cache file is only a cache miss
             if array.ndim != 2 or len(keys) != len(array):
                 continue
+            if npy_path.name.startswith("chunk-"):
+                self._chunks.append(npy_path)
             for row, key in enumerate(keys):
                 self._rows[key] = (array, row)
 
@@ -100,16 +120,19 @@ class EmbeddingCache:
             self._rows[key] = (embeddings, row)
 
     def consolidate(self) -> None:
-        """Merge every chunk into one memory-mappable ``embeddings.npy`` and ``index.json``."""
-        self._load()
-        chunks = sorted(self.directory.glob("chunk-*.npy"))
-        if not chunks:
+        """Merge the chunks into one memory-mappable ``embeddings.npy`` and ``index.json``, under the cache lock;
+        chunks another run adds meanwhile are left for the next merge."""
+        if not self.directory.is_dir():
             return
-        keys = list(self._rows)
-        array = np.stack([np.asarray(a[r]) for a, r in self._rows.values()]).astype(np.float32)
-        _atomic_save(array, keys, self.directory / EMBEDDINGS_NAME, self.directory / INDEX_NAME)
-        for chunk in chunks:
-            chunk.unlink(missing_ok=True)
-            chunk.with_suffix(".json").unlink(missing_ok=True)
-        self._rows = {}
-        self._loaded = False
+        with _exclusive(self.directory / ".lock"):
+            self._rows, self._loaded = {}, False
+            self._load()  # everything on disk now, including other runs' chunks
+            merged = list(self._chunks)
+            if merged:
+                keys = list(self._rows)
+                array = np.stack([np.asarray(a[r]) for a, r in self._rows.values()]).astype(np.float32)
+                _atomic_save(array, keys, self.directory / EMBEDDINGS_NAME, self.directory / INDEX_NAME)
+                for chunk in merged:
+                    chunk.unlink(missing_ok=True)
+                    chunk.with_suffix(".json").unlink(missing_ok=True)
+        self._rows, self._chunks, self._loaded = {}, [], False

@@ -31,3 +31,39 @@ def test_damaged_files_are_only_misses(tmp_path):
     (tmp_path / "key" / "index.json").write_text("[")
     found, missing = EmbeddingCache(tmp_path, "key").lookup(["a"])
     assert found == {} and missing == [0]
+
+
+def test_two_runs_on_one_cache_never_lose_each_others_rows(tmp_path):
+    """Run A has read the cache; run B adds a chunk; A consolidates: B's rows survive, A's too."""
+    a, b = EmbeddingCache(tmp_path, "k"), EmbeddingCache(tmp_path, "k")
+    a.add(["a1", "a2"], np.ones((2, 3)))
+    assert len(a) == 2  # A has loaded what was on disk then
+    b.add(["b1"], np.full((1, 3), 2.0))
+    a.consolidate()
+    fresh = EmbeddingCache(tmp_path, "k")
+    found, missing = fresh.lookup(["a1", "a2", "b1"])
+    assert not missing and found[2].tolist() == [2.0, 2.0, 2.0]
+    b.add(["b2"], np.full((1, 3), 3.0))
+    b.consolidate()  # B merges on top of A's merge
+    found, missing = EmbeddingCache(tmp_path, "k").lookup(["a1", "a2", "b1", "b2"])
+    assert not missing and not list((tmp_path / "k").glob("chunk-*"))
+
+
+def test_consolidate_runs_under_an_exclusive_lock(tmp_path):
+    import fcntl
+    import threading
+    import time
+
+    cache = EmbeddingCache(tmp_path, "k")
+    cache.add(["x"], np.ones((1, 2)))
+    lock = (tmp_path / "k" / ".lock").open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another run is merging
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (cache.consolidate(), done.set()))
+    worker.start()
+    time.sleep(0.3)
+    assert not done.is_set() and list((tmp_path / "k").glob("chunk-*.npy"))
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    worker.join(5)
+    assert done.is_set() and not list((tmp_path / "k").glob("chunk-*.npy"))
+    lock.close()
