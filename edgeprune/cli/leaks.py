@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
 from .common import DATASET_HELP, fraction, options_from_args, positive_int
 
@@ -50,7 +51,7 @@ def register(subparsers) -> None:
     emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
     emb.add_argument("--seed", type=int, default=0)
     data = p.add_argument_group("data")
-    data.add_argument("--format", help="input format of DATASET (default: detected)")
+    data.add_argument("--format", choices=FORMATS, help="input format of DATASET (default: detected)")
     data.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory")
     data.add_argument("--label-map", type=Path, help="TFRecord label_map.pbtxt")
     p.set_defaults(run=run)
