@@ -10,8 +10,8 @@ neighbour in trainval. This tool rebuilds the videos from the frame order and cu
 2. **Held-out segments.** Within each class, whole segments are drawn in a seeded order; a segment is held out
    while it fits within 1.25 x ``--val-share`` of the class's frames, until the share is reached. If none fits,
    the smallest is held out, unless it holds half the class. A class seen in a single segment is not held out
-   (it has no second video to validate on), so it is missing from ``val``. ``--guard`` frames on both sides of a held-out segment go to neither split,
-   so a cut the detector missed cannot leak a frame across.
+   (it has no second video to validate on), so it is missing from ``val``. ``--guard`` frames on both sides of a
+   held-out segment go to neither split, so a cut the detector missed cannot leak a frame across.
 3. **Files.** ``train`` gets every remaining frame. ``val`` gets every ``--val-stride``-th held-out frame
    (consecutive frames are near-identical, so this costs little information and makes evaluation cheap), and
    ``val_all`` gets all of them. The ``tune`` split is a held-out slice of ``train`` built the same way, for
