@@ -67,7 +67,7 @@ def test_a_killed_cell_continues_from_its_last_checkpoint(experiment, monkeypatc
         real_train(params, model_dir)
         raise KeyboardInterrupt
 
-    grid = ["--fractions", "0.5,1.0", "--policies", "random,hard,easy,stratified"]
+    grid = ["--fractions", "0.5,1.0", "--policies", "random,hard,dedup+hard,stratified"]
     monkeypatch.setattr(detect_pipeline, "train", killed_after_three_steps)
     assert run(*grid) == 130
     cell = out / "cells" / "image-stratified-0.500-s0"
