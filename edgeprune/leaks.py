@@ -150,7 +150,7 @@ def nearest_earlier(features: np.ndarray, earlier: np.ndarray, *, use_faiss: boo
 
 def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: dict[str, float]):
     """One embedding matrix per split (from the backbone, cached, or ``--embeddings``) and the backbone's name."""
-    from .pipeline import CurateOptions, _embed, backbone_name
+    from .pipeline import CurateOptions, backbone_name, embed_for_curation
 
     if options.embeddings is not None:
         from .embed.external import align, image_keys
@@ -183,7 +183,7 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
             seed=options.seed,
             progress=options.progress,
         )  # the first split loads (or pretrains) the backbone; later splits reuse its handle
-        backbone, vectors, _, _, _ = _embed(dataset, curate_options, timings)
+        backbone, vectors, _, _, _ = embed_for_curation(dataset, curate_options, timings)
         matrices.append(vectors)
     return matrices, backbone.handle
 

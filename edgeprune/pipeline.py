@@ -186,7 +186,7 @@ def _features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
     return l2_normalize(features) if options.normalize else features
 
 
-def _embed(dataset, options: CurateOptions, timings: dict[str, float]):
+def embed_for_curation(dataset, options: CurateOptions, timings: dict[str, float]):
     """``(backbone, image embeddings, crops, crop embeddings, cache counts)``; from ``--embeddings`` the backbone is
     None and never loaded. Image embeddings are empty at object level without ``--dedup``, crops at image level."""
     from .embed import default_cache_root, embed_dataset
@@ -225,13 +225,13 @@ def _external_embeddings(dataset, options: CurateOptions, crops, need_images: bo
     """Rows of ``options.embeddings`` for the images (if needed) and the crops (at object level), in order."""
     from .embed.external import align, box_keys, image_keys
 
+    ids = [str(img.id) for img in dataset.images]
     wanted, aliases, ignorable = [], [], set()
     if need_images:
         wanted += image_keys(dataset)
-        aliases += [str(img.id) for img in dataset.images]
+        aliases += ids
     if crops is not None:
         wanted += box_keys(dataset, crops.image_index, crops.box_index)
-        ids = [str(img.id) for img in dataset.images]
         aliases += [f"{ids[i]}#{j}" for i, j in zip(crops.image_index.tolist(), crops.box_index.tolist())]
         ignorable = {f"{img.file_name}#{j}" for img in dataset.images for j in range(len(img.boxes))}
     vectors = align(options.embeddings, wanted, aliases, ignorable)
@@ -244,7 +244,7 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
     """Embed (cached) or load ``--embeddings``, deduplicate, cluster and score every image, at image or object
     level."""
     timings = {} if timings is None else timings
-    backbone, embeddings, crops, crop_vectors, counts = _embed(dataset, options, timings)
+    backbone, embeddings, crops, crop_vectors, counts = embed_for_curation(dataset, options, timings)
     groups = duplicate_groups(_features(embeddings, options), options.dedup) if options.dedup is not None else []
     representative = duplicate_of(groups, len(dataset))
     candidates = representative < 0  # near-duplicates leave before clustering and selection
