@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_file
-from .plan import FULL
+from .plan import FULL, base_policy
 
 CSV_FIELDS = ("cell", "level", "policy", "fraction", "seed", "images", "boxes", "mAP", "mAP50", "train_seconds")
 
@@ -54,14 +54,14 @@ def _difference(best: dict, base: dict) -> tuple[float, float]:
 def _comparison(summary: list[dict], fraction: float) -> dict | None:
     """Best curated policy against the best random series at ``fraction``; None without both."""
     at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
-    random = [s for s in at if s["policy"].split("+")[-1] == "random"]
-    curated = [s for s in at if s["policy"].split("+")[-1] != "random"]
+    random = [s for s in at if base_policy(s["policy"])[0] == "random"]
+    curated = [s for s in at if base_policy(s["policy"])[0] != "random"]
     if not random or not curated:
         return None
     best = max(curated, key=lambda s: s["mAP"])
     base = max(random, key=lambda s: s["mAP"])
     gain, error = _difference(best, base)
-    return {"fraction": fraction, "best": best, "random": base, "gain": gain, "error": error, "ranking": at}
+    return {"fraction": fraction, "best": best, "random": base, "gain": gain, "error": error}
 
 
 def verdict(
