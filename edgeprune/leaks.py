@@ -168,8 +168,7 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
         started = time.perf_counter()
         vectors = align(options.embeddings, wanted, aliases)
         timings["embed"] = time.perf_counter() - started
-        curate_options = CurateOptions(out=options.out, embeddings=options.embeddings)
-        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, curate_options)
+        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, options.embeddings)
     matrices, backbone = [], None
     for _, dataset in splits:
         curate_options = CurateOptions(

@@ -316,9 +316,9 @@ def _cluster_objects(dataset, options: CurateOptions, crops, crop_embeddings, ca
     return _Clustering(labels, distances, len(objects.names), notes, crops, objects)
 
 
-def backbone_name(backbone, options: CurateOptions) -> str:
-    """The backbone's handle, or where the embeddings were read from."""
-    return backbone.handle if backbone is not None else f"embeddings file {options.embeddings}"
+def backbone_name(backbone, embeddings: Path | None) -> str:
+    """The backbone's handle, or the embeddings file read instead of one."""
+    return backbone.handle if backbone is not None else f"embeddings file {embeddings}"
 
 
 def save_embeddings(path: Path, dataset, scored: Scored) -> Path:
@@ -480,7 +480,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             "input": str(path),
             "format": dataset.format,
             "output format": output_format,
-            "backbone": backbone_name(backbone, options),
+            "backbone": backbone_name(backbone, options.embeddings),
             **({"image size": backbone.image_size} if backbone is not None else {}),
             "level": options.level,
             **(
@@ -531,7 +531,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             pruned.num_boxes(),
             k,
             output_format,
-            backbone_name(backbone, options),
+            backbone_name(backbone, options.embeddings),
             cache_counts["cached"],
             cache_counts["computed"],
             n_invalid,
