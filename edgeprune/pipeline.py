@@ -66,6 +66,10 @@ class CurateOptions:
     exact: bool = False
     embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     map_points: int = 5000  # images in the report's embedding map (subsampled above; 0: no map)
+    runner: str = "local"  # local, or beam (edgeprune/beam: the stages as Apache Beam pipelines)
+    beam_options: str | None = None  # Beam pipeline flags, e.g. "--runner=DataflowRunner --project=p"
+    work_dir: str | None = None  # beam: stage outputs, a local path or a Beam filesystem URI; reruns resume
+    sample_per_cluster: int = 256  # beam: k-means sample size per centroid
     progress: bool = True
 
 
@@ -88,6 +92,7 @@ class CurateResult:
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     label_ids: dict[int, int] = field(default_factory=dict)  # category id -> TFRecord label id, where renumbered
+    runner: str = "local"
 
 
 def check_clusters(spec: str | int, n_images: int) -> None:
@@ -114,6 +119,28 @@ def check_options(options: CurateOptions) -> None:
         raise EdgepruneError("--policy coreset covers the image embedding space; use it with --level image")
     if options.min_per_category < 0:
         raise EdgepruneError(f"--min-per-category must not be negative, got {options.min_per_category}")
+    check_runner(options)
+
+
+def check_runner(options: CurateOptions) -> None:
+    """``--runner beam``: Beam installed, a work dir, valid ``--beam-options``, an image-level run on a backbone."""
+    if options.runner not in ("local", "beam"):
+        raise EdgepruneError(f"--runner must be local or beam, got {options.runner!r}")
+    if options.runner == "local":
+        if options.beam_options or options.work_dir:
+            raise EdgepruneError("--beam-options and --work-dir apply to --runner beam only")
+        return
+    from .beam.options import pipeline_options
+
+    if not options.work_dir:
+        raise EdgepruneError("--runner beam needs --work-dir (a local path or a Beam filesystem URI such as gs://...)")
+    if options.level == "object":
+        raise EdgepruneError("--level object runs on one machine only; use --runner local")
+    if options.embeddings is not None:
+        raise EdgepruneError("--embeddings reads one file on one machine; use --runner local")
+    if options.sample_per_cluster < 1:
+        raise EdgepruneError(f"--sample-per-cluster must be at least 1, got {options.sample_per_cluster}")
+    pipeline_options(options.beam_options)
 
 
 def resolve_backbone(options: CurateOptions, dataset, cache_dir: Path, timings: dict[str, float]):
@@ -435,7 +462,15 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
         check_clusters(options.clusters, len(dataset))
     timings["read"] = time.perf_counter() - started
 
-    scored = score_dataset(dataset, options, timings)
+    placer = None
+    if options.runner == "beam":
+        from .beam.curate import ImagePlacer, score_with_beam
+
+        dataset, scored = score_with_beam(dataset, options, timings)
+        placer = ImagePlacer(options.image_mode)
+    else:
+        scored = score_dataset(dataset, options, timings)
+    image_mode = placer or options.image_mode
     started = time.perf_counter()
     kept, selection_notes = choose(dataset, scored, options)
     candidates, labels, distances = scored.candidates, scored.labels, scored.distances
@@ -450,7 +485,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
         notes.append(f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
     with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
-        output_format = write_dataset(pruned, tmp / "pruned", format=options.out_format, image_mode=options.image_mode)
+        output_format = write_dataset(pruned, tmp / "pruned", format=options.out_format, image_mode=image_mode)
         renumbered = renumbered_label_ids(dataset, output_format)
         if renumbered:
             notes.append(
@@ -458,9 +493,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 + ", ".join(f"{old}->{new}" for old, new in renumbered.items())
             )
         if options.write_dropped:
-            write_dataset(
-                dataset.subset(~kept), tmp / "dropped", format=options.out_format, image_mode=options.image_mode
-            )
+            write_dataset(dataset.subset(~kept), tmp / "dropped", format=options.out_format, image_mode=image_mode)
         write_scores(tmp / "scores.csv", dataset, labels, distances, ranks, kept, representative)
         if scored.objects is not None:
             write_object_scores(tmp / "objects.csv", dataset, scored.crops, scored.objects, kept)
@@ -474,8 +507,15 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 ranks[candidates],
                 keep=options.keep,
                 which=options.export_folders,
-                image_mode=options.image_mode,
+                image_mode=image_mode,
             )
+        if placer is not None:
+            from .beam.options import pipeline_options
+
+            copy_started = time.perf_counter()
+            copied = placer.run(options.work_dir, pipeline_options(options.beam_options))
+            timings["copy"] = time.perf_counter() - copy_started
+            notes.append(f"runner beam: {copied} image files copied by the Beam workers")
         settings = {
             "input": str(path),
             "format": dataset.format,
@@ -502,6 +542,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             "scope": "per cluster" if options.per_cluster else "global",
             "keep": options.keep,
             "seed": options.seed,
+            "runner": options.runner,
         }
         cut, cut_label = _cut(distances, kept, options)
         map_png = _embedding_map(scored, kept, options, timings)
@@ -539,6 +580,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             timings,
             notes,
             renumbered,
+            options.runner,
         )
         timings["write"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(asdict(result), default=str, indent=2))

@@ -29,7 +29,7 @@ def center(X: np.ndarray) -> np.ndarray:
     normalisation alone all images then sit within a tiny cap of the sphere and distances shrink to float noise.
     """
     X = np.asarray(X, dtype=np.float32)
-    return X - X.mean(axis=0, keepdims=True)
+    return X - X.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)  # float64 sum: order-free
 
 
 METRICS = ("cosine", "euclidean")

@@ -170,6 +170,32 @@ def register(subparsers) -> None:
         metavar="N",
         help="images drawn in the report's embedding map (PCA + t-SNE; a random subsample above N; 0: no map)",
     )
+
+    scale = p.add_argument_group("scale out (Apache Beam; pip install 'edgeprune[beam]')")
+    scale.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="local: this machine (default); beam: embed, score and copy as Apache Beam pipelines",
+    )
+    scale.add_argument(
+        "--beam-options",
+        metavar="FLAGS",
+        help='Beam pipeline flags in one string, e.g. "--runner=DataflowRunner --project=P --region=R '
+        '--temp_location=gs://B/tmp --sdk_container_image=IMAGE" (default: --runner=FnApiRunner, in-process)',
+    )
+    scale.add_argument(
+        "--work-dir",
+        metavar="PATH_OR_URI",
+        help="beam: where the stages keep their outputs (a local path or gs://...); a rerun skips finished stages",
+    )
+    scale.add_argument(
+        "--sample-per-cluster",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="beam: k-means is fitted on a deterministic sample of about N images per cluster (default 256)",
+    )
     p.set_defaults(run=run)
 
 
@@ -195,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  boxes   {result.boxes_before:>7} -> {result.boxes_after:<7}")
     print(f"  {args.method} with k={result.clusters}; backbone {result.backbone}")
     print(f"  embeddings: {result.embeddings_computed} computed, {result.embeddings_cached} from cache")
+    if result.runner != "local":
+        print(f"  runner: {result.runner} (work dir {args.work_dir})")
     for note in result.notes:
         print(f"  note: {note}")
     print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from ..errors import EdgepruneError
 from ..images import probe
@@ -21,8 +22,12 @@ def image_size(path: Path) -> tuple[int, int]:
     return info.width, info.height
 
 
-def copy_image(img: ImageRecord, target: Path, *, mode: str = "copy") -> None:
-    """Put ``img``'s bytes at ``target`` unchanged: a copy, a hard link, a symlink, or the held bytes."""
+def copy_image(img: ImageRecord, target: Path, *, mode: str | Callable[[ImageRecord, Path], None] = "copy") -> None:
+    """Put ``img``'s bytes at ``target`` unchanged: a copy, a hard link, a symlink, or the held bytes. A callable
+    ``mode`` places the image itself (``curate --runner beam`` collects the copies and runs them on its workers)."""
+    if callable(mode):
+        mode(img, target)
+        return
     if mode not in IMAGE_MODES:
         raise EdgepruneError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES)}")
     target.parent.mkdir(parents=True, exist_ok=True)
