@@ -72,3 +72,29 @@ def stdout_to_log() -> Iterator[None]:
         return
     with contextlib.redirect_stdout(_LogWriter()):
         yield
+
+
+class _FromBeam(logging.Filter):
+    """Drops records Apache Beam's code logs (through its own loggers or the root logger) below ``CRITICAL``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_beam = record.name.startswith("apache_beam") or f"{os.sep}apache_beam{os.sep}" in record.pathname
+        return not from_beam or record.levelno >= logging.CRITICAL
+
+
+@contextlib.contextmanager
+def beam_logs_to_debug() -> Iterator[None]:
+    """Keep Beam's worker chatter (memory-monitor warnings, the traceback of a failed bundle, which edgeprune turns
+    into one error line) off the console inside the block, unless ``-v`` asked for native output."""
+    if _show["native"]:
+        yield
+        return
+    beam_filter = _FromBeam()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(beam_filter)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(beam_filter)

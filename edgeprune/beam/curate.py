@@ -9,6 +9,7 @@ embed stage's shards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from ..datasets import Dataset, ImageRecord
 from ..datasets.files import IMAGE_MODES, copy_image
 from ..dedup import duplicate_groups, duplicate_of
 from ..errors import EdgepruneError
+from ..quiet import beam_logs_to_debug
 from ..score import l2_normalize, prototype_scores
 from .options import pipeline_options
 from .workdir import Stage, WorkDir, join, matching, read_array, read_bytes, write_array, write_bytes
@@ -32,6 +35,25 @@ from .workdir import Stage, WorkDir, join, matching, read_array, read_bytes, wri
 log = logging.getLogger(__name__)
 AUTO_SAMPLE = 256 * 64  # k-means sample when --clusters is auto (k unknown before the fit)
 PRETRAIN_SAMPLE = 20000  # selfsup: images the driver pretrains on (all of them below this)
+
+
+@contextlib.contextmanager
+def pipeline(name: str, beam_options) -> Iterator:
+    """A Beam pipeline that runs on leaving the block; a failure becomes an :class:`EdgepruneError` naming the
+    stage (the finished stages stay in the work dir, and a rerun resumes after them)."""
+    import apache_beam as beam
+
+    try:
+        with beam_logs_to_debug(), beam.Pipeline(options=beam_options) as p:
+            yield p
+    except EdgepruneError:
+        raise
+    except Exception as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise EdgepruneError(
+            f"beam stage {name} failed ({type(exc).__name__}: {lines[-1] if lines else 'no message'}); the finished "
+            "stages stay in --work-dir and a rerun resumes after them"
+        ) from exc
 
 
 def unit_hash(seed: int, index: int) -> float:
@@ -135,7 +157,7 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
         BackboneHandler(backbone.handle, backbone.image_size, backbone.preprocess, options.batch_size)
     )
     seed = options.seed
-    with beam.Pipeline(options=beam_options) as p:
+    with pipeline("embed", beam_options) as p:
         if dataset.format == "tfrecord":
             names: dict[int, list[str]] = {}
             starts: dict[int, int] = {}
@@ -272,7 +294,7 @@ def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) ->
 
     centers, mean = read_array(fit.file("centers.npy")), read_array(fit.file("mean.npy"))
     flags, metric = (options.center, options.normalize), score_metric(options)
-    with beam.Pipeline(options=beam_options) as p:
+    with pipeline("score", beam_options) as p:
         (
             p
             | "Embeddings" >> beam.io.ReadFromTFRecord(embed.file("embeddings*.tfrecord"))
@@ -320,8 +342,8 @@ def score_with_beam(dataset: Dataset, options, timings: dict[str, float]):
     from ..pipeline import Scored, _features
 
     beam_options = pipeline_options(options.beam_options)
+    backbone = _backbone(dataset, options, timings)  # a bad backbone fails before the work dir is touched
     work = WorkDir(str(options.work_dir))
-    backbone = _backbone(dataset, options, timings)
     reused: list[str] = []
     n = len(dataset)
     rate = sample_rate(options, n)
@@ -416,7 +438,7 @@ class ImagePlacer:
         listing = join(str(work_dir), f"copies-{uuid.uuid4().hex}.jsonl")
         write_bytes(listing, "".join(json.dumps(pair) + "\n" for pair in self.copies).encode())
         try:
-            with beam.Pipeline(options=beam_options) as p:
+            with pipeline("copy", beam_options) as p:
                 (
                     p
                     | "Copies" >> beam.io.ReadFromText(listing)

@@ -181,8 +181,8 @@ def register(subparsers) -> None:
     scale.add_argument(
         "--beam-options",
         metavar="FLAGS",
-        help='Beam pipeline flags in one string, e.g. "--runner=DataflowRunner --project=P --region=R '
-        '--temp_location=gs://B/tmp --sdk_container_image=IMAGE" (default: --runner=FnApiRunner, in-process)',
+        help='Beam pipeline flags as one string, after =: --beam-options="--runner=DataflowRunner --project=P '
+        '--region=R --temp_location=gs://B/tmp --sdk_container_image=IMAGE" (default: FnApiRunner, in-process)',
     )
     scale.add_argument(
         "--work-dir",
