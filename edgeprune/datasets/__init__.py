@@ -118,7 +118,7 @@ def read_dataset(
         dataset = read_folder(Path(path))
     if not dataset.images:
         raise EdgepruneError(f"{path}: the dataset holds no images")
-    if fmt in ("coco", "voc", "tfrecord"):
+    if fmt in ("coco", "voc"):  # the TFRecord reader checks sizes as it reads, while it has the bytes
         check_sizes(dataset)
     log.info(
         "read %s dataset %s: %d images, %d boxes, %d categories",
@@ -136,7 +136,7 @@ def check_sizes(dataset: Dataset) -> int:
     the size their annotation states: their boxes were likely drawn on the other orientation. Returns the count."""
     found = []
     for img in dataset.images:
-        info = probe(img.path or img.encoded, img.file_name)
+        info = probe(img.source, img.file_name)
         if (info.width, info.height) != (img.width, img.height):
             found.append(
                 f"{img.file_name}: annotated {img.width}x{img.height}, displayed {info.width}x{info.height}"
@@ -168,7 +168,7 @@ def check_boxes(dataset: Dataset, *, drop: bool) -> int:
         for img in {id(i): i for i, _, _ in found}.values():
             img.boxes = [b for b in img.boxes if id(b) not in bad]
             img.extra.pop("voc_xml", None)
-            img.extra.pop("tfrecord_raw", None)
+            img.extra.pop("tfrecord_record", None)
     return len(found)
 
 

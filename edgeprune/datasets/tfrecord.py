@@ -3,7 +3,8 @@
 Keys read and written: ``image/encoded``, ``image/filename``, ``image/source_id``, ``image/format``,
 ``image/height``, ``image/width``, ``image/object/bbox/{xmin,xmax,ymin,ymax}`` (normalised),
 ``image/object/class/text`` and ``image/object/class/label``. A kept record is written back byte for byte into the
-shard it came from, so the output shards exactly like the input.
+shard it came from, so the output shards exactly like the input. Records are not held in memory: each image keeps a
+:class:`RecordRef` (file, byte offset, length) and its bytes are read when needed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from ..errors import EdgepruneError
 from ..progress import track
 from .files import safe_relative
-from .types import Box, Category, Dataset, ImageRecord
+from .types import RECORD_HEADER, Box, Category, Dataset, ImageRecord, RecordRef
 
 log = logging.getLogger(__name__)
 LABEL_MAP_NAME = "label_map.pbtxt"
@@ -152,24 +153,42 @@ def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset
     known = {c.id: c for c in categories}
 
     images: list[ImageRecord] = []
+    resized: list[str] = []
     for shard_index, record_file in enumerate(files):
+        offset = 0
         try:
             for position, raw in enumerate(tf.data.TFRecordDataset(str(record_file)).as_numpy_iterator()):
-                images.append(_parse_record(raw, record_file, position, shard_index, known))
+                ref = RecordRef(str(record_file), offset, len(raw))
+                images.append(_parse_record(raw, ref, position, shard_index, known, resized))
+                offset += RECORD_HEADER + len(raw) + 4
         except tf.errors.DataLossError as exc:
             raise EdgepruneError(f"{record_file}: corrupt TFRecord ({exc.message.splitlines()[0]})")
         except tf.errors.OpError as exc:
             raise EdgepruneError(f"{record_file}: cannot read TFRecord ({exc.message.splitlines()[0]})")
+    if resized:
+        log.warning(
+            "%d images of %s are not the size their annotations give; boxes may not match the pixels. e.g. %s",
+            len(resized),
+            path,
+            "; ".join(resized[:3]),
+        )
     if not categories:
         categories = sorted(known.values(), key=lambda c: c.id)
     extra = {"shards": [f.name for f in files], "label_map": str(label_map) if label_map else None}
     return Dataset(images, categories, "tfrecord", source=files[0].parent, extra=extra)
 
 
-def _parse_record(raw: bytes, record_file: Path, position: int, shard: int, known: dict[int, Category]) -> ImageRecord:
+def _parse_record(
+    raw: bytes, ref: RecordRef, position: int, shard: int, known: dict[int, Category], resized: list[str]
+) -> ImageRecord:
+    """One example as an :class:`ImageRecord` holding ``ref``, not the bytes; an image whose displayed size differs
+    from the one the example states is added to ``resized``."""
     import tensorflow as tf
     from google.protobuf.message import DecodeError
 
+    from ..images import probe
+
+    record_file = Path(ref.file)
     try:
         example = tf.train.Example.FromString(raw)
     except DecodeError:
@@ -207,8 +226,11 @@ def _parse_record(raw: bytes, record_file: Path, position: int, shard: int, know
         if label not in known:
             known[label] = Category(label, texts[i] if i < len(texts) else str(label))
         boxes.append(Box(label, (xmin * width, ymin * height, (xmax - xmin) * width, (ymax - ymin) * height)))
-    extra = {"tfrecord_raw": raw, "tfrecord_shard": shard}
-    return ImageRecord(source_id, file_name, width, height, encoded=encoded, boxes=boxes, extra=extra)
+    info = probe(encoded, f"{record_file} record {position}")
+    if (info.width, info.height) != (width, height):
+        resized.append(f"{file_name}: annotated {width}x{height}, displayed {info.width}x{info.height}")
+    extra = {"tfrecord_record": ref, "tfrecord_shard": shard}
+    return ImageRecord(source_id, file_name, width, height, boxes=boxes, extra=extra, record=ref)
 
 
 def build_example(img: ImageRecord, names: dict[int, str], ids: dict[int, int] | None = None):
@@ -280,11 +302,13 @@ def write_tfrecord(dataset: Dataset, out_dir: Path, *, base: str = "data", **_: 
         )
     try:
         for index, img in enumerate(track(dataset.images, "writing")):
-            raw = img.extra.get("tfrecord_raw")
-            shard = img.extra.get("tfrecord_shard") if raw is not None else None
+            ref = img.extra.get("tfrecord_record")  # the source example, unchanged
+            shard = img.extra.get("tfrecord_shard") if ref is not None else None
             if shard is None or shard >= len(writers):
                 shard = index * len(writers) // max(len(dataset.images), 1)
                 raw = build_example(img, category_names, ids).SerializeToString()
+            else:
+                raw = ref.read()
             writers[shard].write(raw)
     finally:
         for writer in writers:

@@ -17,7 +17,34 @@ import numpy as np
 
 # ``ImageRecord.extra`` keys a reader keeps for its own writer (the source record, XML or label file); no other
 # format writes them out.
-SOURCE_KEYS = frozenset({"tfrecord_raw", "tfrecord_shard", "voc_xml", "yolo_label"})
+SOURCE_KEYS = frozenset({"tfrecord_record", "tfrecord_shard", "voc_xml", "yolo_label"})
+RECORD_HEADER = 12  # a TFRecord frame: uint64 length, uint32 masked CRC of it, the data, uint32 masked CRC of the data
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """Where one ``tf.train.Example`` lies in a TFRecord file: the data starts ``offset + 12`` bytes in. Readers keep
+    this instead of the bytes, so a dataset of any size holds only its annotations."""
+
+    file: str
+    offset: int
+    length: int
+
+    def read(self) -> bytes:
+        """The serialised example, byte for byte (one seek and one read)."""
+        with open(self.file, "rb") as handle:
+            handle.seek(self.offset + RECORD_HEADER)
+            data = handle.read(self.length)
+        if len(data) != self.length:
+            raise OSError(f"{self.file}: record at byte {self.offset} is cut short")
+        return data
+
+    def image_bytes(self) -> bytes:
+        """The example's ``image/encoded``."""
+        from tensorflow.core.example import example_pb2
+
+        example = example_pb2.Example.FromString(self.read())
+        return example.features.feature["image/encoded"].bytes_list.value[0]
 
 
 @dataclass
@@ -48,7 +75,8 @@ class Box:
 class ImageRecord:
     """One image: its id, where its bytes live, its size, its boxes and any image-level class label.
 
-    Exactly one of ``path`` (a file on disk) or ``encoded`` (bytes held in a TFRecord example) is set.
+    Exactly one of ``path`` (a file on disk), ``record`` (an example in a TFRecord file, read on demand) or
+    ``encoded`` (bytes held in memory) is set.
     ``file_name`` is the name the format uses (relative to the image root for COCO/VOC/folders).
     """
 
@@ -61,13 +89,21 @@ class ImageRecord:
     boxes: list[Box] = field(default_factory=list)
     label: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    record: RecordRef | None = None
 
     def read_bytes(self) -> bytes:
         """The encoded image bytes, exactly as stored (never re-encoded)."""
         if self.encoded is not None:
             return self.encoded
+        if self.record is not None:
+            return self.record.image_bytes()
         assert self.path is not None
         return self.path.read_bytes()
+
+    @property
+    def source(self) -> Path | bytes:
+        """What the image decoders take: the file's path, or the encoded bytes (read now for a TFRecord example)."""
+        return self.path if self.path is not None else self.read_bytes()
 
 
 @dataclass

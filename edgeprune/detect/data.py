@@ -71,9 +71,9 @@ def upright_record(img):
     edgeprune (EXIF-rotated, CMYK, 16-bit, WebP; :func:`edgeprune.images.probe`) is stored as an upright PNG."""
     from PIL import Image
 
-    if probe(img.path or img.encoded, img.file_name).native:
+    if probe(img.source, img.file_name).native:
         return img
-    pixels = load_rgb(img.path or img.encoded, img.file_name)
+    pixels = load_rgb(img.source, img.file_name)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     name = Path(img.file_name).with_suffix(".png").as_posix()

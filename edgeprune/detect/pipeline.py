@@ -199,7 +199,7 @@ def _export_and_evaluate(
     shutil.copytree(saved_tf, work / "saved_model")
     if options.quantize:
         saved_tflite = export_saved_model(params, work / "model", work / "export" / "tflite", nms_version="tflite")
-    calibration = [img.path or img.encoded for img in train_data.images]
+    calibration = [img.source for img in train_data.images]
     models = {}
     for quantization in options.quantize:  # none for scaling runs, which only need the TF model's mAP
         path = work / f"model_{quantization}.tflite"

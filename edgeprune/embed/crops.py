@@ -19,7 +19,7 @@ from ..images import probe
 from ..progress import progress as progress_bar
 from .backbone import PREPROCESSING, Backbone
 from .cache import EmbeddingCache, content_hash
-from .images import decode_rgb, find_bad_image
+from .images import decode_rgb, encoded_images, find_bad_image, image_source
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,8 @@ def crop_batches(
     order = np.concatenate([rows for _, rows, _ in per_image]) if per_image else np.zeros(0, np.int64)
     images = [dataset.images[i] for i, _, _ in per_image]
     boxes = tf.ragged.constant([b.tolist() for _, _, b in per_image], ragged_rank=1, dtype=tf.float32, inner_shape=(4,))
-    if images and images[0].encoded is not None:
-        data = tf.data.Dataset.from_tensor_slices(tf.constant([img.encoded for img in images], tf.string))
-    else:
-        paths = tf.constant([str(img.path) for img in images], tf.string)
-        data = tf.data.Dataset.from_tensor_slices(paths).map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
-    native = tf.constant([probe(img.path or img.encoded, img.file_name).native for img in images], tf.bool)
+    data = encoded_images([image_source(img) for img in images])
+    native = tf.constant([probe(img.source, img.file_name).native for img in images], tf.bool)
     scale, offset = PREPROCESSING[backbone.preprocess]
     size = backbone.image_size
 
@@ -153,7 +149,7 @@ def embed_crops(
                 done += len(embeddings)
                 bar.update(len(embeddings))
         except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-            sources = [img.path or img.encoded for img in dataset.images]
+            sources = [image_source(img) for img in dataset.images]
             names = [img.file_name for img in dataset.images]
             start = int(crops.image_index[order[done]]) if done < len(order) else 0
             raise EdgepruneError(f"{find_bad_image(sources, start, names)}: corrupt or truncated image") from None

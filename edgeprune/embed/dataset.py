@@ -10,7 +10,7 @@ import numpy as np
 from ..datasets import Dataset
 from .backbone import Backbone
 from .cache import EmbeddingCache, content_hash
-from .images import embed_images
+from .images import embed_images, image_source
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def embed_dataset(
 
     computed = np.zeros((0, 0), np.float32)
     if missing:
-        sources = [dataset.images[i].path or dataset.images[i].encoded for i in missing]
+        sources = [image_source(dataset.images[i]) for i in missing]
         names = [dataset.images[i].file_name for i in missing]
 
         def save(start: int, rows: np.ndarray) -> None:

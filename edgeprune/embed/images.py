@@ -1,7 +1,8 @@
 """Batched embedding: decode and resize in a parallel ``tf.data`` pipeline, one forward pass per batch.
 
-Sources are file paths or encoded bytes (images held in TFRecords). A corrupt or truncated image stops the
-pipeline; the failing batch is then checked image by image so the error names the file.
+Sources are file paths, encoded bytes, or :class:`RecordRef` examples in TFRecord files (read in the pipeline). A
+corrupt or truncated image stops the pipeline; the failing batch is then checked image by image so the error names
+the file.
 """
 
 from __future__ import annotations
@@ -13,13 +14,55 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from ..datasets.types import RecordRef
 from ..errors import EdgepruneError
 from ..images import load_rgb, probe
 from ..progress import progress as progress_bar
 from .backbone import PREPROCESSING, Backbone
 
 log = logging.getLogger(__name__)
-Source = Path | bytes
+Source = Path | bytes | RecordRef
+
+
+def source_data(source: Source) -> Path | bytes:
+    """What Pillow-based readers take: a path, or bytes (a TFRecord example's image is read now)."""
+    return source.image_bytes() if isinstance(source, RecordRef) else source
+
+
+def _read_record_image(file: bytes, offset: np.int64, length: np.int64) -> bytes:
+    return RecordRef(file.decode(), int(offset), int(length)).image_bytes()
+
+
+def image_source(img) -> Source:
+    """An :class:`~edgeprune.datasets.ImageRecord`'s source for a pipeline: its path, its TFRecord example, or its
+    held bytes, without reading anything."""
+    if img.path is not None:
+        return img.path
+    return img.record if img.record is not None else img.encoded
+
+
+def encoded_images(sources: Sequence[Source]) -> tf.data.Dataset:
+    """The encoded bytes of every source, in order, read inside the pipeline (never all held in memory, unless
+    the sources are bytes already)."""
+    if sources and isinstance(sources[0], RecordRef):
+        refs = tf.data.Dataset.from_tensor_slices(
+            (
+                tf.constant([s.file for s in sources], tf.string),
+                tf.constant([s.offset for s in sources], tf.int64),
+                tf.constant([s.length for s in sources], tf.int64),
+            )
+        )
+
+        def read(file, offset, length):
+            data = tf.numpy_function(_read_record_image, [file, offset, length], tf.string, stateful=False)
+            data.set_shape([])
+            return data
+
+        return refs.map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    if sources and isinstance(sources[0], (bytes, bytearray)):
+        return tf.data.Dataset.from_tensor_slices(tf.constant(list(sources), dtype=tf.string))
+    paths = tf.constant([str(s) for s in sources], dtype=tf.string)
+    return tf.data.Dataset.from_tensor_slices(paths).map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 JPEG_RATIOS = (1, 2, 4, 8)
@@ -67,6 +110,7 @@ def decode_image(
 def decode_numpy(source: Source, name: str | None = None) -> np.ndarray:
     """One image as upright ``uint8`` ``[H, W, 3]`` outside a pipeline (evaluation, calibration), decoded exactly as
     the ``tf.data`` paths decode it."""
+    source = source_data(source)
     data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
     if not probe(data, name or describe_source(source, None, 0)).native:
         return load_rgb(data, name)
@@ -86,17 +130,12 @@ def image_batches(
     Each image's header is read first (:func:`edgeprune.images.probe`): a bad image is named before any work, and
     upright JPEGs decode at a reduced scale.
     """
-    infos = [probe(s, describe_source(s, names, i)) for i, s in enumerate(sources)]
+    infos = [probe(source_data(s), describe_source(s, names, i)) for i, s in enumerate(sources)]
     ratios = [jpeg_ratio(info.width, info.height, image_size) if info.native else 1 for info in infos]
     flags = tf.data.Dataset.from_tensor_slices(
         (tf.constant(ratios, tf.int32), tf.constant([info.native for info in infos], tf.bool))
     )
-    if sources and isinstance(sources[0], (bytes, bytearray)):
-        data = tf.data.Dataset.from_tensor_slices(tf.constant(list(sources), dtype=tf.string))
-    else:
-        paths = tf.constant([str(s) for s in sources], dtype=tf.string)
-        data = tf.data.Dataset.from_tensor_slices(paths).map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
-    data = tf.data.Dataset.zip((data, flags))
+    data = tf.data.Dataset.zip((encoded_images(sources), flags))
     data = data.map(
         lambda e, f: decode_image(e, image_size, preprocess, f[0], f[1]), num_parallel_calls=tf.data.AUTOTUNE
     )
@@ -107,6 +146,8 @@ def describe_source(source: Source, names: Sequence[str] | None, index: int) -> 
     """How an image is named in an error message."""
     if names is not None:
         return names[index]
+    if isinstance(source, RecordRef):
+        return f"{source.file} (record at byte {source.offset})"
     return str(source) if not isinstance(source, (bytes, bytearray)) else f"image #{index}"
 
 

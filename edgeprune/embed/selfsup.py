@@ -136,7 +136,7 @@ def training_images(dataset: Dataset, config: PretrainConfig, *, max_crops: int 
     side = int(round(config.image_size * 1.15))
     arrays = []
     for img in dataset.images:
-        im = Image.fromarray(load_rgb(img.path or img.encoded, img.file_name))  # upright, as the boxes are drawn
+        im = Image.fromarray(load_rgb(img.source, img.file_name))  # upright, as the boxes are drawn
         if not config.crops:
             arrays.append(np.asarray(im.resize((side, side), Image.BILINEAR)))
             continue

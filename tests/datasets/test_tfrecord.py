@@ -62,6 +62,32 @@ def test_matches_the_coco_source(sharded):
     assert_same_dataset(coco, records)
 
 
+def test_holds_offsets_not_bytes_and_reads_each_image_by_seeking(sharded):
+    import tensorflow as tf
+
+    root, coco = sharded
+    records = read_tfrecord(root)
+    assert all(img.encoded is None and img.path is None and img.record is not None for img in records.images)
+    for img in records.images[::7]:
+        raws = list(tf.data.TFRecordDataset(img.record.file).as_numpy_iterator())
+        assert img.record.read() in raws  # the exact serialised example, by offset
+    by_name = {img.file_name: img for img in coco.images}
+    assert all(img.read_bytes() == by_name[img.file_name].read_bytes() for img in records.images)
+
+
+def test_image_that_is_not_its_stated_size_is_warned_about(tmp_path, digits_coco, caplog):
+    import tensorflow as tf
+
+    img = read_dataset(digits_coco).images[0]
+    wrong = dataclasses.replace(img, width=img.width * 2)
+    names = read_dataset(digits_coco).category_names
+    with tf.io.TFRecordWriter(str(tmp_path / "one.record")) as writer:
+        writer.write(build_example(wrong, names).SerializeToString())
+    with caplog.at_level("WARNING"):
+        read_tfrecord(tmp_path / "one.record")
+    assert "not the size their annotations give" in caplog.text and img.file_name in caplog.text
+
+
 def test_pruned_write_copies_record_bytes_and_shards_like_input(tmp_path, sharded):
     root, _ = sharded
     dataset = read_tfrecord(root)
@@ -71,7 +97,8 @@ def test_pruned_write_copies_record_bytes_and_shards_like_input(tmp_path, sharde
     assert [p.name for p in paths] == dataset.extra["shards"]
     again = read_tfrecord(tmp_path / "out")
     kept = [img for img, m in zip(dataset.images, mask) if m]
-    assert sorted(i.extra["tfrecord_raw"] for i in again.images) == sorted(i.extra["tfrecord_raw"] for i in kept)
+    raws = sorted(i.extra["tfrecord_record"].read() for i in again.images)
+    assert raws == sorted(i.extra["tfrecord_record"].read() for i in kept)
     assert_same_dataset(dataset.subset(mask), again)
 
 
