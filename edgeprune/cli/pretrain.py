@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     import math
 
     from ..datasets import read_dataset
-    from ..embed.selfsup import PretrainConfig, pretrain, training_images
+    from ..embed.selfsup import PretrainConfig, count_training_images, pretrain
 
     dataset = read_dataset(args.dataset, format=args.format, split=args.split)
     config = PretrainConfig(
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     )
     config.validate()
     if args.epochs:
-        n = len(training_images(dataset, config)) if args.crops else len(dataset)
+        n = count_training_images(dataset, config)
         config.steps = max(1, math.ceil(args.epochs * n / config.batch_size))
     result = pretrain(dataset, args.out, config, overwrite=args.overwrite, progress=not args.quiet)
     head, tail = result.losses[: max(1, len(result.losses) // 10)], result.losses[-max(1, len(result.losses) // 10) :]

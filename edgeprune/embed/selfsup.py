@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -129,42 +130,103 @@ def nt_xent(z1: tf.Tensor, z2: tf.Tensor, temperature: float) -> tf.Tensor:
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits))
 
 
-def training_images(dataset: Dataset, config: PretrainConfig, *, max_crops: int = 20000) -> np.ndarray:
-    """uint8 array ``[N, s, s, 3]`` (s = 1.15 x image size) of whole images, or of object crops with ``crops``."""
-    from PIL import Image
+MAX_CROPS = 20000  # crops mode: object crops trained on, at most
 
-    side = int(round(config.image_size * 1.15))
-    arrays = []
+
+def crop_regions_for_pretraining(dataset: Dataset, *, max_crops: int = MAX_CROPS) -> list[list[tuple]]:
+    """Per image, the padded box regions ``crops`` mode trains on (boxes of at least 2 px), up to ``max_crops`` in
+    all (the image that reaches the cap is taken whole); computed from the annotations alone."""
+    regions, total = [], 0
     for img in dataset.images:
-        im = Image.fromarray(load_rgb(img.source, img.file_name))  # upright, as the boxes are drawn
-        if not config.crops:
-            arrays.append(np.asarray(im.resize((side, side), Image.BILINEAR)))
+        if total >= max_crops:
+            regions.append([])
             continue
+        mine = []
         for box in img.boxes:
             x, y, w, h = box.bbox
             if w < 2 or h < 2:
                 continue
             pad = 0.1 * max(w, h)
-            region = (max(0, x - pad), max(0, y - pad), min(im.width, x + w + pad), min(im.height, y + h + pad))
-            arrays.append(np.asarray(im.crop(region).resize((side, side), Image.BILINEAR)))
-        if len(arrays) >= max_crops:
-            break
-    if not arrays:
+            mine.append((x - pad, y - pad, x + w + pad, y + h + pad))
+        regions.append(mine)
+        total += len(mine)
+    return regions
+
+
+def count_training_images(dataset: Dataset, config: PretrainConfig) -> int:
+    """How many images (or crops) pretraining trains on, without reading a pixel."""
+    if not config.crops:
+        return len(dataset)
+    return sum(len(r) for r in crop_regions_for_pretraining(dataset))
+
+
+class ImageStore:
+    """uint8 training images ``[N, s, s, 3]`` in one ``.npy`` file, read one at a time by offset (``os.pread``,
+    thread-safe): the training set streams from disk instead of sitting in memory as one constant."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        with self.path.open("rb") as handle:
+            np.lib.format.read_magic(handle)
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            self.offset = handle.tell()
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.item_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        data = os.pread(self._fd, self.item_bytes, self.offset + int(index) * self.item_bytes)
+        return np.frombuffer(data, self.dtype).reshape(self.shape[1:])
+
+    def close(self) -> None:
+        """Close the file."""
+        os.close(self._fd)
+
+
+def write_training_images(dataset: Dataset, config: PretrainConfig, path: Path) -> ImageStore:
+    """Resize every training image (or crop) to ``s = 1.15 x image size`` with Pillow and append it to the ``.npy``
+    at ``path``, one at a time (written under a temporary name, then renamed); returns the store."""
+    from PIL import Image
+
+    side = int(round(config.image_size * 1.15))
+    count = count_training_images(dataset, config)
+    if count == 0:
         what = "object boxes (use whole images, without --crops)" if config.crops else "images"
         raise EdgepruneError(f"{dataset.source}: no {what} to pretrain on")
-    return np.stack(arrays)
+    regions = crop_regions_for_pretraining(dataset) if config.crops else None
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as handle:
+        header = {"descr": "|u1", "fortran_order": False, "shape": (count, side, side, 3)}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for index, img in enumerate(dataset.images):
+            if regions is not None and not regions[index]:
+                continue
+            im = Image.fromarray(load_rgb(img.source, img.file_name))  # upright, as the boxes are drawn
+            if regions is None:
+                handle.write(np.asarray(im.resize((side, side), Image.BILINEAR), np.uint8).tobytes())
+                continue
+            for x1, y1, x2, y2 in regions[index]:
+                region = (max(0, x1), max(0, y1), min(im.width, x2), min(im.height, y2))
+                handle.write(np.asarray(im.crop(region).resize((side, side), Image.BILINEAR), np.uint8).tobytes())
+    os.replace(partial, path)
+    return ImageStore(path)
 
 
-def _view_pairs(images: np.ndarray, config: PretrainConfig, start_step: int) -> tf.data.Dataset:
+def _view_pairs(images: ImageStore, config: PretrainConfig, start_step: int) -> tf.data.Dataset:
     rng = np.random.default_rng(config.seed)
     epochs = math.ceil(config.steps * config.batch_size / len(images)) + 1
     order = np.concatenate([rng.permutation(len(images)) for _ in range(epochs)])[: config.steps * config.batch_size]
     order = order[start_step * config.batch_size :]
     positions = np.arange(start_step * config.batch_size, config.steps * config.batch_size, dtype=np.int64)
-    pool = tf.constant(images)
+    side = images.shape[1]
 
     def views(index, position):
-        image = tf.cast(tf.gather(pool, index), tf.float32) / 255.0
+        pixels = tf.numpy_function(lambda i: images[i], [index], tf.uint8, stateful=False)
+        pixels.set_shape([side, side, 3])
+        image = tf.cast(pixels, tf.float32) / 255.0
         seed = tf.stack([tf.cast(config.seed, tf.int64), position])
         first, second = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         return (
@@ -194,9 +256,9 @@ def pretrain(
     config.validate()
     out = Path(out)
     check_output_dir(out, overwrite=overwrite)
-    images = training_images(dataset, config)
-    if len(images) < 2:
-        raise EdgepruneError(f"{dataset.source}: need at least 2 images (or crops) to pretrain, got {len(images)}")
+    n_images = count_training_images(dataset, config)
+    if n_images < 2:
+        raise EdgepruneError(f"{dataset.source}: need at least 2 images (or crops) to pretrain, got {n_images}")
     work = partial_dir(out)
     work.mkdir(parents=True, exist_ok=True)
     settings_file = work / "settings.json"
@@ -206,6 +268,8 @@ def pretrain(
         shutil.rmtree(work)
         work.mkdir(parents=True)
     settings_file.write_text(json.dumps(settings))
+    store_path = work / "images.npy"  # kept for a resumed run: decoding is not repeated
+    images = ImageStore(store_path) if store_path.is_file() else write_training_images(dataset, config, store_path)
 
     tf_keras.utils.set_random_seed(config.seed)
     encoder = build_encoder(config.width)
@@ -254,6 +318,7 @@ def pretrain(
             losses_file.write_text(json.dumps(losses))  # first: restore trims it to the checkpoint's step
             manager.save()
     bar.close()
+    images.close()
     seconds = time.perf_counter() - started
 
     final = work / "final"
