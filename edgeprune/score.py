@@ -33,7 +33,7 @@ def center(X: np.ndarray) -> np.ndarray:
 
 
 METRICS = ("cosine", "euclidean")
-_CHUNK = 1 << 16
+_CHUNK_ELEMENTS = 1 << 24  # bound the float64 [rows, k] similarity block to 128 MB
 
 
 def prototype_scores(X: np.ndarray, centers: np.ndarray, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
@@ -49,11 +49,13 @@ def prototype_scores(X: np.ndarray, centers: np.ndarray, metric: str = "euclidea
     unit_centers = l2_normalize(np.asarray(centers, np.float64)).astype(np.float64)
     labels = np.empty(len(X), np.int64)
     distances = np.empty(len(X), np.float32)
-    for start in range(0, len(X), _CHUNK):
-        chunk = l2_normalize(np.asarray(X[start : start + _CHUNK], np.float64)).astype(np.float64)
+    step = max(1, _CHUNK_ELEMENTS // max(len(unit_centers), X.shape[1] if np.ndim(X) == 2 else 1, 1))
+    for start in range(0, len(X), step):
+        chunk = l2_normalize(np.asarray(X[start : start + step], np.float64)).astype(np.float64)
         similarity = chunk @ unit_centers.T
-        labels[start : start + _CHUNK] = similarity.argmax(axis=1)
-        distances[start : start + _CHUNK] = 1.0 - similarity.max(axis=1)
+        best = similarity.argmax(axis=1)
+        labels[start : start + step] = best
+        distances[start : start + step] = 1.0 - similarity[np.arange(len(best)), best]
     return labels, np.maximum(distances, 0.0)
 
 

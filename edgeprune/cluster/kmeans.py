@@ -63,7 +63,8 @@ class KMeans(PrototypeClusterer):
         return self.backend
 
     def fit(self, X: np.ndarray, y=None) -> "KMeans":
-        """Cluster ``X``; sets ``cluster_centers_``, ``labels_``, ``inertia_`` and ``backend_``."""
+        """Cluster ``X``; sets ``cluster_centers_`` and ``backend_``; ``labels_`` and ``inertia_`` are computed when
+        first read."""
         X = check_input(X, self.n_clusters)
         self.backend_ = self._resolved_backend(len(X))
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -92,9 +93,25 @@ class KMeans(PrototypeClusterer):
                 self.cluster_centers_ = spherical_refine(X, self.cluster_centers_, self.max_iter)
         if self.spherical:
             self.cluster_centers_ = _unit_rows(self.cluster_centers_)
-        self.labels_, distances = nearest_prototype(X, self.cluster_centers_)
-        self.inertia_ = float(np.sum(distances.astype(np.float64) ** 2))
+        self._fitted_on, self._assignment = X, None
         return self
+
+    def _assign(self) -> tuple[np.ndarray, np.ndarray]:
+        # on first use only: curate scores with its own pass, so a 1M-sample fit skips this one
+        if self._assignment is None:
+            self._assignment = nearest_prototype(self._fitted_on, self.cluster_centers_)
+            self._fitted_on = None
+        return self._assignment
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """The nearest center of every training sample (computed on first access)."""
+        return self._assign()[0]
+
+    @property
+    def inertia_(self) -> float:
+        """Sum of squared Euclidean distances of the training samples to their nearest center."""
+        return float(np.sum(self._assign()[1].astype(np.float64) ** 2))
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:

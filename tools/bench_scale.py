@@ -1,0 +1,233 @@
+"""Scale benchmarks for issue 13: local curate of generated TFRecord datasets, Beam against local, and prune of 1M
+embeddings. Not timed tests: each part writes ``tools/results/bench_scale/<part>.json`` and prints a table.
+
+    python tools/bench_scale.py local --images 10000,100000   # peak RSS and time of `edgeprune curate`
+    python tools/bench_scale.py beam --images 10000            # --runner beam on FnApiRunner, 2 workers, vs local
+    python tools/bench_scale.py prune --n 1000000 --dim 256 --k 1000
+
+Every run is a child process, so its peak RSS (``wait4``'s ``ru_maxrss``) is its own. Datasets are generated once
+under ``--data`` (default /tmp/edgeprune-bench-scale): 320x240 JPEG scenes with one to three boxes, in shards of
+1,000 records, as the TF OD API writes them. The backbone is a small two-conv SavedModel built here at 64 px, so the
+figures are the pipeline's cost (reading, decoding, the cache, clustering, writing), not a large network's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "tools" / "results" / "bench_scale"
+EDGEPRUNE = [sys.executable, "-m", "edgeprune"]
+sys.path.insert(0, str(REPO))
+
+
+def run_child(argv: list[str], env: dict | None = None) -> dict:
+    """Run a command; its wall time, exit code and peak RSS (GiB)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = child.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({code}):\n{output[-3000:]}")
+    return {"seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 3), "output": output}
+
+
+def make_records(root: Path, n_images: int, seed: int = 0) -> Path:
+    """``n_images`` generated scenes as TFRecord shards of 1,000 plus a label map (skipped when already there)."""
+    import tensorflow as tf
+    from PIL import Image, ImageDraw
+
+    from edgeprune.datasets.tfrecord import build_example, format_label_map
+    from edgeprune.datasets.types import Box, Category, ImageRecord
+
+    done = root / "DONE"
+    if done.is_file():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    categories = [Category(i + 1, name) for i, name in enumerate(("cone", "bolt", "tag"))]
+    names = {c.id: c.name for c in categories}
+    shards = -(-n_images // 1000)
+    width, height = 320, 240
+    for shard in range(shards):
+        path = root / f"train.record-{shard:05d}-of-{shards:05d}"
+        with tf.io.TFRecordWriter(str(path)) as writer:
+            for index in range(shard * 1000, min(n_images, (shard + 1) * 1000)):
+                base = rng.integers(40, 200, 3)
+                gradient = np.linspace(0, 1, width)[None, :, None] * rng.integers(-60, 60, 3)
+                pixels = np.clip(base + gradient + rng.normal(0, 6, (height, width, 3)), 0, 255).astype(np.uint8)
+                image = Image.fromarray(pixels)
+                draw = ImageDraw.Draw(image)
+                boxes = []
+                for _ in range(int(rng.integers(1, 4))):
+                    w, h = rng.integers(20, 90, 2)
+                    x, y = rng.integers(0, width - w), rng.integers(0, height - h)
+                    category = int(rng.integers(1, 4))
+                    draw.rectangle([x, y, x + w, y + h], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+                    boxes.append(Box(category, (float(x), float(y), float(w), float(h))))
+                buffer = BytesIO()
+                image.save(buffer, "JPEG", quality=85)
+                record = ImageRecord(
+                    index, f"scene_{index:07d}.jpg", width, height, encoded=buffer.getvalue(), boxes=boxes
+                )
+                writer.write(build_example(record, names).SerializeToString())
+    (root / "label_map.pbtxt").write_text(format_label_map(categories))
+    done.write_text(str(n_images))
+    return root
+
+
+def tiny_backbone(path: Path) -> Path:
+    """The benchmark's backbone: two strided convolutions, 32-d, saved as a SavedModel (built once)."""
+    if not (path / "saved_model.pb").is_file():
+        from tests.conftest import build_tiny_backbone
+
+        build_tiny_backbone(path, dim=32)
+    return path
+
+
+def curate_args(data: Path, out: Path, backbone: Path, cache: Path) -> list[str]:
+    return [
+        *EDGEPRUNE, "-q", "curate", str(data), "--out", str(out), "--overwrite", "--backbone", str(backbone),
+        "--image-size", "64", "--cache-dir", str(cache), "--map-points", "0", "--keep", "0.5", "-k", "20",
+    ]  # fmt: skip
+
+
+def bench_local(args) -> dict:
+    backbone = tiny_backbone(args.data / "backbone")
+    rows = []
+    for n in args.images:
+        data = make_records(args.data / f"records_{n}", n)
+        cache = args.data / f"cache_local_{n}"
+        subprocess.run(["rm", "-rf", str(cache)], check=True)  # cold: every image embedded
+        result = run_child(curate_args(data, args.data / f"out_local_{n}", backbone, cache))
+        size = sum(p.stat().st_size for p in data.glob("train.record-*")) / 2**30
+        rows.append({"images": n, "dataset_gib": round(size, 2), **{k: v for k, v in result.items() if k != "output"}})
+        print(f"local curate {n:>7} images ({size:.2f} GiB of records): {result['seconds']:7.1f} s, "
+              f"peak RSS {result['peak_rss_gib']:.2f} GiB")  # fmt: skip
+    if len(rows) > 1:
+        growth = (rows[-1]["seconds"] / rows[0]["seconds"]) / (rows[-1]["images"] / rows[0]["images"])
+        print(f"time per image at {rows[-1]['images']} / at {rows[0]['images']}: {growth:.2f} (1.0 = linear)")
+    return {"rows": rows, "backbone": "two-conv SavedModel, 32-d, 64 px", "keep": 0.5, "clusters": 20}
+
+
+def bench_beam(args) -> dict:
+    backbone = tiny_backbone(args.data / "backbone")
+    rows = []
+    for n in args.images:
+        data = make_records(args.data / f"records_{n}", n)
+        timings = {}
+        for name, extra in (
+            ("local", []),
+            ("beam", ["--runner", "beam", "--work-dir", str(args.data / f"work_{n}"),
+                      f"--beam-options=--runner=FnApiRunner --direct_num_workers={args.workers} "
+                      "--direct_running_mode=multi_processing"]),
+        ):  # fmt: skip
+            cache = args.data / f"cache_{name}_{n}"
+            subprocess.run(["rm", "-rf", str(cache), str(args.data / f"work_{n}")], check=True)
+            result = run_child(curate_args(data, args.data / f"out_{name}_{n}", backbone, cache) + extra)
+            timings[name] = {k: v for k, v in result.items() if k != "output"}
+        same = (args.data / f"out_local_{n}" / "scores.csv").read_text() == (
+            args.data / f"out_beam_{n}" / "scores.csv"
+        ).read_text()
+        ratio = timings["beam"]["seconds"] / timings["local"]["seconds"]
+        rows.append({"images": n, **{f"{k}_{m}": v for k, t in timings.items() for m, v in t.items()},
+                     "beam_over_local": round(ratio, 2), "same_scores_csv": same})  # fmt: skip
+        print(f"{n} images: local {timings['local']['seconds']:.1f} s, beam ({args.workers} workers) "
+              f"{timings['beam']['seconds']:.1f} s, ratio {ratio:.2f}; identical scores.csv: {same}")  # fmt: skip
+    return {"rows": rows, "workers": args.workers, "runner": "FnApiRunner multi_processing"}
+
+
+PRUNE_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+def rss():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS'):
+            return int(line.split()[1]) / 2**20
+X = np.load(sys.argv[1])
+base = rss()
+what, k = sys.argv[2], int(sys.argv[3])
+started = time.perf_counter()
+if what == 'edgeprune':
+    from edgeprune import prune
+    kept = prune(X, fraction=0.5, clusters=k, normalize=True)
+    info = {'kept': int(len(kept))}
+else:
+    from sklearn.cluster import KMeans
+    m = int(sys.argv[4])
+    sample = X[np.random.default_rng(0).choice(len(X), m, replace=False)]
+    KMeans(k, n_init=1, random_state=0).fit(sample)
+    info = {'sample': m}
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({'seconds': seconds, 'input_gib': X.nbytes / 2**30, 'rss_before_gib': base,
+                  'peak_gib': peak, 'beyond_input_gib': peak - base, **info}))
+"""
+
+
+def bench_prune(args) -> dict:
+    path = args.data / f"embeddings_{args.n}x{args.dim}.npy"
+    if not path.is_file():
+        rng = np.random.default_rng(0)
+        centres = rng.normal(size=(args.k, args.dim)).astype(np.float32)
+        X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(args.n, args.dim))
+        for start in range(0, args.n, 100_000):
+            stop = min(args.n, start + 100_000)
+            X[start:stop] = centres[rng.integers(0, args.k, stop - start)]
+            X[start:stop] += rng.normal(scale=0.6, size=(stop - start, args.dim)).astype(np.float32)
+        X.flush()
+        del X
+
+    def child(*extra):
+        out = run_child([sys.executable, "-c", PRUNE_CHILD, str(path), *map(str, extra)],
+                        env={"PYTHONPATH": str(REPO)})  # fmt: skip
+        return json.loads(out["output"].strip().splitlines()[-1])
+
+    ours = child("edgeprune", args.k)
+    print(f"edgeprune prune {args.n} x {args.dim}, k={args.k}: {ours['seconds']:.1f} s, "
+          f"{ours['beyond_input_gib']:.2f} GiB beyond the {ours['input_gib']:.2f} GiB input")  # fmt: skip
+    sk = child("sklearn", args.k, args.sklearn_sample)
+    estimate = sk["seconds"] * args.n / args.sklearn_sample
+    print(f"scikit-learn KMeans fit on a {args.sklearn_sample} subsample: {sk['seconds']:.1f} s; on all {args.n}, "
+          f"estimated x{args.n / args.sklearn_sample:.0f} (linear in n): {estimate:.0f} s, "
+          f"{estimate / ours['seconds']:.1f}x edgeprune's whole prune")  # fmt: skip
+    return {
+        "n": args.n, "dim": args.dim, "k": args.k, "edgeprune": ours, "sklearn_subsample": sk,
+        "sklearn_estimated_seconds": round(estimate, 1), "sklearn_estimate": "linear extrapolation from the subsample",
+        "ratio_sklearn_over_edgeprune": round(estimate / ours["seconds"], 1),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=("local", "beam", "prune"))
+    parser.add_argument("--images", default="10000,100000", help="dataset sizes (local, beam)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--k", type=int, default=1000)
+    parser.add_argument("--sklearn-sample", type=int, default=50_000)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/edgeprune-bench-scale"))
+    args = parser.parse_args()
+    args.images = [int(n) for n in args.images.split(",")]
+    args.data.mkdir(parents=True, exist_ok=True)
+    result = {"local": bench_local, "beam": bench_beam, "prune": bench_prune}[args.part](args)
+    result["machine"] = f"{os.cpu_count()} cores"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.part}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS / (args.part + '.json')}")
+
+
+if __name__ == "__main__":
+    main()
