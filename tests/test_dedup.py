@@ -44,6 +44,18 @@ def test_blocks_give_the_same_groups_as_one_pass(monkeypatch):
         duplicate_groups(X, 1.5)
 
 
+def test_faiss_index_and_numpy_tiles_give_the_same_groups(monkeypatch):
+    import edgeprune.dedup as dedup
+
+    pytest.importorskip("faiss")
+    X = np.random.default_rng(2).normal(size=(700, 6))
+    numpy_groups = [g.tolist() for g in duplicate_groups(X, 0.9, use_faiss=False)]
+    assert numpy_groups == [g.tolist() for g in duplicate_groups(X, 0.9, use_faiss=True)] and numpy_groups
+    monkeypatch.setattr(dedup, "_TILE_ROWS", 5)  # representatives spread over many tiles
+    monkeypatch.setattr(dedup, "_BLOCK_ROWS", 64)
+    assert [g.tolist() for g in duplicate_groups(X, 0.9, use_faiss=False)] == numpy_groups
+
+
 def test_curate_dedup_finds_the_planted_duplicates(tmp_path, digits_coco, pixel_backbone):
     dataset = read_dataset(digits_coco)
     planted = {img.file_name: img.extra["duplicate_of"] for img in dataset.images if "duplicate_of" in img.extra}
