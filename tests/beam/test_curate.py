@@ -86,6 +86,20 @@ def test_failed_stage_leaves_finished_ones_for_the_rerun(curate, digits_coco, mo
     assert_same_result(local, out)
 
 
+def test_a_killed_stage_is_redone_from_scratch(curate, digits_coco, tmp_path):
+    code, first = curate(digits_coco, "-k", "3", out="first", beam=True)
+    assert code == 0
+    (score,) = (tmp_path / "work").glob("score-*")
+    (score / "_SUCCESS").unlink()  # as if killed while writing its shards
+    (score / "scores-00007-of-00009.csv").write_text("0,99,0.5\n")
+    code, again = curate(digits_coco, "-k", "3", out="again", beam=True)
+    assert code == 0
+    notes = json.loads((again / "summary.json").read_text())["notes"]
+    assert any("stages reused: manifest, embed, cluster" in note for note in notes)
+    assert not (score / "scores-00007-of-00009.csv").exists() and (score / "_SUCCESS").exists()
+    assert (first / "scores.csv").read_text() == (again / "scores.csv").read_text()
+
+
 def test_corrupt_image_is_listed_not_fatal(curate, digits_coco, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(digits_coco, data)
