@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -464,10 +465,11 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
 
     placer = None
     if options.runner == "beam":
-        from .beam.curate import ImagePlacer, score_with_beam
+        from .beam.curate import score_with_beam
+        from .beam.write import BeamWriter
 
         dataset, scored = score_with_beam(dataset, options, timings)
-        placer = ImagePlacer(options.image_mode)
+        placer = BeamWriter(options.image_mode)
     else:
         scored = score_dataset(dataset, options, timings)
     image_mode = placer or options.image_mode
@@ -485,7 +487,8 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
         notes.append(f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
     with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
-        output_format = write_dataset(pruned, tmp / "pruned", format=options.out_format, image_mode=image_mode)
+        write = placer.write_dataset if placer is not None else functools.partial(write_dataset, image_mode=image_mode)
+        output_format = write(pruned, tmp / "pruned", format=options.out_format)
         renumbered = renumbered_label_ids(dataset, output_format)
         if renumbered:
             notes.append(
@@ -493,7 +496,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 + ", ".join(f"{old}->{new}" for old, new in renumbered.items())
             )
         if options.write_dropped:
-            write_dataset(dataset.subset(~kept), tmp / "dropped", format=options.out_format, image_mode=image_mode)
+            write(dataset.subset(~kept), tmp / "dropped", format=options.out_format)
         write_scores(tmp / "scores.csv", dataset, labels, distances, ranks, kept, representative)
         if scored.objects is not None:
             write_object_scores(tmp / "objects.csv", dataset, scored.crops, scored.objects, kept)
@@ -513,9 +516,9 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
             from .beam.options import pipeline_options
 
             copy_started = time.perf_counter()
-            copied = placer.run(options.work_dir, pipeline_options(options.beam_options))
+            copied, shards = placer.run(options.work_dir, pipeline_options(options.beam_options))
             timings["copy"] = time.perf_counter() - copy_started
-            notes.append(f"runner beam: {copied} image files copied by the Beam workers")
+            notes.append(f"runner beam: {copied} image files and {shards} TFRecord shards written by the Beam workers")
         settings = {
             "input": str(path),
             "format": dataset.format,

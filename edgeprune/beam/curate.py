@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -23,14 +22,13 @@ import numpy as np
 
 from ..cluster import fit_prototypes
 from ..cluster.autok import AUTO_CHOICES, choose_k, parse_k
-from ..datasets import Dataset, ImageRecord
-from ..datasets.files import IMAGE_MODES, copy_image
+from ..datasets import Dataset
 from ..dedup import duplicate_groups, duplicate_of
 from ..errors import EdgepruneError
 from ..quiet import beam_logs_to_debug
 from ..score import l2_normalize, prototype_scores
 from .options import pipeline_options
-from .workdir import Stage, WorkDir, join, matching, read_array, read_bytes, write_array, write_bytes
+from .workdir import Stage, WorkDir, matching, read_array, read_bytes, write_array, write_bytes
 
 log = logging.getLogger(__name__)
 AUTO_SAMPLE = 256 * 64  # k-means sample when --clusters is auto (k unknown before the fit)
@@ -411,53 +409,3 @@ def _run(name: str, run, timings: dict[str, float], reused: list[str]) -> Stage:
         reused.append(name)
     timings[name] = timings.get(name, 0.0) + elapsed
     return stage
-
-
-class ImagePlacer:
-    """An ``image_mode`` for the dataset writers that collects the file copies and runs them as one Beam pipeline
-    (:meth:`run`); symlinks, hard links and images held in memory (TFRecords) are placed at once on the driver."""
-
-    def __init__(self, mode: str) -> None:
-        if mode not in IMAGE_MODES:
-            raise EdgepruneError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES)}")
-        self.mode = mode
-        self.copies: list[tuple[str, str]] = []
-
-    def __call__(self, img: ImageRecord, target: Path) -> None:
-        if img.path is None or self.mode != "copy":
-            copy_image(img, target, mode=self.mode)
-            return
-        self.copies.append((str(img.path), str(target)))
-
-    def run(self, work_dir: str, beam_options) -> int:
-        """Copy the collected files on the Beam workers; returns how many."""
-        if not self.copies:
-            return 0
-        import apache_beam as beam
-
-        listing = join(str(work_dir), f"copies-{uuid.uuid4().hex}.jsonl")
-        write_bytes(listing, "".join(json.dumps(pair) + "\n" for pair in self.copies).encode())
-        try:
-            with pipeline("copy", beam_options) as p:
-                (
-                    p
-                    | "Copies" >> beam.io.ReadFromText(listing)
-                    | beam.Map(json.loads)
-                    | beam.Reshuffle()
-                    | "Copy" >> beam.Map(_copy_file)
-                )
-        finally:
-            from apache_beam.io.filesystems import FileSystems
-
-            FileSystems.delete([listing])
-        return len(self.copies)
-
-
-def _copy_file(pair: list[str]) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    source, target = pair
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    with FileSystems.open(source) as src, open(target, "wb") as dst:
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)

@@ -126,8 +126,10 @@ def test_tfrecord_input_and_two_worker_processes(curate, digits_coco, tmp_path):
     workers = "--runner=FnApiRunner --direct_num_workers=2 --direct_running_mode=multi_processing"
     code, beam = curate(records, "-k", "3", f"--beam-options={workers}", out="beam", beam=True)
     assert code == 0
-    assert_same_result(local, beam)
+    assert_same_result(local, beam)  # the shards the workers wrote equal the local writer's, byte for byte
     assert len(read_dataset(beam / "pruned")) == sum(int(r["kept"]) for r in scores(beam).values())
+    notes = json.loads((beam / "summary.json").read_text())["notes"]
+    assert any("0 image files and 1 TFRecord shards written by the Beam workers" in note for note in notes)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,100 @@
+"""The write stage on Beam: the driver writes annotations, the workers copy image files and TFRecord shards.
+
+:class:`BeamWriter` is passed to the dataset writers as their ``image_mode``: it collects every file copy instead of
+making it. For a TFRecord dataset written back as TFRecords, each output shard is one job: a worker reads the kept
+examples of the input shard of the same name (by byte offset) and writes them, byte for byte. :meth:`BeamWriter.run`
+then runs all jobs as one pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from pathlib import Path
+
+from ..datasets import Dataset, ImageRecord, write_dataset
+from ..datasets.files import IMAGE_MODES, copy_image
+from ..datasets.tfrecord import LABEL_MAP_NAME, format_label_map, label_ids
+from ..datasets.types import RecordRef
+from ..errors import EdgepruneError
+from .workdir import join, write_bytes
+
+
+class BeamWriter:
+    """Collects copy jobs from the writers (:meth:`__call__`, :meth:`write_dataset`) and runs them on Beam
+    (:meth:`run`). Symlinks, hard links and images held in memory are placed at once, on the driver."""
+
+    def __init__(self, mode: str) -> None:
+        if mode not in IMAGE_MODES:
+            raise EdgepruneError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES)}")
+        self.mode = mode
+        self.jobs: list[dict] = []
+
+    def __call__(self, img: ImageRecord, target: Path) -> None:
+        if img.path is None or self.mode != "copy":
+            copy_image(img, target, mode=self.mode)
+            return
+        self.jobs.append({"copy": str(img.path), "to": str(target)})
+
+    def write_dataset(self, dataset: Dataset, out_dir: Path, *, format: str | None = None) -> str:
+        """Like :func:`edgeprune.datasets.write_dataset`; TFRecords whose examples are all unchanged become one
+        shard job per output shard."""
+        fmt = format or dataset.format
+        unchanged = all(img.extra.get("tfrecord_record") is not None for img in dataset.images)
+        if fmt != "tfrecord" or dataset.format != "tfrecord" or not unchanged:
+            return write_dataset(dataset, out_dir, format=format, image_mode=self)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shards: dict[int, list[RecordRef]] = {i: [] for i in range(len(dataset.extra["shards"]))}
+        for img in dataset.images:
+            shards[int(img.extra["tfrecord_shard"])].append(img.extra["tfrecord_record"])
+        for shard, refs in shards.items():
+            target = out_dir / dataset.extra["shards"][shard]
+            self.jobs.append({"shard": [dataclasses.astuple(ref) for ref in refs], "to": str(target)})
+        ids = label_ids(dataset.categories)
+        categories = [dataclasses.replace(c, id=ids[c.id]) for c in dataset.categories]
+        (out_dir / LABEL_MAP_NAME).write_text(format_label_map(categories))
+        return fmt
+
+    def run(self, work_dir: str, beam_options) -> tuple[int, int]:
+        """Run the jobs on the Beam workers; returns ``(image files copied, TFRecord shards written)``."""
+        if not self.jobs:
+            return 0, 0
+        import apache_beam as beam
+        from apache_beam.io.filesystems import FileSystems
+
+        from .curate import pipeline
+
+        listing = join(str(work_dir), f"write-{uuid.uuid4().hex}.jsonl")
+        write_bytes(listing, "".join(json.dumps(job) + "\n" for job in self.jobs).encode())
+        try:
+            with pipeline("write", beam_options) as p:
+                (
+                    p
+                    | "Jobs" >> beam.io.ReadFromText(listing)
+                    | beam.Map(json.loads)
+                    | beam.Reshuffle()
+                    | "Write" >> beam.Map(run_job)
+                )
+        finally:
+            FileSystems.delete([listing])
+        shards = sum(1 for job in self.jobs if "shard" in job)
+        return len(self.jobs) - shards, shards
+
+
+def run_job(job: dict) -> None:
+    """One write job: copy an image file, or write a TFRecord shard from its examples' byte ranges."""
+    target = Path(job["to"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if "shard" in job:
+        import tensorflow as tf
+
+        with tf.io.TFRecordWriter(str(target)) as writer:
+            for file, offset, length in job["shard"]:
+                writer.write(RecordRef(file, offset, length).read())
+        return
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(job["copy"]) as src, target.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
