@@ -13,12 +13,15 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import apache_beam as beam
 import numpy as np
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
 from ..cluster import fit_prototypes
 from ..cluster.autok import AUTO_CHOICES, choose_k, parse_k
@@ -27,6 +30,15 @@ from ..dedup import duplicate_groups, duplicate_of
 from ..errors import EdgepruneError
 from ..quiet import beam_logs_to_debug
 from ..score import l2_normalize, prototype_scores
+from .inference import (
+    BackboneHandler,
+    Decoder,
+    embedding_example,
+    parse_embedding,
+    read_embeddings,
+    read_file,
+    read_shard,
+)
 from .options import pipeline_options
 from .workdir import Stage, WorkDir, matching, read_array, read_bytes, write_array, write_bytes
 
@@ -39,8 +51,6 @@ PRETRAIN_SAMPLE = 20000  # selfsup: images the driver pretrains on (all of them 
 def pipeline(name: str, beam_options) -> Iterator:
     """A Beam pipeline that runs on leaving the block; a failure becomes an :class:`EdgepruneError` naming the
     stage (the finished stages stay in the work dir, and a rerun resumes after them)."""
-    import apache_beam as beam
-
     try:
         with beam_logs_to_debug(), beam.Pipeline(options=beam_options) as p:
             yield p
@@ -68,12 +78,14 @@ def sample_rate(options, n_images: int) -> float:
 
 
 def manifest_rows(dataset: Dataset) -> list[dict]:
-    """One row per image in the local read order: its global index, name, and where its bytes are."""
+    """One row per image in the local read order: its global index, name, and where its bytes are (with the file's
+    size and modification time, so an image replaced in place changes the fingerprint)."""
     rows = []
     for index, img in enumerate(dataset.images):
         row = {"index": index, "name": img.file_name}
         if img.path is not None:
-            row["path"] = str(img.path)
+            stat = os.stat(img.path)
+            row.update(path=str(img.path), bytes=stat.st_size, mtime=stat.st_mtime_ns)
         else:
             row["shard"] = int(img.extra.get("tfrecord_shard", 0))
         rows.append(row)
@@ -89,7 +101,8 @@ def run_manifest(work: WorkDir, dataset: Dataset) -> Stage:
     """Stage 1: ``manifest.jsonl`` (global ids in read order) and per-category box counts."""
     rows = manifest_rows(dataset)
     text = "".join(json.dumps(row) + "\n" for row in rows)
-    stage = work.stage("manifest", hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), _source_files(dataset))
+    shards = [(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in _source_files(dataset)]
+    stage = work.stage("manifest", hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), shards)
     if stage.done:
         stage.reused = True
         return stage
@@ -100,31 +113,24 @@ def run_manifest(work: WorkDir, dataset: Dataset) -> Stage:
     return stage
 
 
-class _SumCount:
-    """``CombineFn`` pieces for the mean embedding, accumulated in float64."""
+class MeanCombineFn(beam.CombineFn):
+    """``(sum, count)`` of the embeddings, accumulated in float64 (so the order of addition does not matter to the
+    float32 mean)."""
 
-    @staticmethod
-    def combine_fn():
-        import apache_beam as beam
+    def create_accumulator(self):
+        return (None, 0)
 
-        class SumCount(beam.CombineFn):
-            def create_accumulator(self):
-                return (None, 0)
+    def add_input(self, accumulator, vector):
+        total, count = accumulator
+        vector = np.asarray(vector, np.float64)
+        return (vector if total is None else total + vector, count + 1)
 
-            def add_input(self, accumulator, vector):
-                total, count = accumulator
-                vector = np.asarray(vector, np.float64)
-                return (vector if total is None else total + vector, count + 1)
+    def merge_accumulators(self, accumulators):
+        totals = [t for t, _ in accumulators if t is not None]
+        return (np.sum(totals, axis=0) if totals else None, sum(c for _, c in accumulators))
 
-            def merge_accumulators(self, accumulators):
-                totals = [t for t, c in accumulators if t is not None]
-                return (np.sum(totals, axis=0) if totals else None, sum(c for _, c in accumulators))
-
-            def extract_output(self, accumulator):
-                total, count = accumulator
-                return (total, count)
-
-        return SumCount()
+    def extract_output(self, accumulator):
+        return accumulator
 
 
 def _write_mean(result, path: str) -> None:
@@ -146,11 +152,6 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
         stage.reused = True
         return stage
     stage.reset()
-    import apache_beam as beam
-    from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-
-    from .inference import BackboneHandler, Decoder, embedding_example, read_file, read_shard
-
     handler = KeyedModelHandler(
         BackboneHandler(backbone.handle, backbone.image_size, backbone.preprocess, options.batch_size)
     )
@@ -191,7 +192,7 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
         (
             embedded
             | "Vectors" >> beam.Map(lambda kv: kv[1].inference)
-            | "Mean" >> beam.CombineGlobally(_SumCount.combine_fn())
+            | "Mean" >> beam.CombineGlobally(MeanCombineFn())
             | "WriteMean" >> beam.Map(_write_mean, stage.file("mean.npy"))
         )
         (
@@ -234,7 +235,6 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
     """Stage 3, on the driver: the same ``fit_prototypes`` as the local run, on the sample (or on every candidate
     when the embeddings are all on the driver)."""
     from ..pipeline import score_metric
-    from .inference import read_embeddings
 
     stage = work.stage(
         "fit", embed.key, options.method, options.clusters, options.seed, options.normalize, options.center,
@@ -286,10 +286,6 @@ def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) ->
         stage.reused = True
         return stage
     stage.reset()
-    import apache_beam as beam
-
-    from .inference import parse_embedding
-
     centers, mean = read_array(fit.file("centers.npy")), read_array(fit.file("mean.npy"))
     flags, metric = (options.center, options.normalize), score_metric(options)
     with pipeline("score", beam_options) as p:
@@ -355,8 +351,6 @@ def score_with_beam(dataset: Dataset, options, timings: dict[str, float]):
     good[[row["index"] for row in failures]] = False
     all_rows = None
     if options.dedup is not None or options.policy == "coreset" or options.save_embeddings:
-        from .inference import read_embeddings
-
         indices, rows = read_embeddings(matching(embed.file("embeddings*.tfrecord")), embed.info()["dim"])
         all_rows = np.zeros((n, rows.shape[1]), np.float32)
         all_rows[indices] = rows
@@ -393,7 +387,7 @@ def score_with_beam(dataset: Dataset, options, timings: dict[str, float]):
             f"{int((representative >= 0).sum())} images dropped before pruning"
         )
     embeddings = all_rows if all_rows is not None else np.zeros((len(kept_dataset), 0), np.float32)
-    counts = {"cached": 0, "computed": len(kept_dataset)}
+    counts = {"cached": len(kept_dataset), "computed": 0} if "embed" in reused else {"cached": 0, "computed": n}
     return kept_dataset, Scored(
         embeddings, labels[good], distances[good], representative < 0, representative, groups,
         int(fit.info()["k"]), backbone, counts, notes,

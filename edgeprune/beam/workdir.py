@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 
 log = logging.getLogger(__name__)
 SUCCESS = "_SUCCESS"
@@ -27,23 +28,17 @@ def fingerprint(*parts: Any) -> str:
 
 def join(*parts: str) -> str:
     """Join path parts with Beam's filesystem rules (local paths or URIs)."""
-    from apache_beam.io.filesystems import FileSystems
-
     return FileSystems.join(*parts)
 
 
 def write_bytes(path: str, data: bytes) -> None:
     """Write a small file (``FileSystems``; a rerun overwrites it)."""
-    from apache_beam.io.filesystems import FileSystems
-
     with FileSystems.create(path) as handle:
         handle.write(data)
 
 
 def read_bytes(path: str) -> bytes:
     """Read a small file."""
-    from apache_beam.io.filesystems import FileSystems
-
     with FileSystems.open(path) as handle:
         return handle.read()
 
@@ -62,8 +57,6 @@ def read_array(path: str) -> np.ndarray:
 
 def matching(pattern: str) -> list[str]:
     """The files matching a glob pattern, sorted."""
-    from apache_beam.io.filesystems import FileSystems
-
     found = FileSystems.match([pattern])[0].metadata_list
     return sorted(m.path for m in found)
 
@@ -84,14 +77,10 @@ class Stage:
     @property
     def done(self) -> bool:
         """True when the stage finished (its ``_SUCCESS`` marker exists)."""
-        from apache_beam.io.filesystems import FileSystems
-
         return FileSystems.exists(self.file(SUCCESS))
 
     def reset(self) -> None:
         """Remove what an unfinished earlier attempt left, so the stage starts clean."""
-        from apache_beam.io.filesystems import FileSystems
-
         if FileSystems.exists(self.path):
             FileSystems.delete([self.path])
 
@@ -108,8 +97,6 @@ class WorkDir:
     """The stages of one work directory."""
 
     def __init__(self, root: str) -> None:
-        from apache_beam.io.filesystems import FileSystems
-
         self.root = str(root)
         if not FileSystems.exists(self.root):
             FileSystems.mkdirs(self.root)

@@ -13,6 +13,9 @@ import json
 import uuid
 from pathlib import Path
 
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
 from ..datasets import Dataset, ImageRecord, write_dataset
 from ..datasets.files import IMAGE_MODES, copy_image
 from ..datasets.tfrecord import LABEL_MAP_NAME, format_label_map, label_ids
@@ -60,9 +63,6 @@ class BeamWriter:
         """Run the jobs on the Beam workers; returns ``(image files copied, TFRecord shards written)``."""
         if not self.jobs:
             return 0, 0
-        import apache_beam as beam
-        from apache_beam.io.filesystems import FileSystems
-
         from .curate import pipeline
 
         listing = join(str(work_dir), f"write-{uuid.uuid4().hex}.jsonl")
@@ -93,8 +93,6 @@ def run_job(job: dict) -> None:
             for file, offset, length in job["shard"]:
                 writer.write(RecordRef(file, offset, length).read())
         return
-    from apache_beam.io.filesystems import FileSystems
-
     with FileSystems.open(job["copy"]) as src, target.open("wb") as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)

@@ -169,3 +169,12 @@ def test_dedup_and_coreset_read_every_embedding_and_match_local(curate, digits_c
     with np.load(local / "embeddings.npz") as a, np.load(beam / "embeddings.npz") as b:
         assert list(a["keys"]) == list(b["keys"])
         np.testing.assert_allclose(a["embeddings"], b["embeddings"], atol=1e-6)
+
+
+def test_without_beam_installed_the_error_says_what_to_install(curate, digits_coco, tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "apache_beam", None)  # import apache_beam now raises ImportError
+    code, out = curate(digits_coco, beam=True)
+    assert code == 2 and not out.exists()
+    assert "pip install 'edgeprune[beam]'" in capsys.readouterr().err
