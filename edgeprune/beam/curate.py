@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -221,24 +220,15 @@ def _unit_features(vectors: np.ndarray, mean: np.ndarray, options) -> np.ndarray
     return l2_normalize(features) if options.normalize else features
 
 
-@dataclass
-class Fit:
-    """What the fit stage leaves for scoring."""
-
-    centers: np.ndarray
-    mean: np.ndarray
-    k: int
-    notes: list[str] = field(default_factory=list)
-
-
 def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: np.ndarray, all_rows=None) -> Stage:
-    """Stage 3, on the driver: the same ``fit_prototypes`` as the local run, on the sample (or on every candidate
-    when the embeddings are all on the driver)."""
+    """Stage 3, on the driver: the same ``fit_prototypes`` as the local run, on the sample; or, with ``all_rows``
+    (the embeddings of the ``good`` images, for dedup and coreset), on every candidate as the local run does.
+    ``good`` and ``candidates`` are masks over all images."""
     from ..pipeline import score_metric
 
     stage = work.stage(
         "fit", embed.key, options.method, options.clusters, options.seed, options.normalize, options.center,
-        options.dedup, options.sample_per_cluster,
+        options.dedup, options.sample_per_cluster, all_rows is not None,
     )  # fmt: skip
     if stage.done:
         stage.reused = True
@@ -249,7 +239,7 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
     if all_rows is not None:  # dedup or coreset: every embedding is here, so fit exactly as the local run does
         mean = all_rows.mean(axis=0, dtype=np.float64)
         indices = np.flatnonzero(candidates)
-        features = _unit_features(all_rows[candidates], mean, options)
+        features = _unit_features(all_rows[candidates[good]], mean, options)
     else:
         indices, vectors = read_embeddings(matching(embed.file("sample*.tfrecord")), dim)
         wanted = good[indices] & candidates[indices]

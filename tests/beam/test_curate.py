@@ -115,6 +115,9 @@ def test_corrupt_image_is_listed_not_fatal(curate, digits_coco, tmp_path):
     (listing,) = (tmp_path / "work").glob("embed-*/bad_images-*.jsonl")
     (bad,) = [json.loads(line) for line in listing.read_text().splitlines()]
     assert bad["name"].endswith(victim.name) and bad["error"]
+    # with every embedding on the driver (dedup, coreset) the bad image is left out the same way
+    code, out = curate(data, "-k", "3", "--dedup", "0.95", "--policy", "coreset", out="exact", beam=True)
+    assert code == 0 and victim.name not in scores(out) and len(scores(out)) == 42
 
 
 def test_tfrecord_input_and_two_worker_processes(curate, digits_coco, tmp_path):
