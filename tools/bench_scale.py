@@ -30,6 +30,11 @@ EDGEPRUNE = [sys.executable, "-m", "edgeprune"]
 sys.path.insert(0, str(REPO))
 
 
+def stage_times(output: str) -> str:
+    """The ``time:`` line of a curate summary (seconds per stage)."""
+    return next((line.strip()[len("time: ") :] for line in output.splitlines() if line.strip().startswith("time:")), "")
+
+
 def run_child(argv: list[str], env: dict | None = None) -> dict:
     """Run a command; its wall time, exit code and peak RSS (GiB)."""
     started = time.perf_counter()
@@ -112,9 +117,11 @@ def bench_local(args) -> dict:
         subprocess.run(["rm", "-rf", str(cache)], check=True)  # cold: every image embedded
         result = run_child(curate_args(data, args.data / f"out_local_{n}", backbone, cache))
         size = sum(p.stat().st_size for p in data.glob("train.record-*")) / 2**30
-        rows.append({"images": n, "dataset_gib": round(size, 2), **{k: v for k, v in result.items() if k != "output"}})
+        stages = stage_times(result["output"])
+        rows.append({"images": n, "dataset_gib": round(size, 2), "seconds": result["seconds"],
+                     "peak_rss_gib": result["peak_rss_gib"], "stages": stages})  # fmt: skip
         print(f"local curate {n:>7} images ({size:.2f} GiB of records): {result['seconds']:7.1f} s, "
-              f"peak RSS {result['peak_rss_gib']:.2f} GiB")  # fmt: skip
+              f"peak RSS {result['peak_rss_gib']:.2f} GiB ({stages})")  # fmt: skip
     if len(rows) > 1:
         growth = (rows[-1]["seconds"] / rows[0]["seconds"]) / (rows[-1]["images"] / rows[0]["images"])
         print(f"time per image at {rows[-1]['images']} / at {rows[0]['images']}: {growth:.2f} (1.0 = linear)")
@@ -136,7 +143,8 @@ def bench_beam(args) -> dict:
             cache = args.data / f"cache_{name}_{n}"
             subprocess.run(["rm", "-rf", str(cache), str(args.data / f"work_{n}")], check=True)
             result = run_child(curate_args(data, args.data / f"out_{name}_{n}", backbone, cache) + extra)
-            timings[name] = {k: v for k, v in result.items() if k != "output"}
+            timings[name] = {"seconds": result["seconds"], "peak_rss_gib": result["peak_rss_gib"],
+                             "stages": stage_times(result["output"])}  # fmt: skip
         same = (args.data / f"out_local_{n}" / "scores.csv").read_text() == (
             args.data / f"out_beam_{n}" / "scores.csv"
         ).read_text()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Dataset
+from ..images import probe
 from .backbone import Backbone
 from .cache import EmbeddingCache, content_hash
 from .images import embed_images, image_source
@@ -28,7 +29,11 @@ def embed_dataset(
     With ``cache_root`` set, rows are looked up by (content hash, backbone key) and new rows are saved after every
     batch, so a second run with other pruning options, or a run after an interruption, embeds only what is new.
     """
-    keys = [content_hash(img.read_bytes()) for img in dataset.images]
+    keys, infos = [], []
+    for img in dataset.images:  # one read per image: the cache key, and the header the pipeline needs
+        data = img.read_bytes()
+        keys.append(content_hash(data))
+        infos.append(probe(data, img.file_name))
     cache = EmbeddingCache(cache_root, backbone.key) if cache_root is not None else None
     found, missing = cache.lookup(keys) if cache is not None else ({}, list(range(len(keys))))
     log.info("embeddings: %d cached, %d to compute", len(found), len(missing))
@@ -42,7 +47,15 @@ def embed_dataset(
             if cache is not None:
                 cache.add([keys[missing[start + j]] for j in range(len(rows))], rows)
 
-        computed = embed_images(sources, backbone, batch_size=batch_size, names=names, on_batch=save, progress=progress)
+        computed = embed_images(
+            sources,
+            backbone,
+            batch_size=batch_size,
+            names=names,
+            on_batch=save,
+            progress=progress,
+            infos=[infos[i] for i in missing],
+        )
         if cache is not None:
             cache.consolidate()
     dim = computed.shape[1] if missing else next(iter(found.values())).shape[0]

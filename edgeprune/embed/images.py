@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from ..datasets.types import RecordRef
 from ..errors import EdgepruneError
-from ..images import load_rgb, probe
+from ..images import ImageInfo, load_rgb, probe
 from ..progress import progress as progress_bar
 from .backbone import PREPROCESSING, Backbone
 
@@ -124,13 +124,15 @@ def image_batches(
     preprocess: str = "unit",
     batch_size: int = 64,
     names: Sequence[str] | None = None,
+    infos: Sequence[ImageInfo] | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of preprocessed float32 batches ``[B, S, S, 3]``, in order, with prefetch.
 
-    Each image's header is read first (:func:`edgeprune.images.probe`): a bad image is named before any work, and
-    upright JPEGs decode at a reduced scale.
+    Each image's header is read first (:func:`edgeprune.images.probe`; pass ``infos`` when the caller has them
+    already): a bad image is named before any work, and upright JPEGs decode at a reduced scale.
     """
-    infos = [probe(source_data(s), describe_source(s, names, i)) for i, s in enumerate(sources)]
+    if infos is None:
+        infos = [probe(source_data(s), describe_source(s, names, i)) for i, s in enumerate(sources)]
     ratios = [jpeg_ratio(info.width, info.height, image_size) if info.native else 1 for info in infos]
     flags = tf.data.Dataset.from_tensor_slices(
         (tf.constant(ratios, tf.int32), tf.constant([info.native for info in infos], tf.bool))
@@ -171,13 +173,20 @@ def embed_images(
     names: Sequence[str] | None = None,
     on_batch: Callable[[int, np.ndarray], None] | None = None,
     progress: bool = True,
+    infos: Sequence[ImageInfo] | None = None,
 ) -> np.ndarray:
     """Embed every source; returns float32 ``[len(sources), D]``.
 
-    ``on_batch(start, embeddings)`` is called after each batch (the cache uses it to save as it goes);
+    ``on_batch(start, embeddings)`` is called after each batch (the cache uses it to save as it goes); ``infos``:
+    the sources' headers, when the caller has read them.
     """
     batches = image_batches(
-        sources, image_size=backbone.image_size, preprocess=backbone.preprocess, batch_size=batch_size, names=names
+        sources,
+        image_size=backbone.image_size,
+        preprocess=backbone.preprocess,
+        batch_size=batch_size,
+        names=names,
+        infos=infos,
     )
     outputs: list[np.ndarray] = []
     done = 0
