@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import EdgepruneError
 from ..progress import track
 from .files import safe_relative
-from .types import RECORD_HEADER, Box, Category, Dataset, ImageRecord, RecordRef
+from .types import RECORD_FRAME, Box, Category, Dataset, ImageRecord, RecordRef
 
 log = logging.getLogger(__name__)
 LABEL_MAP_NAME = "label_map.pbtxt"
@@ -160,7 +160,7 @@ def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset
             for position, raw in enumerate(tf.data.TFRecordDataset(str(record_file)).as_numpy_iterator()):
                 ref = RecordRef(str(record_file), offset, len(raw))
                 images.append(_parse_record(raw, ref, position, shard_index, known, resized))
-                offset += RECORD_HEADER + len(raw) + 4
+                offset += RECORD_FRAME + len(raw)
         except tf.errors.DataLossError as exc:
             raise EdgepruneError(f"{record_file}: corrupt TFRecord ({exc.message.splitlines()[0]})")
         except tf.errors.OpError as exc:

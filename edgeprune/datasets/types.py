@@ -19,6 +19,7 @@ import numpy as np
 # format writes them out.
 SOURCE_KEYS = frozenset({"tfrecord_record", "tfrecord_shard", "voc_xml", "yolo_label"})
 RECORD_HEADER = 12  # a TFRecord frame: uint64 length, uint32 masked CRC of it, the data, uint32 masked CRC of the data
+RECORD_FRAME = RECORD_HEADER + 4  # bytes of a frame besides the data
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ..datasets.types import RecordRef
+from ..datasets.types import RECORD_FRAME, RecordRef
 from ..errors import EdgepruneError
 from ..images import ImageInfo, load_rgb, probe
 from ..progress import progress as progress_bar
@@ -41,10 +41,44 @@ def image_source(img) -> Source:
     return img.record if img.record is not None else img.encoded
 
 
+MAX_SEGMENTS = 64  # more runs than this (a warm cache with scattered misses): read every record by offset
+
+
+def _whole_files(refs: Sequence[RecordRef]) -> list[tuple[str, list[RecordRef]]] | None:
+    """``refs`` as runs of one file each, or None unless every run is a whole file, in order (the cold-cache case,
+    which a ``TFRecordDataset`` reads sequentially in C++)."""
+    runs: list[tuple[str, list[RecordRef]]] = []
+    for ref in refs:
+        if runs and runs[-1][0] == ref.file:
+            runs[-1][1].append(ref)
+        else:
+            runs.append((ref.file, [ref]))
+    if len(runs) > MAX_SEGMENTS:
+        return None
+    for file, run in runs:
+        offset = 0
+        for ref in run:
+            if ref.offset != offset:
+                return None
+            offset += RECORD_FRAME + ref.length
+        if offset != Path(file).stat().st_size:
+            return None
+    return runs
+
+
+def _parse_image(raw: tf.Tensor) -> tf.Tensor:
+    return tf.io.parse_single_example(raw, {"image/encoded": tf.io.FixedLenFeature([], tf.string)})["image/encoded"]
+
+
 def encoded_images(sources: Sequence[Source]) -> tf.data.Dataset:
     """The encoded bytes of every source, in order, read inside the pipeline (never all held in memory, unless
-    the sources are bytes already)."""
+    the sources are bytes already). TFRecord examples that make up whole files are read by ``TFRecordDataset``;
+    any other set of examples by offset."""
     if sources and isinstance(sources[0], RecordRef):
+        runs = _whole_files(sources)
+        if runs is not None:
+            files = tf.data.TFRecordDataset([file for file, _ in runs])
+            return files.map(_parse_image, num_parallel_calls=tf.data.AUTOTUNE)
         refs = tf.data.Dataset.from_tensor_slices(
             (
                 tf.constant([s.file for s in sources], tf.string),

@@ -33,6 +33,24 @@ def test_bytes_sources_equal_path_sources(digits_coco, backbone):
     np.testing.assert_allclose(from_paths, from_bytes)
 
 
+def test_tfrecord_examples_read_whole_files_or_by_offset_alike(tmp_path, digits_coco, backbone, monkeypatch):
+    import edgeprune.embed.images as images
+    from edgeprune.datasets import write_dataset
+    from edgeprune.embed.images import image_source
+
+    write_dataset(read_dataset(digits_coco), tmp_path / "records", format="tfrecord")
+    records = read_dataset(tmp_path / "records")
+    refs = [image_source(img) for img in records.images]
+    paths = [digits_coco / "images" / img.file_name for img in records.images]
+    expected = embed_images(paths, backbone, progress=False)
+    assert images._whole_files(refs) is not None  # every record of the file, in order: TFRecordDataset
+    np.testing.assert_array_equal(embed_images(refs, backbone, progress=False), expected)
+    assert images._whole_files(refs[::2]) is None  # a subset: read by offset
+    np.testing.assert_array_equal(embed_images(refs[::2], backbone, progress=False), expected[::2])
+    monkeypatch.setattr(images, "MAX_SEGMENTS", 0)
+    np.testing.assert_array_equal(embed_images(refs, backbone, progress=False), expected)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_corrupt_image_is_named(tmp_path, digits_coco, backbone, damage):
     paths = []
