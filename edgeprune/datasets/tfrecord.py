@@ -157,7 +157,8 @@ def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset
     for shard_index, record_file in enumerate(files):
         offset = 0
         try:
-            for position, raw in enumerate(tf.data.TFRecordDataset(str(record_file)).as_numpy_iterator()):
+            batches = tf.data.TFRecordDataset(str(record_file)).batch(512).as_numpy_iterator()  # few eager calls
+            for position, raw in enumerate(raw for batch in batches for raw in batch):
                 ref = RecordRef(str(record_file), offset, len(raw))
                 images.append(_parse_record(raw, ref, position, shard_index, known, resized))
                 offset += RECORD_FRAME + len(raw)
