@@ -1,7 +1,7 @@
 """Scale benchmarks for issue 13: local curate of generated TFRecord datasets, Beam against local, and prune of 1M
 embeddings. Not timed tests: each part writes ``tools/results/bench_scale/<part>.json`` and prints a table.
 
-    python tools/bench_scale.py local --images 10000,100000   # peak RSS and time of `edgeprune curate`
+    python tools/bench_scale.py local --images 10000,100000 [--baseline-rev REV]  # peak RSS and time of curate
     python tools/bench_scale.py beam --images 10000            # --runner beam on FnApiRunner, 2 workers, vs local
     python tools/bench_scale.py prune --n 1000000 --dim 256 --k 1000
 
@@ -35,10 +35,12 @@ def stage_times(output: str) -> str:
     return next((line.strip()[len("time: ") :] for line in output.splitlines() if line.strip().startswith("time:")), "")
 
 
-def run_child(argv: list[str], env: dict | None = None) -> dict:
+def run_child(argv: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run a command; its wall time, exit code and peak RSS (GiB)."""
     started = time.perf_counter()
-    child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    child = subprocess.Popen(
+        argv, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     output = child.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
@@ -125,10 +127,36 @@ def bench_local(args) -> dict:
     if len(rows) > 1:
         growth = (rows[-1]["seconds"] / rows[0]["seconds"]) / (rows[-1]["images"] / rows[0]["images"])
         print(f"time per image at {rows[-1]['images']} / at {rows[0]['images']}: {growth:.2f} (1.0 = linear)")
-    return {"rows": rows, "backbone": "two-conv SavedModel, 32-d, 64 px", "keep": 0.5, "clusters": 20}
+    result = {"rows": rows, "backbone": "two-conv SavedModel, 32-d, 64 px", "keep": 0.5, "clusters": 20}
+    if args.baseline_rev:
+        result["baseline"] = baseline(args, backbone, rows[-1])
+    return result
+
+
+def baseline(args, backbone: Path, ours: dict) -> dict:
+    """The largest dataset curated by the code of another git revision (a temporary worktree), same settings."""
+    n, tree = ours["images"], args.data / "baseline_tree"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(tree), args.baseline_rev],
+                   check=True)  # fmt: skip
+    try:
+        cache = args.data / "cache_baseline"
+        subprocess.run(["rm", "-rf", str(cache)], check=True)
+        data = args.data / f"records_{n}"
+        argv = curate_args(data, args.data / "out_baseline", backbone, cache)
+        result = run_child(argv, env={"PYTHONPATH": str(tree)}, cwd=tree)  # python -m finds the tree's edgeprune
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    row = {"revision": args.baseline_rev, "images": n, "seconds": result["seconds"],
+           "peak_rss_gib": result["peak_rss_gib"], "stages": stage_times(result["output"])}  # fmt: skip
+    print(f"baseline {args.baseline_rev} on {n} images: {row['seconds']:.1f} s, peak RSS {row['peak_rss_gib']:.2f} GiB"
+          f" ({row['stages']}); this tree: time x{ours['seconds'] / row['seconds']:.2f}, "
+          f"memory x{ours['peak_rss_gib'] / row['peak_rss_gib']:.2f}")  # fmt: skip
+    return row
 
 
 def bench_beam(args) -> dict:
+    """Local against ``--runner beam`` (k-means sample = every image, so both keep the same images)."""
     backbone = tiny_backbone(args.data / "backbone")
     rows = []
     for n in args.images:
@@ -136,7 +164,7 @@ def bench_beam(args) -> dict:
         timings = {}
         for name, extra in (
             ("local", []),
-            ("beam", ["--runner", "beam", "--work-dir", str(args.data / f"work_{n}"),
+            ("beam", ["--runner", "beam", "--work-dir", str(args.data / f"work_{n}"), "--sample-per-cluster", str(n),
                       f"--beam-options=--runner=FnApiRunner --direct_num_workers={args.workers} "
                       "--direct_running_mode=multi_processing"]),
         ):  # fmt: skip
@@ -222,6 +250,7 @@ def main() -> None:
     parser.add_argument("part", choices=("local", "beam", "prune"))
     parser.add_argument("--images", default="10000,100000", help="dataset sizes (local, beam)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--baseline-rev", help="local: also curate the largest set with this git revision's code")
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--k", type=int, default=1000)
