@@ -29,7 +29,7 @@ class BackboneHandler(ModelHandler):
     def run_inference(
         self, batch: Sequence[np.ndarray], model, inference_args: dict[str, Any] | None = None
     ) -> Iterable[PredictionResult]:
-        outputs = model(np.stack(batch)).numpy().astype(np.float32)
+        outputs = model.embed_padded(np.stack(batch), self.batch_size)  # the local run's batch shape
         return [PredictionResult(example, output) for example, output in zip(batch, outputs)]
 
     def batch_elements_kwargs(self) -> dict[str, int]:

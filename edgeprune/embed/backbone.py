@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from ..errors import EdgepruneError, first_line
@@ -41,6 +42,22 @@ class Backbone:
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
         """Embed a preprocessed float32 batch ``[N, S, S, 3]`` into ``[N, D]``."""
         return self.function(images)
+
+    def embed_padded(self, images: tf.Tensor | np.ndarray, batch_size: int) -> np.ndarray:
+        """Embed ``images`` in forward passes of exactly ``batch_size`` rows (the last one zero-padded), as float32.
+
+        oneDNN picks its convolution kernels by shape, so one image's embedding of a large network can differ in the
+        fifth decimal between a batch of 64 and one of 17; a fixed shape makes every image's embedding independent
+        of how the images were batched (the local tf.data batches, Beam's ``BatchElements``)."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        outputs = []
+        for start in range(0, int(images.shape[0]), batch_size):
+            chunk = images[start : start + batch_size]
+            rows = int(chunk.shape[0])
+            if rows < batch_size:
+                chunk = tf.concat([chunk, tf.zeros([batch_size - rows, *chunk.shape[1:]], chunk.dtype)], axis=0)
+            outputs.append(self.function(chunk).numpy()[:rows].astype(np.float32))
+        return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
 
 
 def backbone_identity(handle: str) -> str:

@@ -227,7 +227,7 @@ def embed_images(
     bar = progress_bar(len(sources), "embedding", "img", enabled=progress)
     try:
         for batch in batches:
-            embeddings = backbone(batch).numpy().astype(np.float32)
+            embeddings = backbone.embed_padded(batch, batch_size)
             if on_batch is not None:
                 on_batch(done, embeddings)
             outputs.append(embeddings)
