@@ -209,7 +209,8 @@ def score_metric(options: CurateOptions) -> str:
     return "cosine" if options.normalize else "euclidean"
 
 
-def _features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
+def scoring_features(embeddings: np.ndarray, options: CurateOptions) -> np.ndarray:
+    """The embeddings as clustering and scoring see them: centred and L2-normalised unless the options say not."""
     features = center(embeddings) if options.center else embeddings
     return l2_normalize(features) if options.normalize else features
 
@@ -273,13 +274,13 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
     level."""
     timings = {} if timings is None else timings
     backbone, embeddings, crops, crop_vectors, counts = embed_for_curation(dataset, options, timings)
-    groups = duplicate_groups(_features(embeddings, options), options.dedup) if options.dedup is not None else []
+    groups = duplicate_groups(scoring_features(embeddings, options), options.dedup) if options.dedup is not None else []
     representative = duplicate_of(groups, len(dataset))
     candidates = representative < 0  # near-duplicates leave before clustering and selection
     if options.level == "object":
         clustering = _cluster_objects(dataset, options, crops, crop_vectors, candidates, timings)
     else:
-        clustering = _cluster_images(_features(embeddings, options), candidates, options, timings)
+        clustering = _cluster_images(scoring_features(embeddings, options), candidates, options, timings)
     notes = clustering.notes
     if options.embeddings is not None:
         notes.append(f"embeddings read from {options.embeddings}; no backbone was loaded")
@@ -324,7 +325,7 @@ def _cluster_images(features: np.ndarray, candidates: np.ndarray, options: Curat
 def _cluster_objects(dataset, options: CurateOptions, crops, crop_embeddings, candidates, timings) -> _Clustering:
     started = time.perf_counter()
     objects = cluster_objects(
-        _features(crop_embeddings, options),
+        scoring_features(crop_embeddings, options),
         crops.category_id,
         by=options.object_clusters,
         clusters=options.clusters,
@@ -389,7 +390,7 @@ def choose(
         per_cluster=options.per_cluster,
         seed=options.seed,
         count=budget,
-        features=_features(scored.embeddings, options)[candidates] if options.policy == "coreset" else None,
+        features=scoring_features(scored.embeddings, options)[candidates] if options.policy == "coreset" else None,
         box_counts=counts[candidates],
     )
     wanted = preference(scored.distances, options.policy, options.seed)
@@ -435,7 +436,7 @@ def _embedding_map(scored: Scored, kept: np.ndarray, options: CurateOptions, tim
     started = time.perf_counter()
     links = [(int(g[0]), int(member)) for g in scored.groups for member in g[1:]]
     png = embedding_map_png(
-        _features(scored.embeddings, options),
+        scoring_features(scored.embeddings, options),
         scored.labels,
         kept,
         links=links,

@@ -1,4 +1,5 @@
-"""The Beam curation stages: manifest, embed, fit, score (scoring input for ``pipeline.choose``), and image copies.
+"""The Beam curation stages: manifest, embed, fit and score, the input of ``pipeline.choose`` (the write stage is in
+``write.py``).
 
 What runs where: reading the annotations, fitting the prototypes on a sample, selection and the report run on the
 driver; decoding and embedding every image, the mean embedding, scoring every image and copying the kept images run
@@ -323,7 +324,7 @@ def _backbone(dataset: Dataset, options, timings):
 def score_with_beam(dataset: Dataset, options, timings: dict[str, float]):
     """Run stages 1-4 (each skipped when its work-dir folder is finished); returns ``(dataset without the images
     that failed to decode, Scored)`` for ``pipeline.choose`` and the writers."""
-    from ..pipeline import Scored, _features
+    from ..pipeline import Scored, scoring_features
 
     beam_options = pipeline_options(options.beam_options)
     backbone = _backbone(dataset, options, timings)  # a bad backbone fails before the work dir is touched
@@ -349,7 +350,7 @@ def score_with_beam(dataset: Dataset, options, timings: dict[str, float]):
     positions = np.flatnonzero(good)
     groups = []
     if options.dedup is not None:
-        groups = duplicate_groups(_features(all_rows, options), options.dedup)
+        groups = duplicate_groups(scoring_features(all_rows, options), options.dedup)
     representative = duplicate_of(groups, len(kept_dataset))
     candidates = np.zeros(n, bool)
     candidates[positions] = representative < 0
