@@ -160,6 +160,15 @@ def count_training_images(dataset: Dataset, config: PretrainConfig) -> int:
     return sum(len(r) for r in crop_regions_for_pretraining(dataset))
 
 
+def check_training_count(dataset: Dataset, config: PretrainConfig, count: int) -> None:
+    """Refuse a training set of fewer than 2 images (or crops), saying which is missing."""
+    if count == 0:
+        what = "object boxes (use whole images, without --crops)" if config.crops else "images"
+        raise EdgepruneError(f"{dataset.source}: no {what} to pretrain on")
+    if count < 2:
+        raise EdgepruneError(f"{dataset.source}: need at least 2 images (or crops) to pretrain, got {count}")
+
+
 class ImageStore:
     """uint8 training images ``[N, s, s, 3]`` in one ``.npy`` file, read one at a time by offset (``os.pread``,
     thread-safe): the training set streams from disk instead of sitting in memory as one constant."""
@@ -193,9 +202,7 @@ def write_training_images(dataset: Dataset, config: PretrainConfig, path: Path) 
 
     side = int(round(config.image_size * 1.15))
     count = count_training_images(dataset, config)
-    if count == 0:
-        what = "object boxes (use whole images, without --crops)" if config.crops else "images"
-        raise EdgepruneError(f"{dataset.source}: no {what} to pretrain on")
+    check_training_count(dataset, config, count)
     regions = crop_regions_for_pretraining(dataset) if config.crops else None
     partial = path.with_suffix(".partial")
     with partial.open("wb") as handle:
@@ -256,9 +263,7 @@ def pretrain(
     config.validate()
     out = Path(out)
     check_output_dir(out, overwrite=overwrite)
-    n_images = count_training_images(dataset, config)
-    if n_images < 2:
-        raise EdgepruneError(f"{dataset.source}: need at least 2 images (or crops) to pretrain, got {n_images}")
+    check_training_count(dataset, config, count_training_images(dataset, config))
     work = partial_dir(out)
     work.mkdir(parents=True, exist_ok=True)
     settings_file = work / "settings.json"
