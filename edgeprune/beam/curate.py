@@ -103,10 +103,8 @@ def run_manifest(work: WorkDir, dataset: Dataset) -> Stage:
     text = "".join(json.dumps(row) + "\n" for row in rows)
     shards = [(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in _source_files(dataset)]
     stage = work.stage("manifest", hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), shards)
-    if stage.done:
-        stage.reused = True
+    if stage.reused:
         return stage
-    stage.reset()
     write_bytes(stage.file("manifest.jsonl"), text.encode())
     counts = dataset.box_counts()
     stage.finish({"images": len(rows), "format": dataset.format, "box_counts": counts})
@@ -148,10 +146,8 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
     """Stage 2, distributed: read and decode every image (bad ones to ``bad_images*.jsonl``), ``RunInference``,
     embeddings as sharded TFRecords, the mean embedding, and the k-means sample."""
     stage = work.stage("embed", manifest.key, backbone.key, options.batch_size, rate, options.seed)
-    if stage.done:
-        stage.reused = True
+    if stage.reused:
         return stage
-    stage.reset()
     handler = KeyedModelHandler(
         BackboneHandler(backbone.handle, backbone.image_size, backbone.preprocess, options.batch_size)
     )
@@ -214,11 +210,12 @@ def bad_images(stage: Stage) -> list[dict]:
     return sorted(found, key=lambda row: row["index"])
 
 
-def _unit_features(vectors: np.ndarray, mean: np.ndarray, options) -> np.ndarray:
+def _unit_features(vectors: np.ndarray, mean: np.ndarray, center: bool, normalize: bool) -> np.ndarray:
+    """``pipeline.scoring_features`` with the mean given (the whole dataset's, from the embed stage)."""
     features = np.asarray(vectors, np.float32)
-    if options.center:
+    if center:
         features = features - mean.astype(np.float32)
-    return l2_normalize(features) if options.normalize else features
+    return l2_normalize(features) if normalize else features
 
 
 def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: np.ndarray, all_rows=None) -> Stage:
@@ -231,20 +228,19 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
         "fit", embed.key, options.method, options.clusters, options.seed, options.normalize, options.center,
         options.dedup, options.sample_per_cluster, all_rows is not None,
     )  # fmt: skip
-    if stage.done:
-        stage.reused = True
+    if stage.reused:
         return stage
-    stage.reset()
     dim = embed.info()["dim"]
     mean = read_array(embed.file("mean.npy"))
     if all_rows is not None:  # dedup or coreset: every embedding is here, so fit exactly as the local run does
         mean = all_rows.mean(axis=0, dtype=np.float64)
         indices = np.flatnonzero(candidates)
-        features = _unit_features(all_rows[candidates[good]], mean, options)
+        features = _unit_features(all_rows[candidates[good]], mean, options.center, options.normalize)
     else:
         indices, vectors = read_embeddings(matching(embed.file("sample*.tfrecord")), dim)
         wanted = good[indices] & candidates[indices]
-        indices, features = indices[wanted], _unit_features(vectors[wanted], mean, options)
+        features = _unit_features(vectors[wanted], mean, options.center, options.normalize)
+        indices = indices[wanted]
     if len(indices) == 0:
         raise EdgepruneError("beam: the k-means sample is empty (every sampled image failed to decode)")
     k, reason = choose_k(options.clusters, features, random_state=options.seed)
@@ -257,13 +253,8 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
 
 
 def _score_batch(batch, centers: np.ndarray, mean: np.ndarray, options_tuple, metric: str):
-    center, normalize = options_tuple
     indices = np.array([index for index, _ in batch], np.int64)
-    features = np.stack([vector for _, vector in batch]).astype(np.float32)
-    if center:
-        features = features - mean.astype(np.float32)
-    if normalize:
-        features = l2_normalize(features)
+    features = _unit_features(np.stack([vector for _, vector in batch]), mean, *options_tuple)
     labels, distances = prototype_scores(features, centers, metric)
     return [f"{i},{label},{distance:.9g}" for i, label, distance in zip(indices, labels, distances)]
 
@@ -273,10 +264,8 @@ def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) ->
     from ..pipeline import score_metric
 
     stage = work.stage("score", fit.key)
-    if stage.done:
-        stage.reused = True
+    if stage.reused:
         return stage
-    stage.reset()
     centers, mean = read_array(fit.file("centers.npy")), read_array(fit.file("mean.npy"))
     flags, metric = (options.center, options.normalize), score_metric(options)
     with pipeline("score", beam_options) as p:

@@ -63,13 +63,12 @@ class Decoder:
         return self._decode
 
     def __call__(self, element: tuple[int, str, bytes]) -> tuple[int, np.ndarray]:
-        from ..embed.images import jpeg_ratio
+        from ..embed.images import decode_ratio
         from ..images import probe
 
         index, name, data = element
         info = probe(data, name)
-        ratio = jpeg_ratio(info.width, info.height, self.image_size) if info.native else 1
-        return index, self._function()(data, ratio, info.native).numpy()
+        return index, self._function()(data, decode_ratio(info, self.image_size), info.native).numpy()
 
     def __getstate__(self):
         return {"image_size": self.image_size, "preprocess": self.preprocess, "_decode": None}

@@ -9,14 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-log = logging.getLogger(__name__)
 SUCCESS = "_SUCCESS"
 
 
@@ -102,6 +100,11 @@ class WorkDir:
             FileSystems.mkdirs(self.root)
 
     def stage(self, name: str, *settings: Any) -> Stage:
-        """The folder for stage ``name`` with these settings (a change of any setting is a new folder)."""
+        """The folder for stage ``name`` with these settings (a change of any setting is a new folder): marked
+        ``reused`` when it finished before, else emptied of what an unfinished attempt left, ready to run."""
         key = fingerprint(name, *settings)
-        return Stage(name, join(self.root, f"{name}-{key}"), key)
+        stage = Stage(name, join(self.root, f"{name}-{key}"), key)
+        stage.reused = stage.done
+        if not stage.reused:
+            stage.reset()
+        return stage

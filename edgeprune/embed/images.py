@@ -115,6 +115,11 @@ def pil_rgb(encoded: tf.Tensor) -> tf.Tensor:
     return image
 
 
+def decode_ratio(info: ImageInfo, image_size: int) -> int:
+    """The DCT scale an image decodes at: :func:`jpeg_ratio` for images ``tf.io`` decodes, 1 for the rest."""
+    return jpeg_ratio(info.width, info.height, image_size) if info.native else 1
+
+
 def decode_rgb(encoded: tf.Tensor, native: tf.Tensor | bool = True, ratio: tf.Tensor | int = 1) -> tf.Tensor:
     """Upright RGB ``uint8`` pixels: ``tf.io`` for native images (JPEGs at ``1/ratio`` scale in the DCT domain,
     several times cheaper than a full decode and a large resize), :func:`pil_rgb` for the rest (EXIF-rotated,
@@ -167,7 +172,7 @@ def image_batches(
     """
     if infos is None:
         infos = [probe(source_data(s), describe_source(s, names, i)) for i, s in enumerate(sources)]
-    ratios = [jpeg_ratio(info.width, info.height, image_size) if info.native else 1 for info in infos]
+    ratios = [decode_ratio(info, image_size) for info in infos]
     flags = tf.data.Dataset.from_tensor_slices(
         (tf.constant(ratios, tf.int32), tf.constant([info.native for info in infos], tf.bool))
     )

@@ -201,9 +201,9 @@ def write_training_images(dataset: Dataset, config: PretrainConfig, path: Path) 
     from PIL import Image
 
     side = int(round(config.image_size * 1.15))
-    count = count_training_images(dataset, config)
-    check_training_count(dataset, config, count)
     regions = crop_regions_for_pretraining(dataset) if config.crops else None
+    count = sum(len(r) for r in regions) if regions is not None else len(dataset)
+    check_training_count(dataset, config, count)
     partial = path.with_suffix(".partial")
     with partial.open("wb") as handle:
         header = {"descr": "|u1", "fortran_order": False, "shape": (count, side, side, 3)}
