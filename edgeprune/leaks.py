@@ -21,6 +21,7 @@ import numpy as np
 from .atomic import atomic_output_dir, check_output_dir
 from .dedup import content_hashes
 from .errors import EdgepruneError
+from .input_guard import check_apart, dataset_inputs
 from .score import center, l2_normalize
 
 log = logging.getLogger(__name__)
@@ -190,12 +191,26 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
 def find_leaks(path: Path | str, options: LeakOptions) -> LeakResult:
     """Compare the splits; write ``leaks.csv``, ``report.html``, ``summary.json`` (and ``--write-clean``)."""
     check_options(options)
-    check_output_dir(options.out, overwrite=options.overwrite)
-    if options.write_clean is not None:
-        check_output_dir(options.write_clean, overwrite=options.overwrite)
+    from .embed.cache import default_cache_root
+
+    outputs = [("--out", options.out)] + [("--write-clean", options.write_clean)] * (options.write_clean is not None)
+    named = [
+        ("the dataset", path),
+        ("--against", options.against),
+        ("--images", options.images_dir),
+        ("--label-map", options.label_map),
+        ("--embeddings", options.embeddings),
+        ("--cache-dir", options.cache_dir or default_cache_root()),
+    ]
+    for flag, out in outputs:
+        check_output_dir(out, overwrite=options.overwrite)
+        check_apart(out, named, flag=flag)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     splits = read_splits(path, options)
+    for flag, out in outputs:
+        for name, dataset in splits:
+            check_apart(out, dataset_inputs(dataset, f"split {name}"), flag=flag)
     timings["read"] = time.perf_counter() - started
     matrices, backbone = _embed_all(splits, options, timings)
     started = time.perf_counter()

@@ -18,6 +18,7 @@ from .datasets import check_boxes, read_dataset, write_dataset
 from .datasets.tfrecord import renumbered_label_ids
 from .dedup import duplicate_groups, duplicate_of
 from .errors import EdgepruneError
+from .input_guard import check_apart, dataset_inputs
 from .objects import AGGREGATES, GROUPINGS, aggregate, box_counts, cluster_objects
 from .outputs import export_folders, write_object_scores, write_scores
 from .score import center, l2_normalize, prototype_scores, rank_in_cluster
@@ -49,6 +50,7 @@ class CurateOptions:
     images_dir: Path | None = None
     split: str | None = None
     label_map: Path | None = None
+    map_categories: str | None = None  # merge/rename/drop classes after reading (datasets/mapping.py)
     out_format: str | None = None
     overwrite: bool = False
     write_dropped: bool = False
@@ -447,6 +449,22 @@ def _embedding_map(scored: Scored, kept: np.ndarray, options: CurateOptions, tim
     return png
 
 
+def curate_inputs(path: Path | str, options: CurateOptions) -> list[tuple[str, Path | str | None]]:
+    """The paths a curate run reads (or keeps, as its caches), named as the options name them."""
+    from .embed.cache import default_cache_root
+
+    work_dir = options.work_dir if options.work_dir and "://" not in options.work_dir else None
+    return [
+        ("the dataset", path),
+        ("--images", options.images_dir),
+        ("--label-map", options.label_map),
+        ("--embeddings", options.embeddings),
+        ("--map-categories", options.map_categories if Path(str(options.map_categories)).is_file() else None),
+        ("--cache-dir", options.cache_dir or default_cache_root()),
+        ("--work-dir", work_dir),
+    ]
+
+
 def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     """Run the whole curation; returns what was done. Raises :class:`EdgepruneError` for user mistakes."""
     from .report.html import ReportData, write_report
@@ -454,11 +472,18 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     check_keep(options.keep)
     check_options(options)
     check_output_dir(options.out, overwrite=options.overwrite)
+    check_apart(options.out, curate_inputs(path, options))
     timings: dict[str, float] = {}
     started = time.perf_counter()
     dataset = read_dataset(
-        path, format=options.format, images_dir=options.images_dir, split=options.split, label_map=options.label_map
+        path,
+        format=options.format,
+        images_dir=options.images_dir,
+        split=options.split,
+        label_map=options.label_map,
+        map_categories=options.map_categories,
     )
+    check_apart(options.out, dataset_inputs(dataset))
     n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
     if options.level == "image":
         check_clusters(options.clusters, len(dataset))

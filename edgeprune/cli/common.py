@@ -33,6 +33,10 @@ def int_list(text: str) -> list[int]:
     return [positive_int(part) for part in text.split(",") if part.strip()]
 
 
+MAP_CATEGORIES_HELP = (
+    "merge, rename or drop classes after reading: SRC=DST pairs ('car=vehicle,truck=vehicle', 'Platelets=' drops, "
+    "'*=debris' maps every class not named) or a .yaml/.json file {SRC: DST or null}"
+)
 DATASET_HELP = "COCO .json (or dir), VOC root, TFRecord file/dir/glob, YOLO data.yaml (or dir), image folder"
 
 
@@ -49,6 +53,7 @@ def add_dataset_options(p: argparse.ArgumentParser) -> None:
         "official layout (with its SPLIT/ images); YOLO: the data.yaml split (default train)",
     )
     p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")
+    p.add_argument("--map-categories", metavar="SPEC", help=MAP_CATEGORIES_HELP)
 
 
 def options_from_args(options_class, args: argparse.Namespace, **given):

@@ -32,11 +32,20 @@ def run(args: argparse.Namespace) -> int:
     from ..atomic import atomic_output_dir, check_output_dir
     from ..datasets import read_dataset, write_dataset
     from ..datasets.tfrecord import renumbered_label_ids
+    from ..input_guard import check_apart, dataset_inputs
 
     check_output_dir(args.out, overwrite=args.overwrite)
+    named = [("the dataset", args.source), ("--images", args.images_dir), ("--label-map", args.label_map)]
+    check_apart(args.out, named)
     dataset = read_dataset(
-        args.source, format=args.format, images_dir=args.images_dir, split=args.split, label_map=args.label_map
+        args.source,
+        format=args.format,
+        images_dir=args.images_dir,
+        split=args.split,
+        label_map=args.label_map,
+        map_categories=args.map_categories,
     )
+    check_apart(args.out, dataset_inputs(dataset))
     with atomic_output_dir(args.out, overwrite=args.overwrite) as tmp:
         write_dataset(dataset, tmp, format=args.out_format, image_mode=args.image_mode)
     print(

@@ -52,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ..datasets import read_dataset
     from ..embed.selfsup import PretrainConfig, count_training_images, pretrain
+    from ..input_guard import check_apart, dataset_inputs
 
+    check_apart(args.out, [("the dataset", args.dataset)])
     dataset = read_dataset(args.dataset, format=args.format, split=args.split)
+    check_apart(args.out, dataset_inputs(dataset))
     config = PretrainConfig(
         steps=args.steps,
         image_size=args.image_size,

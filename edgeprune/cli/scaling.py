@@ -8,7 +8,7 @@ from pathlib import Path
 from ..cluster import METHODS
 from ..datasets import FORMATS
 from ..objects import AGGREGATES, GROUPINGS
-from .common import options_from_args, positive_int
+from .common import MAP_CATEGORIES_HELP, options_from_args, positive_int
 
 
 def register(subparsers) -> None:
@@ -69,6 +69,7 @@ def register(subparsers) -> None:
     data.add_argument("--val-split", help="VOC split of VAL (e.g. val)")
     data.add_argument("--format", dest="train_format", choices=FORMATS)
     data.add_argument("--val-format", choices=FORMATS)
+    data.add_argument("--map-categories", metavar="SPEC", help=MAP_CATEGORIES_HELP + "; applied to TRAIN and VAL")
     p.set_defaults(run=run, interrupt_hint="rerun the same command to continue; finished cells are kept")
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..datasets import FORMATS
-from .common import positive_int
+from .common import MAP_CATEGORIES_HELP, positive_int
 
 
 def register(subparsers) -> None:
@@ -48,6 +48,7 @@ def register(subparsers) -> None:
     p.add_argument("--val-split", help="VOC split of VAL (e.g. val)")
     p.add_argument("--format", dest="train_format", choices=FORMATS, help="TRAIN format (default: detected)")
     p.add_argument("--val-format", choices=FORMATS, help="VAL format (default: detected)")
+    p.add_argument("--map-categories", metavar="SPEC", help=MAP_CATEGORIES_HELP + "; applied to TRAIN and VAL")
     p.set_defaults(run=run, interrupt_hint="rerun the same command with --resume to continue from the last checkpoint")
 
 
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         val_format=args.val_format,
         train_split=args.train_split,
         val_split=args.val_split,
+        map_categories=args.map_categories,
     )
     metrics = train_export(args.train, args.val, options)
     print(f"edgeprune train-export: {args.steps} steps, classes {', '.join(metrics['labels'])}")

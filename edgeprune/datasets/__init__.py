@@ -10,6 +10,7 @@ from ..errors import EdgepruneError
 from ..images import probe
 from .coco import coco_candidates, read_coco, write_coco
 from .folder import is_image_folder, read_folder, write_folder
+from .mapping import map_categories as mapped
 from .tfrecord import find_record_files, is_record_file, read_tfrecord, write_tfrecord
 from .types import Box, Category, Dataset, ImageRecord, invalid_boxes
 from .voc import is_voc, read_voc, write_voc
@@ -97,8 +98,10 @@ def read_dataset(
     images_dir: Path | None = None,
     split: str | None = None,
     label_map: Path | None = None,
+    map_categories: str | Path | None = None,
 ) -> Dataset:
-    """Read a dataset of any supported format (auto-detected unless ``format`` is given)."""
+    """Read a dataset of any supported format (auto-detected unless ``format`` is given), with its classes mapped
+    by ``map_categories`` when given (see :mod:`edgeprune.datasets.mapping`)."""
     if format is not None and format not in FORMATS:
         raise EdgepruneError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     fmt = format or detect_format(path)
@@ -120,6 +123,8 @@ def read_dataset(
         raise EdgepruneError(f"{path}: the dataset holds no images")
     if fmt in ("coco", "voc"):  # the TFRecord reader checks sizes as it reads, while it has the bytes
         check_sizes(dataset)
+    if map_categories:
+        dataset = mapped(dataset, map_categories)
     log.info(
         "read %s dataset %s: %d images, %d boxes, %d categories",
         fmt,
@@ -169,6 +174,8 @@ def check_boxes(dataset: Dataset, *, drop: bool) -> int:
             img.boxes = [b for b in img.boxes if id(b) not in bad]
             img.extra.pop("voc_xml", None)
             img.extra.pop("tfrecord_record", None)
+            if "yolo_label" in img.extra:  # keep the layout, write the label anew
+                img.extra["yolo_label"] = None
     return len(found)
 
 

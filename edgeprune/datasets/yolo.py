@@ -160,9 +160,10 @@ def read_yolo(path: Path, *, split: str | None = None) -> Dataset:
         extra = {"yolo_label": labels if labels.is_file() else None}
         images.append(ImageRecord(relative, relative, width, height, path=image_path, boxes=boxes, extra=extra))
     names_style = "dict" if isinstance(data.get("names"), dict) else "list"
-    return Dataset(
-        images, categories, "yolo", source=yaml_file, extra={"yolo": {"split": split, "names_style": names_style}}
-    )
+    entries = data[split] if isinstance(data[split], list) else [data[split]]
+    lists = [str(p) for p in (_resolve(root, str(e)) for e in entries) if p.is_file()]  # .txt image lists
+    settings = {"split": split, "names_style": names_style, "lists": lists}
+    return Dataset(images, categories, "yolo", source=yaml_file, extra={"yolo": settings})
 
 
 def write_yolo(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> None:
@@ -187,10 +188,11 @@ def write_yolo(dataset: Dataset, out_dir: Path, *, image_mode: str = "copy") -> 
         folders.add(relative.parent.as_posix())
         label_target = label_path(target)
         source_label = img.extra.get("yolo_label") if from_yolo else None
-        if from_yolo and same_ids:
-            if source_label is not None:
-                label_target.parent.mkdir(parents=True, exist_ok=True)
-                label_target.write_bytes(Path(source_label).read_bytes())
+        if from_yolo and same_ids and source_label is not None:  # the source label file, byte for byte
+            label_target.parent.mkdir(parents=True, exist_ok=True)
+            label_target.write_bytes(Path(source_label).read_bytes())
+            continue
+        if from_yolo and source_label is None and not img.boxes:  # no label file in the source: none here either
             continue
         label_target.parent.mkdir(parents=True, exist_ok=True)
         label_target.write_text("".join(_label_line(index[b.category_id], b, img) for b in img.boxes))

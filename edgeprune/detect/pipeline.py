@@ -21,6 +21,7 @@ from ..atomic import check_output_dir, partial_dir, publish_dir
 from ..datasets import read_dataset
 from ..embed.cache import content_hash
 from ..errors import EdgepruneError
+from ..input_guard import check_apart, dataset_inputs
 from .config import DataSettings, build_params
 from .data import LabelSpace, remap, write_label_files, write_records
 from .evaluate import coco_metrics, ground_truth, parity, run_detector, tf_detector, tflite_detector
@@ -53,6 +54,7 @@ class TrainExportOptions:
     val_format: str | None = None
     train_split: str | None = None
     val_split: str | None = None
+    map_categories: str | None = None  # applied to TRAIN and VAL alike
 
 
 def _encoder_checkpoint(path: str | None) -> str | None:
@@ -67,8 +69,14 @@ def train_export(train_path: str, val_path: str, options: TrainExportOptions) ->
     """Run the whole job; returns the metrics written to ``metrics.json``."""
     check_output_dir(Path(options.out), overwrite=False)
     _check_partial(Path(options.out), options.resume)
-    train_set = read_dataset(train_path, format=options.train_format, split=options.train_split)
-    val_set = read_dataset(val_path, format=options.val_format, split=options.val_split)
+    named = [("TRAIN", train_path), ("--val", val_path), ("--init-backbone", options.init_backbone)]
+    for out in (Path(options.out), partial_dir(Path(options.out))):
+        check_apart(out, named)
+    mapping = options.map_categories
+    train_set = read_dataset(train_path, format=options.train_format, split=options.train_split, map_categories=mapping)
+    val_set = read_dataset(val_path, format=options.val_format, split=options.val_split, map_categories=mapping)
+    for out in (Path(options.out), partial_dir(Path(options.out))):
+        check_apart(out, dataset_inputs(train_set, "TRAIN") + dataset_inputs(val_set, "--val"))
     return train_export_datasets(train_set, val_set, options)
 
 

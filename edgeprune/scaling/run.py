@@ -26,6 +26,7 @@ import numpy as np
 from ..datasets import read_dataset
 from ..dedup import shared_content
 from ..errors import EdgepruneError
+from ..input_guard import check_apart, dataset_inputs
 from ..pipeline import SELFSUP, CurateOptions, choose, score_dataset
 from .plan import FULL, Cell, base_policy, check_same_settings, plan_cells
 from .results import write_results
@@ -64,6 +65,7 @@ class ScalingOptions:
     val_format: str | None = None
     train_split: str | None = None
     val_split: str | None = None
+    map_categories: str | None = None  # applied to TRAIN and VAL alike
     progress: bool = True
 
     def shared_settings(self) -> dict:
@@ -72,7 +74,7 @@ class ScalingOptions:
         keys += ("pretrain_steps",)
         keys += ("method", "clusters")
         keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
-        keys += ("dedup",)
+        keys += ("dedup", "map_categories")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -160,11 +162,14 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
     out = Path(options.out)
     if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
         raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another --out")
-    train_set = read_dataset(train_path, format=options.train_format, split=options.train_split)
-    val_set = read_dataset(val_path, format=options.val_format, split=options.val_split)
+    cache_dir = options.cache_dir or default_cache_root()
+    check_apart(out, [("TRAIN", train_path), ("--val", val_path), ("--cache-dir", cache_dir)])
+    mapping = options.map_categories
+    train_set = read_dataset(train_path, format=options.train_format, split=options.train_split, map_categories=mapping)
+    val_set = read_dataset(val_path, format=options.val_format, split=options.val_split, map_categories=mapping)
+    check_apart(out, dataset_inputs(train_set, "TRAIN") + dataset_inputs(val_set, "--val"))
     check_disjoint(train_set, val_set, train_path, val_path)
     labels = LabelSpace.from_dataset(train_set)
-    cache_dir = options.cache_dir or default_cache_root()
     backbone = _resolve_backbone(train_set, options, cache_dir)
     settings = options.shared_settings()
     if (out / "plan.json").is_file():
