@@ -9,8 +9,27 @@ TASKLIB_VENV ?= $(VENV)-tasklib
 TASKLIB_PY := $(TASKLIB_VENV)/bin/python
 TASKLIB_STAMP := $(TASKLIB_VENV)/.tflite-support-0.4.4
 
-.PHONY: install tasklib demo test bench scaling scaling-fod clean
+.PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results clean
 BCCD ?= ../shared/datasets/bccd/BCCD
+
+# Debian packages the tests need: libusb-1.0 for the TFLite Task Library (tflite-support loads it at import). As
+# root, `make` installs what is missing; otherwise it prints the command and stops before any other work.
+SYSTEM_LIBS := libusb-1.0.so.0=libusb-1.0-0
+sysdeps:
+	@missing=""; for pair in $(SYSTEM_LIBS); do \
+		ldconfig -p | grep -q "$${pair%%=*}" || missing="$$missing $${pair#*=}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get install -y -q $$missing >/dev/null || \
+				{ apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; } || exit 1; \
+		else \
+			echo "edgeprune's tests need Debian packages that are missing:$$missing" >&2; \
+			echo "install them, then rerun make:  sudo apt-get install -y$$missing" >&2; \
+			exit 1; \
+		fi; \
+	fi
 
 $(DEPS_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,7 +62,7 @@ demo: install
 		--cache-dir demo_out/cache --write-dropped --export-folders prune
 	@echo "pruned dataset: demo_out/curated/pruned   report: demo_out/curated/report.html"
 
-test: install tasklib
+test: sysdeps install tasklib
 	EDGEPRUNE_TASKLIB_PYTHON=$(TASKLIB_PY) $(PY) -m pytest -q tests
 
 bench: install

@@ -13,6 +13,7 @@ from ..errors import EdgepruneError
 from ..quiet import show_native_output
 from . import benchmark, convert, curate, leaks, pretrain, scaling, train_export
 
+_QUIET_NATIVE = "3"
 SUBCOMMANDS = (curate, leaks, convert, pretrain, train_export, benchmark, scaling)
 
 
@@ -39,15 +40,19 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     show_native_output(verbose >= 1)
     logging.captureWarnings(True)  # library warnings (tf_keras, Model Garden) become "py.warnings" log records
     if verbose < 1:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hides "failed call to cuInit" on CPU-only machines
         for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "faiss", "edgeprune.native", "py.warnings"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     else:
         logging.getLogger("absl").setLevel(logging.INFO)
+        if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == _QUIET_NATIVE:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # -v: TensorFlow's native lines too
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 success, 2 user error, 130 interrupted)."""
+    # Before anything can import TensorFlow (a subcommand's help included): its C++ start-up lines (CUDA stubs,
+    # oneDNN, CPU features) stay off the console unless -v asks for them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", _QUIET_NATIVE)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
