@@ -154,20 +154,11 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
     from .pipeline import CurateOptions, backbone_name, embed_for_curation
 
     if options.embeddings is not None:
-        from .embed.external import align, image_keys
+        from .embed.external import align
 
-        wanted, aliases, bounds = [], [], [0]
-        for _, dataset in splits:
-            wanted += image_keys(dataset)
-            aliases += [str(img.id) for img in dataset.images]
-            bounds.append(len(wanted))
-        repeated = len(set(wanted)) != len(wanted)
-        if repeated:
-            raise EdgepruneError(
-                f"{options.embeddings}: file names repeat across the compared splits, so they cannot key embeddings"
-            )
+        bounds = np.cumsum([0] + [len(dataset) for _, dataset in splits])
         started = time.perf_counter()
-        vectors = align(options.embeddings, wanted, aliases)
+        vectors = align(options.embeddings, [(dataset, dataset.images) for _, dataset in splits])
         timings["embed"] = time.perf_counter() - started
         return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, options.embeddings)
     matrices, backbone = [], None

@@ -254,18 +254,10 @@ def embed_for_curation(dataset, options: CurateOptions, timings: dict[str, float
 
 def _external_embeddings(dataset, options: CurateOptions, crops, need_images: bool):
     """Rows of ``options.embeddings`` for the images (if needed) and the crops (at object level), in order."""
-    from .embed.external import align, box_keys, image_keys
+    from .embed.external import align
 
-    ids = [str(img.id) for img in dataset.images]
-    wanted, aliases, ignorable = [], [], set()
-    if need_images:
-        wanted += image_keys(dataset)
-        aliases += ids
-    if crops is not None:
-        wanted += box_keys(dataset, crops.image_index, crops.box_index)
-        aliases += [f"{ids[i]}#{j}" for i, j in zip(crops.image_index.tolist(), crops.box_index.tolist())]
-        ignorable = {f"{img.file_name}#{j}" for img in dataset.images for j in range(len(img.boxes))}
-    vectors = align(options.embeddings, wanted, aliases, ignorable)
+    boxes = list(zip(crops.image_index.tolist(), crops.box_index.tolist())) if crops is not None else []
+    vectors = align(options.embeddings, [(dataset, dataset.images)], images=need_images, boxes=boxes)
     n_images = len(dataset) if need_images else 0
     images = vectors[:n_images] if need_images else np.zeros((len(dataset), 0), np.float32)
     return images, vectors[n_images:] if crops is not None else None

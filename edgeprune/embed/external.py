@@ -5,19 +5,25 @@ A file holds one row per image (or per box) and a key that names it:
 - ``.npz``: arrays ``keys`` (strings) and ``embeddings`` (``[N, D]`` numbers);
 - ``.parquet``: a string column ``key`` and a list column ``embedding`` (pyarrow, which pandas users have).
 
-Image keys are file names relative to the dataset root (``images/0001.jpg``, as ``scores.csv`` writes them) or
-image ids; box keys are ``<image key>#<box index>``, the box's position in its image's annotation list. Rows may
-come in any order; every image (or usable box) needs exactly one row, and the file may not name anything else.
+An image key is any name a script would write for the image (:mod:`edgeprune.embed.keys`: the path relative to the
+dataset root, the annotations' name, the bare file name when unique, an absolute path, the image id); box keys are
+``<image key>#<box index>``, the box's position in its image's annotation list. Rows may come in any order; every
+image (or usable box) needs exactly one row; rows for images outside the data being read are skipped.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import EdgepruneError
+from .keys import KeyIndex, resolve_keys
+
+log = logging.getLogger(__name__)
 
 FORMATS = (".npz", ".parquet")
 KEY_COLUMN, VECTOR_COLUMN = "key", "embedding"
@@ -110,7 +116,7 @@ def write_embeddings_file(path: Path | str, keys: Sequence[str], embeddings: np.
 
 
 def image_keys(dataset) -> list[str]:
-    """The key each image is saved under: its file name relative to the dataset root."""
+    """The key each image is saved under (``--save-embeddings``): its file name as the annotations give it."""
     return [img.file_name for img in dataset.images]
 
 
@@ -122,37 +128,55 @@ def box_keys(dataset, image_index: np.ndarray, box_index: np.ndarray) -> list[st
 
 def align(
     path: Path | str,
-    wanted: Sequence[str],
-    aliases: Sequence[str] | None = None,
-    ignorable: frozenset[str] | set[str] = frozenset(),
+    groups: Sequence[tuple[object, Sequence[object]]],
+    *,
+    images: bool = True,
+    boxes: Sequence[tuple[int, int]] = (),
 ) -> np.ndarray:
-    """The file's rows in the order of ``wanted`` (each row may also be named by the matching ``aliases`` entry,
-    e.g. image ids); missing keys, or keys that are neither wanted nor ``ignorable`` (boxes too small to crop),
-    are one error with their counts and the first offenders."""
+    """The file's rows in order: one per image of ``groups`` (``(dataset, its images)`` pairs, positions counted
+    across them) when ``images``, then one per ``(image position, box index)`` of ``boxes``.
+
+    Keys take any form of :mod:`edgeprune.embed.keys`. Keys that name nothing here (images of another split, boxes
+    too small to crop) are skipped with one log line; a missing row, an ambiguous key or two keys for one image is
+    one error with examples."""
     path = Path(path)
     keys, vectors = read_embeddings_file(path)
-    position: dict[str, int] = {}
-    duplicated = []
-    for row, key in enumerate(keys):
-        if key in position:
-            duplicated.append(key)
-        position[key] = row
-    if duplicated:
-        raise EdgepruneError(f"{path}: {len(duplicated)} keys appear more than once, e.g. {_first(duplicated)}")
-    aliases = list(aliases) if aliases is not None else [None] * len(wanted)
-    rows, missing = [], []
-    for key, alias in zip(wanted, aliases):
-        row = position.get(key, position.get(alias) if alias is not None else None)
-        if row is None:
-            missing.append(key)
-        rows.append(row)
-    used = {r for r in rows if r is not None}
-    extra = [keys[r] for r in range(len(keys)) if r not in used and keys[r] not in ignorable]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} of {len(wanted)} wanted keys are missing, e.g. {_first(missing)}")
-        if extra:
-            parts.append(f"{len(extra)} keys match nothing in the dataset, e.g. {_first(extra)}")
-        raise EdgepruneError(f"{path}: " + "; ".join(parts) + " (keys are file names relative to the dataset root)")
+    repeated = [k for k, n in Counter(keys).items() if n > 1]
+    if repeated:
+        raise EdgepruneError(f"{path}: {len(repeated)} keys appear more than once, e.g. {_first(repeated)}")
+    index = KeyIndex.build(groups)
+    named = [img for _, group in groups for img in group]
+    image_rows: dict[int, int] = {}
+    box_rows: dict[tuple[int, int], int] = {}
+    skipped = []
+    for row, (key, target) in enumerate(zip(keys, resolve_keys(keys, index))):
+        if target is None:
+            skipped.append(key)
+            continue
+        position, box = target
+        rows, slot = (image_rows, position) if box is None else (box_rows, (position, box))
+        if slot in rows:
+            raise EdgepruneError(
+                f"{path}: keys {keys[rows[slot]]!r} and {key!r} both name {named[position].file_name}"
+                f"{'' if box is None else f' box {box}'}; give each image one row, in one key form"
+            )
+        rows[slot] = row
+    wanted_boxes = set(map(tuple, boxes))
+    skipped += [keys[row] for slot, row in box_rows.items() if slot not in wanted_boxes]
+    order = list(range(len(named))) if images else []
+    missing = [named[p].file_name for p in order if p not in image_rows]
+    missing += [f"{named[p].file_name}#{b}" for p, b in boxes if (p, b) not in box_rows]
+    if missing:
+        wanted = len(order) + len(boxes)
+        also = f"; {len(skipped)} keys name nothing here, e.g. {_first(skipped)}" if skipped else ""
+        raise EdgepruneError(
+            f"{path}: {len(missing)} of {wanted} images or boxes have no row, e.g. {_first(missing)}{also}. "
+            + index.help()
+        )
+    if skipped:
+        log.info(
+            "%s: %d keys name no image or box of the data being read (another split?); skipped, e.g. %s",
+            path, len(skipped), _first(skipped),
+        )  # fmt: skip
+    rows = [image_rows[p] for p in order] + [box_rows[(p, b)] for p, b in boxes]
     return vectors[np.array(rows, dtype=np.int64)]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgeprune.cli import main
-from edgeprune.datasets import read_dataset
+from edgeprune.datasets import Box, Category, Dataset, ImageRecord, read_dataset
 from edgeprune.embed.external import align, read_embeddings_file, write_embeddings_file
 from edgeprune.errors import EdgepruneError
 
@@ -21,11 +21,18 @@ def test_write_then_read_is_exact(tmp_path, suffix):
     assert read_keys == keys and np.array_equal(read_vectors, vectors)
 
 
-def test_align_orders_rows_and_accepts_ids_as_aliases(tmp_path):
-    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
-    path = write_embeddings_file(tmp_path / "e.npz", ["x.jpg", "7", "y.jpg", "z.jpg#1"], vectors)
-    out = align(path, ["y.jpg", "x.jpg", "w.jpg"], aliases=[None, None, "7"], ignorable={"z.jpg#1"})
-    assert np.array_equal(out, vectors[[2, 0, 1]])
+def _images(*names_and_ids):
+    """A dataset of path-less images (as a TFRecord set is) named ``name`` with id ``id``."""
+    images = [ImageRecord(i, n, 8, 8, boxes=[Box(1, (0, 0, 2, 2))] * 2) for n, i in names_and_ids]
+    return Dataset(images, [Category(1, "c")], "tfrecord")
+
+
+def test_align_orders_rows_and_accepts_ids(tmp_path):
+    dataset = _images(("y.jpg", 1), ("x.jpg", 2), ("w.jpg", 7))
+    vectors = np.arange(15, dtype=np.float32).reshape(5, 3)
+    path = write_embeddings_file(tmp_path / "e.npz", ["x.jpg", "7", "y.jpg", "y.jpg#1", "other.jpg"], vectors)
+    out = align(path, [(dataset, dataset.images)], boxes=[(0, 1)])
+    assert np.array_equal(out, vectors[[2, 0, 1, 3]])  # other.jpg names nothing here: skipped
 
 
 def _write_npz(path, **arrays):
@@ -38,10 +45,10 @@ def _write_npz(path, **arrays):
     "make, message",
     [
         (
-            lambda p: write_embeddings_file(p, ["a", "b"], np.ones((2, 3))),
-            r"1 keys match nothing in the dataset, e\.g\. 'b'",
+            lambda p: write_embeddings_file(p, ["z"], np.ones((1, 3))),
+            r"1 of 1 images or boxes have no row, e\.g\. 'a'; 1 keys name nothing here, e\.g\. 'z'\. keys may be",
         ),
-        (lambda p: write_embeddings_file(p, ["z"], np.ones((1, 3))), r"1 of 1 wanted keys are missing, e\.g\. 'a'"),
+        (lambda p: write_embeddings_file(p, ["a", "5"], np.ones((2, 3))), "keys 'a' and '5' both name a; give each"),
         (lambda p: _write_npz(p, keys=np.array(["a"]), embeddings=np.array([[np.nan, 1.0]])), "1 rows hold NaN"),
         (lambda p: _write_npz(p, keys=np.array(["a"]), embeddings=np.ones((2, 3))), r"one row per key; got \(2, 3\)"),
         (
@@ -55,8 +62,9 @@ def _write_npz(path, **arrays):
 def test_bad_files_are_one_line_errors_with_counts(tmp_path, make, message):
     path = tmp_path / "bad.npz"
     make(path)
+    dataset = _images(("a", 5))
     with pytest.raises(EdgepruneError, match=message) as error:
-        align(path, ["a"])
+        align(path, [(dataset, dataset.images)])
     assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
 
 
@@ -97,7 +105,8 @@ def test_curate_with_a_bad_file_is_exit_2_and_one_line(tmp_path, digits_coco, ca
     argv = ["-q", "curate", str(digits_coco), "--out", str(tmp_path / "out"), "--embeddings", str(path)]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "43 of 43 wanted keys are missing" in err and not (tmp_path / "out").exists()
+    assert len(err.splitlines()) == 1 and "43 of 43 images or boxes have no row" in err
+    assert "the image id ('1')" in err and not (tmp_path / "out").exists()
 
 
 def test_object_level_reads_box_keys(tmp_path, digits_coco):
@@ -110,3 +119,44 @@ def test_object_level_reads_box_keys(tmp_path, digits_coco):
     saved_keys, saved = read_embeddings_file(tmp_path / "out" / "embeddings.npz")
     order = {k: i for i, k in enumerate(keys)}
     assert set(saved_keys) <= set(keys) and np.allclose(saved, vectors[[order[k] for k in saved_keys]])
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda img, root: f"JPEGImages/{img.file_name}",  # relative to the dataset root
+        lambda img, root: img.file_name,  # VOC <filename>, also the bare name
+        lambda img, root: f"./JPEGImages/{img.file_name}",
+        lambda img, root: str(img.path.resolve()),  # absolute
+        lambda img, root: str(img.id),  # the image id (the XML stem)
+    ],
+)
+def test_voc_keys_in_every_form_a_script_writes(tmp_path, bccd, form):
+    dataset = read_dataset(bccd, split="test")
+    vectors = np.random.default_rng(2).normal(size=(len(dataset), 4)).astype(np.float32)
+    path = write_embeddings_file(tmp_path / "e.npz", [form(img, bccd) for img in dataset.images], vectors)
+    assert np.array_equal(align(path, [(dataset, dataset.images)]), vectors)
+
+
+def test_embeddings_of_the_whole_set_serve_a_split_and_leaks(tmp_path, bccd, capsys):
+    everything = read_dataset(bccd)
+    keys = [f"JPEGImages/{img.file_name}" for img in everything.images]
+    path = write_embeddings_file(tmp_path / "all.npz", keys, np.random.default_rng(3).normal(size=(len(keys), 8)))
+    out = tmp_path / "out"
+    argv = ["curate", str(bccd), "--split", "test", "--out", str(out), "--embeddings", str(path), "-k", "3"]
+    assert main(argv) == 0
+    test = read_dataset(bccd, split="test")
+    assert json.loads((out / "summary.json").read_text())["images_before"] == len(test)
+    assert f"{len(everything) - len(test)} keys name no image or box of the data being read" in capsys.readouterr().err
+    leaks = ["leaks", str(bccd), "--splits", "trainval,test", "--out", str(tmp_path / "leaks"), "--embeddings"]
+    assert main(["-q", *leaks, str(path)]) == 0
+
+
+def test_ambiguous_and_mixed_keys_are_errors_with_examples(tmp_path):
+    a = _images(("x/0.jpg", 1), ("y/0.jpg", 2))
+    path = write_embeddings_file(tmp_path / "e.npz", ["0.jpg", "y/0.jpg"], np.ones((2, 3)))
+    with pytest.raises(EdgepruneError, match=r"key '0\.jpg' could name more than one image; use the path relative"):
+        align(path, [(a, a.images)])
+    path = write_embeddings_file(tmp_path / "m.npz", ["x/0.jpg", "1", "y/0.jpg"], np.ones((3, 3)))
+    with pytest.raises(EdgepruneError, match=r"keys 'x/0\.jpg' and '1' both name x/0\.jpg"):
+        align(path, [(a, a.images)])
