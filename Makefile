@@ -35,8 +35,6 @@ $(DEPS_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
-	# TFLite metadata schema only: tflite-support's own dependencies (protobuf<4) clash with TensorFlow 2.20
-	$(PY) -m pip install -q --no-deps tflite-support==0.4.4
 	# MediaPipe Tasks, to test exported detectors in the runtime Android apps use. A second step: it lifts absl-py to
 	# 2.x past tensorflow-model-optimization's absl-py~=1.2 pin, which one pip resolve refuses (tfmot's quantize_model
 	# and Model Garden's QAT configs were checked to work with absl-py 2.5).

@@ -1,123 +1,145 @@
-"""TFLite metadata for the TFLite Task Library's and MediaPipe's ObjectDetector (Android).
+"""TFLite metadata for the TFLite Task Library's and MediaPipe's ObjectDetector (Android), written by edgeprune.
 
-The metadata flatbuffer (schema ``metadata_schema.fbs``, its generated Python from the ``tflite-support`` wheel)
-describes the image input (RGB, normalisation mean 0 / std 1 because the model takes raw pixels, value range)
-and the four outputs (location with box order ymin, xmin, ymax, xmax as ratios; category with ``labelmap.txt``
-as its associated file; score; number of detections) grouped as ``detection_result``. It is stored in the
-model's ``metadata`` list under ``TFLITE_METADATA`` and the label file is appended as a zip archive, which is how
-the Task Library finds associated files.
+The metadata is a flatbuffer of the published schema ``metadata_schema.fbs`` (TensorFlow Lite Support, file
+identifier ``M001``). It describes the image input (RGB, normalisation mean 0 / std 1 because the model takes raw
+pixels, value range) and the four outputs (location with box order ymin, xmin, ymax, xmax as ratios; category with
+``labelmap.txt`` as its associated file; score; number of detections) grouped as ``detection_result``. It is stored
+in the model's ``metadata`` list under ``TFLITE_METADATA`` and the label file is appended as a zip archive, which is
+how the runtimes find associated files.
 
-``tflite-support``'s own metadata writers need protobuf < 4 and do not import beside TensorFlow 2.20; its
-generated schema module is pure flatbuffers and does, so edgeprune installs the wheel with ``--no-deps``
-(``make`` does it) and builds the metadata with it directly.
+The schema's generated Python ships only in ``tflite-support`` (whose dependencies clash with TensorFlow 2.20) and
+in ``mediapipe``; neither is a dependency of edgeprune. So :func:`build_metadata` writes the few tables it needs with
+the ``flatbuffers`` package's ``Builder`` directly: each table below is ``{field slot: value}`` with the slots of the
+schema (a union takes two: its type, then its value). The tests read the result back with the schema's generated
+code and load the models in MediaPipe and the Task Library, the readers that matter.
 """
 
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import flatbuffers
+import numpy as np
 
-from ..errors import MissingDependencyError
 from .data import labelmap_text
 
 METADATA_NAME = "TFLITE_METADATA"
+METADATA_IDENTIFIER = b"M001"
 LABEL_FILE = "labelmap.txt"
 MIN_PARSER_VERSION = "1.2.0"
 
-
-def _schema():
-    """The generated metadata schema: tflite-support's, or the same schema as MediaPipe ships it."""
-    try:
-        from tensorflow_lite_support.metadata import metadata_schema_py_generated as schema
-    except ImportError:
-        try:
-            from mediapipe.tasks.metadata import metadata_schema_py_generated as schema
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "TFLite metadata needs the metadata schema: pip install --no-deps tflite-support==0.4.4 "
-                "(or pip install mediapipe)"
-            ) from exc
-    return schema
+# Enum and union values of metadata_schema.fbs
+RGB = 1  # ColorSpaceType
+BOUNDARIES, RATIO = 1, 0  # BoundingBoxType, CoordinateType
+TENSOR_VALUE_LABELS = 3  # AssociatedFileType
+FEATURE_PROPERTIES, IMAGE_PROPERTIES, BOUNDING_BOX_PROPERTIES = 1, 2, 3  # ContentProperties union
+NORMALIZATION_OPTIONS = 1  # ProcessUnitOptions union
 
 
-def _feature_tensor(fb, name: str, description: str, *, detection_axis: bool):
-    """A plain feature output; ``detection_axis`` marks dimension 2 as the per-detection axis (TFLite's
-    ``ValueRange`` convention for SSD outputs)."""
-    tensor = fb.TensorMetadataT()
-    tensor.name = name
-    tensor.description = description
-    tensor.content = fb.ContentT()
-    tensor.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
-    tensor.content.contentProperties = fb.FeaturePropertiesT()
+class Scalar(NamedTuple):
+    """A scalar field: the Builder's type name (``Uint8``, ``Int32``) and its value (schema default 0)."""
+
+    kind: str
+    value: int
+
+
+@dataclass
+class Table:
+    """A table to write: ``{slot: value}``; a value is a str, a Scalar, a Table, a list of str or Table, or a
+    numpy array (a vector of its dtype)."""
+
+    fields: dict[int, object]
+
+
+def _encode(builder: flatbuffers.Builder, value) -> int:
+    """Write a string, vector or table (children first, as flatbuffers requires); returns its offset."""
+    if isinstance(value, Table):
+        return _table(builder, value)
+    if isinstance(value, str):
+        return builder.CreateString(value)
+    if isinstance(value, np.ndarray):
+        return builder.CreateNumpyVector(value)
+    offsets = [_encode(builder, item) for item in value]
+    builder.StartVector(4, len(offsets), 4)
+    for offset in reversed(offsets):
+        builder.PrependUOffsetTRelative(offset)
+    return builder.EndVector()
+
+
+def _table(builder: flatbuffers.Builder, table: Table) -> int:
+    encoded = {slot: v if isinstance(v, Scalar) else _encode(builder, v) for slot, v in table.fields.items()}
+    builder.StartObject(max(table.fields, default=-1) + 1)
+    for slot, value in encoded.items():
+        if isinstance(value, Scalar):
+            getattr(builder, f"Prepend{value.kind}Slot")(slot, value.value, 0)
+        else:
+            builder.PrependUOffsetTRelativeSlot(slot, value, 0)
+    return builder.EndObject()
+
+
+def _content(kind: int, properties: Table, detection_axis: bool) -> Table:
+    """``Content``: the ContentProperties union (type, value) and, for SSD outputs, the ``ValueRange`` 2..2 that
+    marks dimension 2 as the per-detection axis."""
+    fields = {0: Scalar("Uint8", kind), 1: properties}
     if detection_axis:
-        tensor.content.range = fb.ValueRangeT()
-        tensor.content.range.min = 2
-        tensor.content.range.max = 2
-    return tensor
+        fields[2] = Table({0: Scalar("Int32", 2), 1: Scalar("Int32", 2)})
+    return Table(fields)
+
+
+def _tensor(name: str, description: str, content: Table, **more) -> Table:
+    """``TensorMetadata``: name 0, description 1, content 3, process_units 4, stats 5, associated_files 6."""
+    slots = {"process_units": 4, "stats": 5, "associated_files": 6}
+    return Table({0: name, 1: description, 3: content, **{slots[k]: v for k, v in more.items()}})
+
+
+def metadata_tables(labels: list[str], *, image_size: int, quantization: str) -> Table:
+    """The ``ModelMetadata`` of an SSD-style detector with raw-pixel input, as tables to write."""
+    normalization = Table({0: np.array([0.0], np.float32), 1: np.array([1.0], np.float32)})  # mean, std
+    image = _tensor(
+        "image",
+        f"RGB image stretched to {image_size}x{image_size}, raw pixel values 0..255",
+        _content(IMAGE_PROPERTIES, Table({0: Scalar("Int8", RGB)}), detection_axis=False),
+        process_units=[Table({0: Scalar("Uint8", NORMALIZATION_OPTIONS), 1: normalization})],
+        stats=Table({0: np.array([255.0], np.float32), 1: np.array([0.0], np.float32)}),  # max, min
+    )
+    box = Table({0: np.array([1, 0, 3, 2], np.uint32), 1: Scalar("Int8", BOUNDARIES), 2: Scalar("Int8", RATIO)})
+    location = _tensor(
+        "location",
+        "Detected boxes: ymin, xmin, ymax, xmax as ratios of the image size",
+        _content(BOUNDING_BOX_PROPERTIES, box, detection_axis=True),
+    )
+    label_file = Table({0: LABEL_FILE, 1: "Class names, one per line", 2: Scalar("Int8", TENSOR_VALUE_LABELS)})
+    feature = Table({})
+    category = _tensor(
+        "category",
+        "Class of each detection = line of labelmap.txt, counting from 0",
+        _content(FEATURE_PROPERTIES, feature, detection_axis=True),
+        associated_files=[label_file],
+    )
+    score = _tensor("score", "Confidence of each detection", _content(FEATURE_PROPERTIES, feature, True))
+    count = _tensor("number of detections", "Number of valid detections", _content(FEATURE_PROPERTIES, feature, False))
+    group = Table({0: "detection_result", 1: ["location", "category", "score"]})  # TensorGroup: name, tensor_names
+    subgraph = Table({2: [image], 3: [location, category, score, count], 8: [group]})  # inputs, outputs, groups
+    return Table(
+        {
+            0: f"edgeprune SSD MobileNetV2 FPN-lite ({quantization})",  # name
+            1: f"Detects {len(labels)} classes: {', '.join(labels)}",  # description
+            2: "1",  # version
+            3: [subgraph],  # subgraph_metadata
+            4: "edgeprune",  # author
+            7: MIN_PARSER_VERSION,  # min_parser_version
+        }
+    )
 
 
 def build_metadata(labels: list[str], *, image_size: int, quantization: str) -> bytes:
-    """The ``ModelMetadata`` flatbuffer for an SSD-style detector with raw-pixel input."""
-    fb = _schema()
-    image = fb.TensorMetadataT()
-    image.name = "image"
-    image.description = f"RGB image stretched to {image_size}x{image_size}, raw pixel values 0..255"
-    image.content = fb.ContentT()
-    image.content.contentProperties = fb.ImagePropertiesT()
-    image.content.contentProperties.colorSpace = fb.ColorSpaceType.RGB
-    image.content.contentPropertiesType = fb.ContentProperties.ImageProperties
-    normalization = fb.ProcessUnitT()
-    normalization.optionsType = fb.ProcessUnitOptions.NormalizationOptions
-    normalization.options = fb.NormalizationOptionsT()
-    normalization.options.mean = [0.0]
-    normalization.options.std = [1.0]
-    image.processUnits = [normalization]
-    image.stats = fb.StatsT()
-    image.stats.max = [255.0]
-    image.stats.min = [0.0]
-
-    location = fb.TensorMetadataT()
-    location.name = "location"
-    location.description = "Detected boxes: ymin, xmin, ymax, xmax as ratios of the image size"
-    location.content = fb.ContentT()
-    location.content.contentPropertiesType = fb.ContentProperties.BoundingBoxProperties
-    location.content.contentProperties = fb.BoundingBoxPropertiesT()
-    location.content.contentProperties.index = [1, 0, 3, 2]
-    location.content.contentProperties.type = fb.BoundingBoxType.BOUNDARIES
-    location.content.contentProperties.coordinateType = fb.CoordinateType.RATIO
-    location.content.range = fb.ValueRangeT()
-    location.content.range.min = 2
-    location.content.range.max = 2
-
-    category = _feature_tensor(
-        fb, "category", "Class of each detection = line of labelmap.txt, counting from 0", detection_axis=True
-    )
-    label_file = fb.AssociatedFileT()
-    label_file.name = LABEL_FILE
-    label_file.description = "Class names, one per line"
-    label_file.type = fb.AssociatedFileType.TENSOR_VALUE_LABELS
-    category.associatedFiles = [label_file]
-    score = _feature_tensor(fb, "score", "Confidence of each detection", detection_axis=True)
-    count = _feature_tensor(fb, "number of detections", "Number of valid detections", detection_axis=False)
-
-    group = fb.TensorGroupT()
-    group.name = "detection_result"
-    group.tensorNames = ["location", "category", "score"]
-    subgraph = fb.SubGraphMetadataT()
-    subgraph.inputTensorMetadata = [image]
-    subgraph.outputTensorMetadata = [location, category, score, count]
-    subgraph.outputTensorGroups = [group]
-    model = fb.ModelMetadataT()
-    model.name = f"edgeprune SSD MobileNetV2 FPN-lite ({quantization})"
-    model.description = f"Detects {len(labels)} classes: {', '.join(labels)}"
-    model.version = "1"
-    model.author = "edgeprune"
-    model.minParserVersion = MIN_PARSER_VERSION
-    model.subgraphMetadata = [subgraph]
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), file_identifier=b"M001")
+    """The ``ModelMetadata`` flatbuffer (file identifier ``M001``) for an SSD-style detector with raw-pixel input."""
+    builder = flatbuffers.Builder(1024)
+    root = _table(builder, metadata_tables(labels, image_size=image_size, quantization=quantization))
+    builder.Finish(root, file_identifier=METADATA_IDENTIFIER)
     return bytes(builder.Output())
 
 
