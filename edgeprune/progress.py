@@ -50,8 +50,8 @@ class LogProgress:
             self.last = now
             self._line("")
 
-    def set_postfix(self, **values) -> None:
-        """Values shown at the end of the next line (a loss, say)."""
+    def set_postfix(self, refresh: bool = True, **values) -> None:
+        """Values shown at the end of the next line (a loss, say); ``refresh`` is tqdm's, unused here."""
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
 
     def close(self) -> None:
@@ -76,7 +76,7 @@ class _Off(LogProgress):
     def update(self, n: int = 1) -> None:
         self.n += n
 
-    def set_postfix(self, **values) -> None:
+    def set_postfix(self, refresh: bool = True, **values) -> None:
         pass
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ def test_log_progress_writes_start_periodic_and_end_lines(caplog):
     with LogProgress(300, "pretraining", "step", every=0.0) as bar:
         for step in range(300):
             bar.update(1)
-            bar.set_postfix(loss=f"{4 - step / 100:.3f}")
+            bar.set_postfix(loss=f"{4 - step / 100:.3f}", refresh=False)
     lines = [r.getMessage() for r in caplog.records if r.name == "edgeprune.progress"]
     assert lines[0] == "pretraining: started (300 step)"
     assert lines[-1].startswith("pretraining: done 300/300 step (100%)") and "loss=1.010" in lines[-1]
