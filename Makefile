@@ -92,5 +92,34 @@ scaling-fod: install
 	mkdir -p tools/results/scaling_fod
 	cp data/scaling_fod/scaling.* data/scaling_fod/plan.json tools/results/scaling_fod/
 
+# Issue 22's experiment: class-agnostic debris detection on FOD-A ('*=debris'), every second frame of the
+# video-disjoint train split (train_half, 13,450 frames), validated on the held-out videos (val, 1,024 frames). The
+# settings of the class-agnostic probe in shared/docs/STACK.md: 192 px, width 0.35, batch 16, 600 steps, the
+# detector initialised from the self-supervised backbone curation uses. Each target adds cells to one resumable
+# directory; run it in the background (nohup make pruning-grid > data/pruning.log 2>&1 &) and rerun to continue.
+# tools/results/pruning/ gets the summary files after each target.
+PRUNING_OUT ?= data/pruning_fod
+PRUNING_RESULTS := tools/results/pruning
+PRUNING_FOD = $(VENV)/bin/edgeprune scaling $(FOD) --train-split train_half --val $(FOD) --val-split val \
+	--out $(PRUNING_OUT) --map-categories '*=debris' --image-size 192 --width 0.35 --batch-size 16 --steps 600 \
+	--init-backbone selfsup --set task.model.detection_generator.pre_nms_score_threshold=0.05 \
+	-k 30 --dedup 0.998 --cache-dir data/cache --seeds 3
+$(FOD)/ImageSets/Main/train_half.txt: $(PRUNING_RESULTS)/split/train_half.txt
+	cp $< $@
+# The regime check: full data against random subsets at 0.5-5%, 3 seeds each (15 cells).
+pruning-regime: install $(FOD)/ImageSets/Main/train_half.txt
+	$(PRUNING_FOD) --policies random --fractions 0.005,0.01,0.02,0.05,1.0
+	$(MAKE) pruning-results
+# The policy grid at the fractions where random has headroom (image level, then object level).
+PRUNING_FRACTIONS ?= 0.005,0.01,0.02
+pruning-grid: pruning-regime
+	$(PRUNING_FOD) --policies random,easy,hard,coreset,dedup+random,dedup+hard --fractions $(PRUNING_FRACTIONS),1.0
+	$(MAKE) pruning-results
+	$(PRUNING_FOD) --policies easy,hard --level object --fractions $(PRUNING_FRACTIONS),1.0
+	$(MAKE) pruning-results
+pruning-results:
+	mkdir -p $(PRUNING_RESULTS)
+	cp $(PRUNING_OUT)/scaling.* $(PRUNING_OUT)/plan.json $(PRUNING_RESULTS)/
+
 clean:
 	rm -rf demo_out .pytest_cache build *.egg-info .venv-tasklib
