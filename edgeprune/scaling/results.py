@@ -1,7 +1,10 @@
-"""Summaries of a scaling experiment: the per-cell table, means and spreads over seeds, the verdict, the plot.
+"""Summaries of a scaling experiment: the per-cell table, means and spreads over seeds, the regime check, the
+fitted scaling exponents, the verdict and the plots.
 
-The verdict tests the issue's target at the fraction nearest 50%: the best curated policy (mean over seeds) must
-beat random by at least ``margin`` mAP points and reach ``1 - tolerance`` of the full-data mAP.
+The verdict is in AP50 points: at some kept fraction <= 25% the best curated policy must beat the best random
+series by >= 2 points (>= 3 seeds, more than two standard errors of the difference), and at the largest pruned
+fraction of the grid the best policy must be within 2 points of full data. The regime check comes first: without a
+full-data detector well above noise and random subsets that clearly lose to it, no policy can beat random.
 """
 
 from __future__ import annotations
@@ -44,40 +47,52 @@ def _spread(entry: dict, metric: str = "mAP") -> str:
     return value if entry["seeds"] < 2 else f"{value} ± {entry[metric + '_std']:.1f}"
 
 
-def _difference(best: dict, base: dict) -> tuple[float, float]:
-    """Mean difference in mAP and its standard error, sqrt(s1^2/n1 + s2^2/n2) (0 with a single seed)."""
-    gain = best["mAP"] - base["mAP"]
-    error = float(np.sqrt(best["mAP_std"] ** 2 / best["seeds"] + base["mAP_std"] ** 2 / base["seeds"]))
+def _difference(best: dict, base: dict, metric: str) -> tuple[float, float]:
+    """Mean difference and its standard error, sqrt(s1^2/n1 + s2^2/n2) (0 with a single seed)."""
+    gain = best[metric] - base[metric]
+    error = float(np.sqrt(best[f"{metric}_std"] ** 2 / best["seeds"] + base[f"{metric}_std"] ** 2 / base["seeds"]))
     return gain, error
 
 
-def _comparison(summary: list[dict], fraction: float) -> dict | None:
+def _comparison(summary: list[dict], fraction: float, metric: str) -> dict | None:
     """Best curated policy against the best random series at ``fraction``; None without both."""
     at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
     random = [s for s in at if base_policy(s["policy"])[0] == "random"]
     curated = [s for s in at if base_policy(s["policy"])[0] != "random"]
     if not random or not curated:
         return None
-    best = max(curated, key=lambda s: s["mAP"])
-    base = max(random, key=lambda s: s["mAP"])
-    gain, error = _difference(best, base)
+    best = max(curated, key=lambda s: s[metric])
+    base = max(random, key=lambda s: s[metric])
+    gain, error = _difference(best, base, metric)
     return {"fraction": fraction, "best": best, "random": base, "gain": gain, "error": error}
 
 
 def verdict(
-    summary: list[dict], *, largest: float = 0.5, margin: float = 2.0, tolerance: float = 0.05, min_seeds: int = 3
+    summary: list[dict],
+    *,
+    metric: str = "mAP50",
+    largest: float = 0.25,
+    margin: float = 2.0,
+    full_gap: float = 2.0,
+    min_seeds: int = 3,
 ) -> dict:
-    """The target check; ``met`` is None while a needed line is missing.
+    """The target check, in ``metric`` points (AP50 by default); ``met`` is None while a needed line is missing.
 
-    1. At some pruned fraction <= ``largest``, the best curated policy beats the best random series by >= ``margin``
-       mAP points (means over >= ``min_seeds`` seeds), and by more than twice the standard error of the difference.
-    2. At the pruned fraction nearest ``largest``, the best policy reaches >= ``1 - tolerance`` of full-data mAP.
+    1. At some pruned fraction <= ``largest``, the best curated policy beats the best random series (random or
+       dedup+random) by >= ``margin`` points (means over >= ``min_seeds`` seeds), and by more than twice the
+       standard error of the difference.
+    2. At the largest pruned fraction of the grid, the best curated policy is within ``full_gap`` points of full
+       data.
     """
-    pruned = sorted({s["fraction"] for s in summary if s["policy"] != FULL and s["fraction"] <= largest})
+    name = "AP50" if metric == "mAP50" else metric
+    pruned = sorted({s["fraction"] for s in summary if s["policy"] != FULL})
     full = next((s for s in summary if s["policy"] == FULL), None)
-    comparisons = [c for c in (_comparison(summary, f) for f in pruned) if c is not None]
+    comparisons = [c for c in (_comparison(summary, f, metric) for f in pruned if f <= largest) if c is not None]
     if not comparisons or full is None:
-        return {"met": None, "text": "need random, a curated policy and full-data cells at a fraction <= 50%"}
+        return {
+            "met": None,
+            "text": f"need random, a curated policy and full-data cells at a fraction <= {largest:.0%}",
+        }
 
     def beats(c: dict) -> bool:
         enough = min(c["best"]["seeds"], c["random"]["seeds"]) >= min_seeds
@@ -86,33 +101,85 @@ def verdict(
     winner = max(comparisons, key=lambda c: (beats(c), c["gain"] - 2 * c["error"]))
     top = max(pruned)
     at_top = [s for s in summary if s["fraction"] == top and s["policy"] != FULL]
-    best_top = max(at_top, key=lambda s: s["mAP"])
-    share = best_top["mAP"] / full["mAP"] if full["mAP"] else float("nan")
-    first, second = beats(winner), bool(share >= 1 - tolerance)
-    at_fraction = f" at {winner['fraction']:.0%}" if first else ""
-    lines = []
-    for c in comparisons:
-        lines.append(
-            f"at {c['fraction']:.0%}: best curated {c['best']['series']} {_spread(c['best'])} vs random "
-            f"{_spread(c['random'])}, difference {c['gain']:+.1f} ± {c['error']:.1f} (standard error)"
-        )
+    curated_top = [s for s in at_top if base_policy(s["policy"])[0] != "random"] or at_top
+    best_top = max(curated_top, key=lambda s: s[metric])
+    gap = full[metric] - best_top[metric]
+    first, second = beats(winner), bool(gap <= full_gap)
+    lines = [
+        f"at {_percent(c['fraction'])}: best curated {c['best']['series']} {_spread(c['best'], metric)} vs random "
+        f"{_spread(c['random'], metric)}, difference {c['gain']:+.1f} ± {c['error']:.1f} (standard error)"
+        for c in comparisons
+    ]
     text = (
-        "; ".join(lines)
-        + f". At {top:.0%} the best policy, {best_top['series']} ({best_top['mAP']:.1f}), reaches {share:.1%} of the "
-        f"full-data mAP ({_spread(full)}). Target 1 (a curated policy >= +{margin:g} points over random at some "
-        f"fraction <= {largest:.0%}, > 2 standard errors, >= {min_seeds} seeds): {'met' if first else 'not met'}"
-        f"{at_fraction}. "
-        f"Target 2 (>= {1 - tolerance:.0%} of full data at {top:.0%}): {'met' if second else 'not met'}."
+        f"{name}: "
+        + "; ".join(lines)
+        + f". At {_percent(top)} the best curated policy, {best_top['series']} ({best_top[metric]:.1f}), is "
+        f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'} full data ({_spread(full, metric)}). "
+        f"Target 1 (a curated policy >= +{margin:g} {name} over the best random series at some fraction <= "
+        f"{largest:.0%}, > 2 standard errors, >= {min_seeds} seeds): "
+        f"{'met at ' + _percent(winner['fraction']) if first else 'not met'}. Target 2 (within {full_gap:g} {name} of "
+        f"full data at {_percent(top)}): {'met' if second else 'not met'}."
     )
     return {
         "met": first and second,
+        "metric": metric,
         "fraction": winner["fraction"],
         "best": winner["best"]["series"],
         "gain_over_random": winner["gain"],
         "standard_error": winner["error"],
-        "share_of_full": share,
+        "gap_to_full": gap,
         "text": text,
     }
+
+
+def _percent(fraction: float) -> str:
+    """``0.005`` -> ``"0.5%"``, ``0.25`` -> ``"25%"``."""
+    return f"{100 * fraction:.{0 if (100 * fraction).is_integer() else 1}f}%"
+
+
+def regime(summary: list[dict], *, metric: str = "mAP50", floor: float = 30.0, headroom: float = 5.0) -> dict:
+    """The regime check that comes before any policy grid: the full-data detector is well above noise
+    (``metric`` >= ``floor``) and random subsets lose clearly to it (by >= ``headroom`` points at the smallest
+    fraction). Returns the numbers per fraction and whether both hold (None while a line is missing)."""
+    full = next((s for s in summary if s["policy"] == FULL), None)
+    random = sorted((s for s in summary if s["policy"] == "random"), key=lambda s: s["fraction"])
+    if full is None or not random:
+        return {"met": None, "rows": []}
+    rows = [
+        {
+            "fraction": s["fraction"],
+            "images": s["images"],
+            "seeds": s["seeds"],
+            metric: s[metric],
+            f"{metric}_std": s[f"{metric}_std"],
+            "gap_to_full": full[metric] - s[metric],
+        }
+        for s in random
+    ]
+    above, room = full[metric] >= floor, rows[0]["gap_to_full"] >= headroom
+    return {
+        "met": bool(above and room),
+        "full": {k: full[k] for k in (metric, f"{metric}_std", "seeds", "images")},
+        "rows": rows,
+        "with_headroom": [r["fraction"] for r in rows if r["gap_to_full"] >= headroom],
+        "floor": floor,
+        "headroom": headroom,
+    }
+
+
+def scaling_exponents(summary: list[dict], *, metric: str = "mAP50") -> dict[str, dict]:
+    """Per series, the power law ``error = c * n^-nu`` fitted to (images, 1 - metric/100) at the pruned fractions
+    (least squares on log-log axes, means over seeds); series with fewer than two fractions are left out."""
+    fits = {}
+    for name in sorted({s["series"] for s in summary if s["policy"] != FULL}):
+        points = [(s["images"], 1 - s[metric] / 100) for s in summary if s["series"] == name]
+        points = [(n, e) for n, e in points if n > 0 and 0 < e < 1]
+        if len({n for n, _ in points}) < 2:
+            continue
+        x, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
+        slope, intercept = np.polyfit(x, y, 1)
+        fits[name] = {"nu": float(-slope), "c": float(np.exp(intercept)), "points": len(points)}
+    return fits
 
 
 def rare_class_table(rows: list[dict], rare: list[str], fraction: float | None = None) -> dict:
@@ -135,35 +202,64 @@ def rare_class_table(rows: list[dict], rare: list[str], fraction: float | None =
     }
 
 
-def plot_png(summary: list[dict], *, steps: int, title: str) -> bytes:
-    """mAP against kept fraction, one line per series with error bars over seeds, and the full-data line."""
+def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP50") -> bytes:
+    """Two panels: ``metric`` against kept fraction, one line per series with error bars over seeds and the
+    full-data line; and the paper's figure, error (1 - metric) against training images on log-log axes with each
+    series' fitted power law and its exponent."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    name = "AP50" if metric == "mAP50" else metric
+    fig, (ax, law) = plt.subplots(1, 2, figsize=(12, 4.6))
     full = next((s for s in summary if s["policy"] == FULL), None)
     series = sorted({s["series"] for s in summary if s["policy"] != FULL})
-    for number, name in enumerate(series):
-        points = sorted((s for s in summary if s["series"] == name), key=lambda s: s["fraction"])
-        nudge = 0.006 * (number - (len(series) - 1) / 2)  # side by side, so error bars at one fraction stay apart
-        xs = [p["fraction"] + nudge for p in points]
-        ys = [p["mAP"] for p in points]
-        if full is not None:  # every curve ends at the full-data point
-            xs, ys = xs + [1.0], ys + [full["mAP"]]
-        errors = [p["mAP_std"] for p in points] + ([full["mAP_std"]] if full is not None else [])
-        ax.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=name, linestyle="--" if "random" in name else "-")
+    fractions = sorted({s["fraction"] for s in summary})
+    logarithmic = len(fractions) > 1 and fractions[0] < 0.05
+    fits = scaling_exponents(summary, metric=metric)
+    for number, label in enumerate(series):
+        points = sorted((s for s in summary if s["series"] == label), key=lambda s: s["fraction"])
+        spread = 1.04 ** (number - (len(series) - 1) / 2) if logarithmic else 1.0
+        nudge = 0.0 if logarithmic else 0.006 * (number - (len(series) - 1) / 2)  # error bars side by side
+        xs = [p["fraction"] * spread + nudge for p in points]
+        ys, errors = [p[metric] for p in points], [p[f"{metric}_std"] for p in points]
+        style = "--" if "random" in label else "-"
+        line = ax.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=label, linestyle=style)
+        color = line[0].get_color()
+        images = [p["images"] for p in points]
+        law.errorbar(images, [1 - y / 100 for y in ys], yerr=[e / 100 for e in errors], marker="o", capsize=3,
+                     color=color, linestyle="none")  # fmt: skip
+        if label in fits:
+            fit = fits[label]
+            grid = np.geomspace(min(images), max(images), 20)
+            law.plot(grid, fit["c"] * grid ** -fit["nu"], style, color=color, label=f"{label}: ν = {fit['nu']:.2f}")
     if full is not None:
-        ax.axhline(full["mAP"], color="black", linewidth=1, linestyle=":", label=f"full data ({full['mAP']:.1f})")
+        ax.axhline(
+            full[metric], color="black", linewidth=1, linestyle=":", label=f"full data ({_spread(full, metric)})"
+        )
+        law.axhline(1 - full[metric] / 100, color="black", linewidth=1, linestyle=":", label="full data")
+    if logarithmic:
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(fractions))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _percent(value)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("kept fraction of the training set")
-    ax.set_ylabel("COCO mAP on val (%)")
+    ax.set_ylabel(f"{name} on val (%)")
     ax.set_title(f"{title}\nsame budget for every run: {steps} steps")
-    ax.legend(frameon=False, fontsize=8)
-    ax.grid(alpha=0.3)
+    law.set_xscale("log")
+    law.set_yscale("log")
+    law.set_xlabel("training images")
+    law.set_ylabel(f"error = 1 - {name}")
+    law.set_title("error against training-set size, fitted power laws (error ∝ n^-ν)")
+    for axis in (ax, law):
+        axis.legend(frameon=False, fontsize=7)
+        axis.grid(alpha=0.3, which="both")
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return buffer.getvalue()
 
@@ -184,6 +280,8 @@ def write_results(out: Path, rows: list[dict], settings: dict, *, title: str, ra
         "settings": settings,
         "cells": rows,
         "summary": summary,
+        "regime": regime(summary),
+        "exponents": scaling_exponents(summary),
         "verdict": verdict(summary),
         "rare_classes": rare_class_table(rows, list(rare)),
     }
@@ -204,11 +302,49 @@ def markdown(document: dict, *, title: str) -> str:
     steps = document["settings"]["steps"]
     return (
         f"# {title}\n\nEvery cell trains the same detector for the same number of steps ({steps}), not the same "
-        "number of epochs: a smaller subset is seen more often. mAP is COCO mAP@[.5:.95] on the validation set, "
-        "mean ± sample standard deviation over seeds.\n\n"
+        "number of epochs: a smaller subset is seen more often. mAP is COCO mAP@[.5:.95] and mAP50 COCO AP at IoU "
+        "0.5 on the validation set, mean ± sample standard deviation over seeds.\n\n"
         f"{table(document['summary'])}\n\n**Verdict.** {document['verdict']['text']}\n"
+        + regime_markdown(document.get("regime") or {})
+        + exponents_markdown(document.get("exponents") or {})
         + rare_markdown(document.get("rare_classes") or {})
     )
+
+
+def regime_markdown(check: dict) -> str:
+    """The regime check as a table: full data against random at each fraction, and whether it holds."""
+    if not check.get("rows"):
+        return ""
+    full = check["full"]
+    lines = [
+        "\n## Regime check\n",
+        f"Full data: AP50 {full['mAP50']:.1f} ± {full['mAP50_std']:.1f} ({full['seeds']} seeds; needs >= "
+        f"{check['floor']:g}). Random subsets must lose >= {check['headroom']:g} AP50 points at the smallest "
+        f"fraction: {'holds' if check['met'] else 'does not hold'}.\n",
+        "| random, kept | images | seeds | AP50 | below full data |",
+        "|---|---|---|---|---|",
+    ]
+    for row in check["rows"]:
+        lines.append(
+            f"| {_percent(row['fraction'])} | {row['images']:.0f} | {row['seeds']} | {row['mAP50']:.1f} ± "
+            f"{row['mAP50_std']:.1f} | {row['gap_to_full']:+.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def exponents_markdown(fits: dict) -> str:
+    """Each series' fitted power law of AP50 error against training images."""
+    if not fits:
+        return ""
+    lines = [
+        "\n## Scaling exponents\n",
+        "error = 1 - AP50 fitted as c · n^-ν over the pruned fractions (log-log least squares, means over seeds); a "
+        "policy that bends the curve below random's power law has a larger ν.\n",
+        "| series | ν | fractions |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {fit['nu']:.3f} | {fit['points']} |" for name, fit in fits.items()]
+    return "\n".join(lines) + "\n"
 
 
 def rare_markdown(rare: dict) -> str:
@@ -233,7 +369,7 @@ def table(summary: list[dict]) -> str:
     lines = ["| series | kept | images | seeds | mAP | mAP50 |", "|---|---|---|---|---|---|"]
     for s in sorted(summary, key=lambda s: (s["fraction"], s["series"])):
         lines.append(
-            f"| {s['series']} | {s['fraction']:.0%} | {s['images']:.0f} | {s['seeds']} | "
+            f"| {s['series']} | {_percent(s['fraction'])} | {s['images']:.0f} | {s['seeds']} | "
             f"{_spread(s)} | {_spread(s, 'mAP50')} |"
         )
     return "\n".join(lines)
