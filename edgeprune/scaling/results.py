@@ -20,7 +20,19 @@ import numpy as np
 from ..atomic import atomic_file
 from .plan import FULL, base_policy
 
-CSV_FIELDS = ("cell", "level", "policy", "fraction", "seed", "images", "boxes", "mAP", "mAP50", "train_seconds")
+CSV_FIELDS = (
+    "cell",
+    "level",
+    "policy",
+    "fraction",
+    "seed",
+    "images",
+    "boxes",
+    "mAP",
+    "mAP50",
+    "train_seconds",
+    "cell_seconds",
+)
 
 
 def aggregate_rows(rows: list[dict]) -> list[dict]:

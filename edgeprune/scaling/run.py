@@ -137,6 +137,7 @@ def _row(cell: Cell, selection: dict, metrics: dict) -> dict:
         "mAP": metrics["tf"]["mAP"],
         "mAP50": metrics["tf"]["mAP50"],
         "train_seconds": metrics.get("seconds", {}).get("train"),
+        "cell_seconds": round(sum(metrics.get("seconds", {}).values()), 1),  # train, export and evaluation
         "per_class": metrics["tf"].get("per_class", {}),
     }
 
