@@ -12,12 +12,17 @@ TASKLIB_STAMP := $(TASKLIB_VENV)/.tflite-support-0.4.4
 .PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results clean
 BCCD ?= ../shared/datasets/bccd/BCCD
 
-# Debian packages the tests need: libusb-1.0 for the TFLite Task Library (tflite-support loads it at import). As
-# root, `make` installs what is missing; otherwise it prints the command and stops before any other work.
+# Debian packages the tests need: libusb-1.0 for the TFLite Task Library (tflite-support loads it at import), and
+# Chromium with its WebDriver for the report tests in a real browser. As root, `make` installs what is missing;
+# otherwise it prints the command and stops before any other work.
 SYSTEM_LIBS := libusb-1.0.so.0=libusb-1.0-0
+SYSTEM_FILES := /usr/bin/chromium=chromium /usr/bin/chromedriver=chromium-driver
 sysdeps:
 	@missing=""; for pair in $(SYSTEM_LIBS); do \
 		ldconfig -p | grep -q "$${pair%%=*}" || missing="$$missing $${pair#*=}"; \
+	done; \
+	for pair in $(SYSTEM_FILES); do \
+		test -x "$${pair%%=*}" || missing="$$missing $${pair#*=}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \

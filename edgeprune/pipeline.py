@@ -441,6 +441,15 @@ def _embedding_map(scored: Scored, kept: np.ndarray, options: CurateOptions, tim
     return png
 
 
+def _group_similarity(scored: Scored, groups: list, options: CurateOptions) -> list[list[float]]:
+    """Each near-duplicate group's cosine similarities to its representative (the first member, 1.0 itself)."""
+    if not groups or scored.embeddings.shape[1] == 0:
+        return []
+    features = scoring_features(scored.embeddings, options)
+    unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    return [(unit[np.asarray(g)] @ unit[g[0]]).astype(float).round(6).tolist() for g in groups]
+
+
 def curate_inputs(path: Path | str, options: CurateOptions) -> list[tuple[str, Path | str | None]]:
     """The paths a curate run reads (or keeps, as its caches), named as the options name them."""
     from .embed.cache import default_cache_root
@@ -578,7 +587,8 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
                 cut,
                 cut_label,
                 notes,
-                duplicate_groups=[[dataset.images[i].file_name for i in g] for g in groups],
+                duplicate_groups=[[int(i) for i in g] for g in groups],
+                duplicate_similarity=_group_similarity(scored, groups, options),
                 crops=scored.crops,
                 objects=scored.objects,
                 embedding_map=map_png,

@@ -1,21 +1,28 @@
-"""``report.html``: one self-contained page (PNG plots and JPEG thumbnails inlined as base64) that opens offline."""
+"""``report.html``: one self-contained page (PNG plots inlined, thumbnails once each as CSS) that opens offline.
+
+Every long section is bounded, so the page fits the screen and its size does not grow with the dataset: categories
+as horizontal bars (the table shows the most-pruned ones, ``categories.csv`` holds all), near-duplicate groups as
+thumbnail strips (the largest first, ``duplicates.csv`` holds all), cluster grids within a thumbnail budget shared by
+the clusters. The CSV files are written beside the page.
+"""
 
 from __future__ import annotations
 
 import base64
+import csv
 import html
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..datasets import Dataset
-from ..errors import EdgepruneError
-from ..images import load_rgb
 from . import plots
+from .thumbnails import ThumbnailSheet
 
-THUMB_SIZE = 72
+__all__ = ["ReportData", "html_table", "page", "png_tag", "render_report", "write_report"]
+TABLE_ROWS = 25  # rows of a long table shown on the page; the CSV beside it has them all
+GROUP_STRIP = 12  # thumbnails in one near-duplicate strip (the representative and 11 members)
 
 
 @dataclass
@@ -31,8 +38,11 @@ class ReportData:
     cut: float | None = None
     cut_label: str = ""
     notes: list[str] = field(default_factory=list)
-    duplicate_groups: list[list[str]] = field(default_factory=list)  # file names; the first stays in
+    duplicate_groups: list[list[int]] = field(default_factory=list)  # image indices; the first stays in
+    duplicate_similarity: list[list[float]] = field(default_factory=list)  # each member's cosine to the first
+    max_duplicate_groups: int = 50
     max_thumbs_per_cluster: int = 40
+    thumb_budget: int = 1200  # thumbnails in all cluster grids together (at least 6 a cluster)
     crops: object = None  # object level: embed.crops.Crops
     objects: object = None  # object level: objects.ObjectClusters
     embedding_map: bytes | None = None  # PNG: t-SNE of the image embeddings (report/embedding_map.py)
@@ -43,44 +53,31 @@ def png_tag(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def thumbnail_jpeg(data: bytes, region: np.ndarray | None = None) -> str:
-    """A base64 JPEG thumbnail of an image, or of the ``region`` (x1, y1, x2, y2 pixels) cut from it."""
-    from PIL import Image
-
-    try:
-        im = Image.fromarray(load_rgb(data))  # upright, as boxes and crops are
-    except EdgepruneError:
-        return ""
-    if region is not None:
-        im = im.crop(tuple(int(round(v)) for v in region))
-    im.thumbnail((THUMB_SIZE, THUMB_SIZE))
-    buffer = io.BytesIO()
-    im.save(buffer, format="JPEG", quality=80)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _crop_grids(data: ReportData) -> str:
+def _crop_grids(data: ReportData, sheet: ThumbnailSheet) -> str:
     """Object level: crops of every object cluster, nearest to the prototype first, bordered by their image's fate."""
     crops, objects = data.crops, data.objects
     sections = []
-    encoded: dict[int, bytes] = {}
+    per_cluster = _per_cluster(len(objects.names), data.max_thumbs_per_cluster // 2, data.thumb_budget // 2)
     for cluster, name in objects.names.items():
         members = np.flatnonzero(objects.labels == cluster)
         if not len(members):
             continue
         members = members[np.argsort(objects.distances[members], kind="stable")]
-        shown = members[_evenly_spaced(len(members), data.max_thumbs_per_cluster // 2)]
+        shown = members[_evenly_spaced(len(members), per_cluster)]
         cells = []
         for row in shown:
             image = int(crops.image_index[row])
-            if image not in encoded:
-                encoded[image] = data.dataset.images[image].read_bytes()
+            record = data.dataset.images[image]
             state = "kept" if data.kept[image] else "dropped"
-            title = html.escape(f"{data.dataset.images[image].file_name} | d={objects.distances[row]:.4f} | {state}")
             cells.append(
-                f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
-                f'{thumbnail_jpeg(encoded[image], crops.regions[row])}"><figcaption>'
-                f"{objects.distances[row]:.3f}</figcaption></figure>"
+                sheet.figure(
+                    ("crop", int(row)),
+                    record.read_bytes,
+                    region=crops.regions[row],
+                    state=state,
+                    title=f"{record.file_name} | d={objects.distances[row]:.4f} | {state}",
+                    caption=f"{objects.distances[row]:.3f}",
+                )
             )
         kept = int(data.kept[crops.image_index[members]].sum())
         sections.append(
@@ -90,10 +87,12 @@ def _crop_grids(data: ReportData) -> str:
     return "".join(sections)
 
 
-def html_table(headers: list[str], rows: list[list[object]]) -> str:
+def html_table(headers: list[str], rows: list[list[object]], *, scroll: bool = False) -> str:
+    """A table; ``scroll`` puts a long one in a box of bounded height."""
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>' if scroll else table
 
 
 def _evenly_spaced(n: int, limit: int) -> np.ndarray:
@@ -102,21 +101,31 @@ def _evenly_spaced(n: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
 
 
-def _cluster_grids(data: ReportData) -> str:
+def _per_cluster(clusters: int, most: int, budget: int) -> int:
+    """Thumbnails per cluster: ``most``, fewer when ``clusters`` of them would pass ``budget`` (but at least 6)."""
+    return min(most, max(6, budget // max(clusters, 1)))
+
+
+def _cluster_grids(data: ReportData, sheet: ThumbnailSheet) -> str:
     sections = []
-    for cluster in np.unique(data.labels):
+    clusters = np.unique(data.labels)
+    per_cluster = _per_cluster(len(clusters), data.max_thumbs_per_cluster, data.thumb_budget)
+    for cluster in clusters:
         members = np.flatnonzero(data.labels == cluster)
         members = members[np.argsort(data.distances[members], kind="stable")]
-        shown = members[_evenly_spaced(len(members), data.max_thumbs_per_cluster)]
+        shown = members[_evenly_spaced(len(members), per_cluster)]
         cells = []
         for index in shown:
             img = data.dataset.images[index]
             state = "kept" if data.kept[index] else "dropped"
-            title = html.escape(f"{img.file_name} | d={data.distances[index]:.4f} | {state}")
             cells.append(
-                f'<figure class="{state}" title="{title}"><img src="data:image/jpeg;base64,'
-                f'{thumbnail_jpeg(img.read_bytes())}"><figcaption>{data.distances[index]:.3f}</figcaption>'
-                "</figure>"
+                sheet.figure(
+                    int(index),
+                    img.read_bytes,
+                    state=state,
+                    title=f"{img.file_name} | d={data.distances[index]:.4f} | {state}",
+                    caption=f"{data.distances[index]:.3f}",
+                )
             )
         kept = int(data.kept[members].sum())
         note = "" if len(shown) == len(members) else f" (showing {len(shown)}, evenly spaced by distance)"
@@ -127,67 +136,102 @@ def _cluster_grids(data: ReportData) -> str:
     return "".join(sections)
 
 
-def render_report(data: ReportData) -> str:
-    """The report page as an HTML string."""
+def _category_rows(data: ReportData) -> list[list[object]]:
+    """``[name, before, after, kept share]`` per category, the most pruned first."""
     before = data.dataset.box_counts()
     after = data.dataset.subset(data.kept).box_counts()
-    names = list(before)
+    rows = [[n, before[n], after.get(n, 0), after.get(n, 0) / before[n] if before[n] else 1.0] for n in before]
+    return sorted(rows, key=lambda r: (r[3], -r[1]))
+
+
+def _categories(data: ReportData, rows: list[list[object]]) -> str:
+    shown = [[n, b, a, f"{share:.0%}"] for n, b, a, share in rows[:TABLE_ROWS]]
+    more = f"<p>{len(rows) - TABLE_ROWS} more categories in categories.csv.</p>" if len(rows) > TABLE_ROWS else ""
+    chart = plots.category_bars([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    return (
+        "<h2>Per-category counts</h2><p>Most pruned first.</p>"
+        + f'<div class="chart">{png_tag(chart, "boxes per category")}</div>'
+        + html_table(["category", "before", "after", "kept share"], shown)
+        + more
+    )
+
+
+def _duplicates(data: ReportData, sheet: ThumbnailSheet) -> str:
+    """The largest near-duplicate groups as thumbnail strips: the representative kept for pruning, the others
+    dropped before clustering."""
+    order = sorted(range(len(data.duplicate_groups)), key=lambda g: (-len(data.duplicate_groups[g]), g))
+    shown = order[: data.max_duplicate_groups]
+    members_total = sum(len(g) - 1 for g in data.duplicate_groups)
+    parts = [
+        f"<h2>Near-duplicates ({len(data.duplicate_groups)} groups, {members_total} images dropped)</h2>"
+        "<p>Each strip is one group, the largest first: its representative (green) stays in the pruning, the others "
+        "(red) were dropped before clustering. All groups are listed in duplicates.csv and, per image, in "
+        "scores.csv (<code>duplicate_of</code>).</p>"
+    ]
+    for number in shown:
+        group = data.duplicate_groups[number]
+        similarity = data.duplicate_similarity[number] if data.duplicate_similarity else []
+        cells = []
+        for position, index in enumerate(group[:GROUP_STRIP]):
+            img = data.dataset.images[index]
+            state = "kept" if position == 0 else "dropped"
+            score = f"{similarity[position]:.3f}" if position and len(similarity) > position else ""
+            cells.append(
+                sheet.figure(
+                    int(index),
+                    img.read_bytes,
+                    state=state,
+                    title=f"{img.file_name} | {state}" + (f" | cosine {score}" if score else ""),
+                    caption="kept" if position == 0 else score,
+                )
+            )
+        spread = ""
+        if len(similarity) > 1:
+            spread = f", cosine {min(similarity[1:]):.3f}–{max(similarity[1:]):.3f} to the representative"
+        more = f" (showing {GROUP_STRIP})" if len(group) > GROUP_STRIP else ""
+        parts.append(
+            f'<div class="strip"><p>{len(group)} images{spread}{more}: '
+            f"{html.escape(data.dataset.images[group[0]].file_name)}</p>"
+            f'<div class="grid">{"".join(cells)}</div></div>'
+        )
+    if len(order) > len(shown):
+        parts.append(f"<p>{len(order) - len(shown)} smaller groups are not shown (see duplicates.csv).</p>")
+    return "".join(parts)
+
+
+def render_report(data: ReportData) -> str:
+    """The report page as an HTML string."""
+    return _render(data, _category_rows(data))
+
+
+def _render(data: ReportData, category_rows: list[list[object]]) -> str:
+    sheet = ThumbnailSheet()
     clusters, sizes = np.unique(data.labels, return_counts=True)
     kept_per_cluster = [int(data.kept[data.labels == c].sum()) for c in clusters]
-    n_kept = int(data.kept.sum())
-    n_boxes_before = sum(before.values())
-    n_boxes_after = sum(after.values())
+    n_boxes_before = sum(r[1] for r in category_rows)
+    n_boxes_after = sum(r[2] for r in category_rows)
 
     parts = [f"<h1>{html.escape(data.title)}</h1>"]
     parts.append(
         html_table(
             ["", "before", "after"],
-            [
-                ["images", len(data.kept), n_kept],
-                ["boxes / labels", n_boxes_before, n_boxes_after],
-            ],
+            [["images", len(data.kept), int(data.kept.sum())], ["boxes / labels", n_boxes_before, n_boxes_after]],
         )
     )
     parts.append("<h2>Settings</h2>" + html_table(["setting", "value"], [[k, v] for k, v in data.settings.items()]))
     if data.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in data.notes) + "</ul>")
-    if names:
-        parts.append("<h2>Per-category counts</h2>")
-        parts.append(
-            html_table(
-                ["category", "before", "after", "kept share"],
-                [
-                    [n, before[n], after.get(n, 0), f"{after.get(n, 0) / before[n]:.0%}" if before[n] else "-"]
-                    for n in names
-                ],
-            )
-        )
-        parts.append(
-            png_tag(
-                plots.grouped_bars(
-                    names,
-                    [before[n] for n in names],
-                    [after.get(n, 0) for n in names],
-                    ylabel="boxes",
-                    title="Boxes per category",
-                ),
-                "boxes per category",
-            )
-        )
+    if category_rows:
+        parts.append(_categories(data, category_rows))
     if data.duplicate_groups:
-        parts.append(
-            f"<h2>Near-duplicates ({len(data.duplicate_groups)} groups)</h2><p>The first image of each group stays "
-            "in the pruning; the others were dropped before clustering.</p>"
-        )
-        rows = [[group[0], ", ".join(group[1:])] for group in data.duplicate_groups]
-        parts.append(html_table(["kept for pruning", "dropped as duplicates"], rows))
+        parts.append(_duplicates(data, sheet))
     if data.objects is not None:
         parts.append(
             "<h2>Object crops per cluster, nearest first</h2><p>Each box, cropped with context, was scored by its "
             "distance to the nearest prototype of its cluster; the image score aggregates its objects. Green: the "
             "crop's image was kept; red: dropped.</p>"
         )
-        parts.append(_crop_grids(data))
+        parts.append(_crop_grids(data, sheet))
     if data.embedding_map is not None:
         parts.append(
             "<h2>Embedding map</h2><p>Every image's embedding projected to 2-D (PCA to 50 dimensions, then t-SNE): "
@@ -197,37 +241,36 @@ def render_report(data: ReportData) -> str:
     parts.append("<h2>Distance to nearest prototype</h2>")
     parts.append(png_tag(plots.distance_histogram(data.distances, data.kept, data.cut, data.cut_label), "histogram"))
     parts.append("<h2>Clusters</h2>")
+    cluster_rows = [
+        [int(c), int(n), k, f"{data.distances[data.labels == c].mean():.4f}"]
+        for c, n, k in zip(clusters, sizes, kept_per_cluster)
+    ]
+    parts.append(html_table(["cluster", "images", "kept", "mean distance"], cluster_rows, scroll=True))
     parts.append(
-        html_table(
-            ["cluster", "images", "kept", "mean distance"],
-            [
-                [int(c), int(s), k, f"{data.distances[data.labels == c].mean():.4f}"]
-                for c, s, k in zip(clusters, sizes, kept_per_cluster)
-            ],
-        )
-    )
-    parts.append(
-        png_tag(
-            plots.grouped_bars(
-                [str(c) for c in clusters], sizes.tolist(), kept_per_cluster, ylabel="images", title="Cluster sizes"
-            ),
+        '<div class="chart">'
+        + png_tag(
+            plots.category_bars([str(c) for c in clusters], sizes.tolist(), kept_per_cluster, unit="images"),
             "cluster sizes",
         )
+        + "</div>"
     )
     parts.append(
         "<h2>Images per cluster, nearest first</h2><p>Green border: kept. Red border: dropped. "
         "Hover for file name and distance.</p>"
     )
-    parts.append(_cluster_grids(data))
-    return page(data.title, parts)
+    parts.append(_cluster_grids(data, sheet))
+    return page(data.title, parts, sheet.style())
 
 
 STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+    "td:first-child{max-width:40em;overflow-wrap:anywhere}"
+    ".scroll{max-height:24em;overflow-y:auto;display:inline-block}"
+    ".chart{max-height:40em;overflow-y:auto}img{max-width:100%}"
     ".grid{display:flex;flex-wrap:wrap;gap:4px}figure{margin:0;border:3px solid;font-size:10px;"
     "text-align:center}figure.kept{border-color:#2a9d4b}figure.dropped{border-color:#d1495b;opacity:.75}"
-    f"figure img{{width:{THUMB_SIZE}px;height:{THUMB_SIZE}px;object-fit:cover;display:block}}"
+    ".strip{margin:0 0 1em}.strip p{margin:.2em 0;font-size:12px;overflow-wrap:anywhere}"
 )
 
 
@@ -240,6 +283,22 @@ def page(title: str, parts: list[str], extra_style: str = "") -> str:
 
 
 def write_report(data: ReportData, path: Path) -> Path:
-    """Write the report page to ``path``."""
-    path.write_text(render_report(data), encoding="utf-8")
+    """Write the report page to ``path``, and beside it ``categories.csv`` (every category's counts) and, with
+    near-duplicates, ``duplicates.csv`` (every group member and its similarity to the representative)."""
+    rows = _category_rows(data)
+    path.write_text(_render(data, rows), encoding="utf-8")
+    with (path.parent / "categories.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["category", "before", "after", "kept_share"])
+        writer.writerows([n, b, a, f"{share:.4f}"] for n, b, a, share in rows)
+    if data.duplicate_groups:
+        with (path.parent / "duplicates.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["group", "image", "role", "similarity_to_representative"])
+            for number, group in enumerate(data.duplicate_groups):
+                similarity = data.duplicate_similarity[number] if data.duplicate_similarity else []
+                for position, index in enumerate(group):
+                    role = "representative" if position == 0 else "duplicate"
+                    value = f"{similarity[position]:.6f}" if position and len(similarity) > position else ""
+                    writer.writerow([number, data.dataset.images[index].file_name, role, value])
     return path

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
-from .html import html_table, page, png_tag, thumbnail_jpeg
+from .html import html_table, page, png_tag
+from .thumbnails import ThumbnailSheet
 
 
-def _figure(record, caption: str) -> str:
-    data = thumbnail_jpeg(record.read_bytes()) if record is not None else ""
-    image = f'<img src="data:image/jpeg;base64,{data}">' if data else "(unreadable)"
-    return f'<figure class="kept" title="{html.escape(caption)}">{image}{html.escape(caption[-28:])}</figure>'
+def _figure(sheet: ThumbnailSheet, key: tuple[str, str], record, caption: str) -> str:
+    read = record.read_bytes if record is not None else (lambda: b"")
+    return sheet.figure(key, read, state="kept", title=caption, caption=caption[-28:])
 
 
 def render_leak_report(result, splits, similarities: dict[str, np.ndarray], *, max_pairs: int = 200) -> str:
@@ -49,18 +49,30 @@ def render_leak_report(result, splits, similarities: dict[str, np.ndarray], *, m
         parts.append(png_tag(plots.similarity_histogram(similarities, result.threshold), "similarity histogram"))
     shown = result.leaks[:max_pairs]
     parts.append(f"<h2>Flagged pairs, most similar first ({len(shown)} of {len(result.leaks)} shown)</h2>")
+    if len(shown) < len(result.leaks):
+        parts.append(f"<p>{len(result.leaks) - len(shown)} more pairs are listed in leaks.csv.</p>")
     rows = []
+    sheet = ThumbnailSheet()
     for leak in shown:
-        left = _figure(records[leak.split].get(leak.image), f"{leak.split}: {leak.image}")
-        right = _figure(records[leak.nearest_split].get(leak.nearest), f"{leak.nearest_split}: {leak.nearest}")
+        left = _figure(
+            sheet, (leak.split, leak.image), records[leak.split].get(leak.image), f"{leak.split}: {leak.image}"
+        )
+        right = _figure(
+            sheet,
+            (leak.nearest_split, leak.nearest),
+            records[leak.nearest_split].get(leak.nearest),
+            f"{leak.nearest_split}: {leak.nearest}",
+        )
         kind = "exact copy" if leak.exact else f"cosine {leak.similarity:.4f}"
         rows.append(
             f'<div class="pair"><div class="grid">{left}{right}</div><div>{html.escape(leak.image)} '
             f"&harr; {html.escape(leak.nearest)}<br>{kind}</div></div>"
         )
     parts.append('<div class="pairs">' + "".join(rows) + "</div>" if rows else "<p>No leaks found.</p>")
-    pair_style = ".pairs{display:flex;flex-wrap:wrap;gap:12px}.pair{font-size:11px;max-width:170px}"
-    return page(f"edgeprune leaks ({result.flagged} flagged)", parts, pair_style)
+    pair_style = (
+        ".pairs{display:flex;flex-wrap:wrap;gap:12px}.pair{font-size:11px;max-width:170px;overflow-wrap:anywhere}"
+    )
+    return page(f"edgeprune leaks ({result.flagged} flagged)", parts, pair_style + sheet.style())
 
 
 def write_leak_report(path: Path, result, splits, similarities, *, max_pairs: int = 200) -> Path:
