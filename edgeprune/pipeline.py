@@ -14,7 +14,7 @@ import numpy as np
 from .atomic import atomic_output_dir, check_output_dir
 from .cluster import fit_prototypes
 from .cluster.autok import AUTO_CHOICES, choose_k, parse_k
-from .datasets import check_boxes, read_dataset, write_dataset
+from .datasets import check_boxes, read_with_options, write_dataset
 from .datasets.tfrecord import renumbered_label_ids
 from .dedup import duplicate_groups, duplicate_of
 from .errors import EdgepruneError
@@ -476,14 +476,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     check_apart(options.out, curate_inputs(path, options))
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    dataset = read_dataset(
-        path,
-        format=options.format,
-        images_dir=options.images_dir,
-        split=options.split,
-        label_map=options.label_map,
-        map_categories=options.map_categories,
-    )
+    dataset = read_with_options(path, options)
     check_apart(options.out, dataset_inputs(dataset))
     n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
     if options.level == "image":

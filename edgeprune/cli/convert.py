@@ -30,21 +30,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read, write, print a one-line summary."""
     from ..atomic import atomic_output_dir, check_output_dir
-    from ..datasets import read_dataset, write_dataset
+    from ..datasets import read_with_options, write_dataset
     from ..datasets.tfrecord import renumbered_label_ids
     from ..input_guard import check_apart, dataset_inputs
 
     check_output_dir(args.out, overwrite=args.overwrite)
     named = [("the dataset", args.source), ("--images", args.images_dir), ("--label-map", args.label_map)]
     check_apart(args.out, named)
-    dataset = read_dataset(
-        args.source,
-        format=args.format,
-        images_dir=args.images_dir,
-        split=args.split,
-        label_map=args.label_map,
-        map_categories=args.map_categories,
-    )
+    dataset = read_with_options(args.source, args)
     check_apart(args.out, dataset_inputs(dataset))
     with atomic_output_dir(args.out, overwrite=args.overwrite) as tmp:
         write_dataset(dataset, tmp, format=args.out_format, image_mode=args.image_mode)

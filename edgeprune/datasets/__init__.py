@@ -24,6 +24,7 @@ __all__ = [
     "FORMATS",
     "detect_format",
     "read_dataset",
+    "read_with_options",
     "write_dataset",
     "check_boxes",
 ]
@@ -134,6 +135,15 @@ def read_dataset(
         len(dataset.categories),
     )
     return dataset
+
+
+READ_OPTIONS = ("format", "images_dir", "split", "label_map", "map_categories")
+
+
+def read_with_options(path: Path | str, options) -> Dataset:
+    """:func:`read_dataset` with the reading options (``--format``, ``--images``, ``--split``, ``--label-map``,
+    ``--map-categories``) that ``options`` carries: the parsed arguments of a command or its options dataclass."""
+    return read_dataset(path, **{name: getattr(options, name, None) for name in READ_OPTIONS})
 
 
 def check_sizes(dataset: Dataset) -> int:
