@@ -42,7 +42,7 @@ class ReportData:
     duplicate_similarity: list[list[float]] = field(default_factory=list)  # each member's cosine to the first
     max_duplicate_groups: int = 50
     max_thumbs_per_cluster: int = 40
-    thumb_budget: int = 1200  # thumbnails in all cluster grids together (at least 6 a cluster)
+    thumb_budget: int = 1000  # thumbnails in all cluster grids together (at least 6 a cluster)
     crops: object = None  # object level: embed.crops.Crops
     objects: object = None  # object level: objects.ObjectClusters
     embedding_map: bytes | None = None  # PNG: t-SNE of the image embeddings (report/embedding_map.py)

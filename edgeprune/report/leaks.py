@@ -13,9 +13,10 @@ from .html import html_table, page, png_tag
 from .thumbnails import ThumbnailSheet
 
 
-def _figure(sheet: ThumbnailSheet, key: tuple[str, str], record, caption: str) -> str:
+def _figure(sheet: ThumbnailSheet, split: str, name: str, record) -> str:
+    """One side of a pair: the thumbnail captioned with its split, the file name on hover."""
     read = record.read_bytes if record is not None else (lambda: b"")
-    return sheet.figure(key, read, state="kept", title=caption, caption=caption[-28:])
+    return sheet.figure((split, name), read, state="kept", title=f"{split}: {name}", caption=split)
 
 
 def render_leak_report(result, splits, similarities: dict[str, np.ndarray], *, max_pairs: int = 200) -> str:
@@ -54,15 +55,8 @@ def render_leak_report(result, splits, similarities: dict[str, np.ndarray], *, m
     rows = []
     sheet = ThumbnailSheet()
     for leak in shown:
-        left = _figure(
-            sheet, (leak.split, leak.image), records[leak.split].get(leak.image), f"{leak.split}: {leak.image}"
-        )
-        right = _figure(
-            sheet,
-            (leak.nearest_split, leak.nearest),
-            records[leak.nearest_split].get(leak.nearest),
-            f"{leak.nearest_split}: {leak.nearest}",
-        )
+        left = _figure(sheet, leak.split, leak.image, records[leak.split].get(leak.image))
+        right = _figure(sheet, leak.nearest_split, leak.nearest, records[leak.nearest_split].get(leak.nearest))
         kind = "exact copy" if leak.exact else f"cosine {leak.similarity:.4f}"
         rows.append(
             f'<div class="pair"><div class="grid">{left}{right}</div><div>{html.escape(leak.image)} '

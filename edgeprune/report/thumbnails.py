@@ -23,6 +23,7 @@ JPEG_QUALITY = 75
 THUMB_STYLE = (
     f".th{{display:block;width:{THUMB_SIZE}px;height:{THUMB_SIZE}px;background:#ddd center/cover no-repeat}}"
     ".th.none{background:repeating-linear-gradient(45deg,#ddd,#ddd 6px,#eee 6px,#eee 12px)}"
+    f"figcaption{{max-width:{THUMB_SIZE}px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}}"
 )
 
 

@@ -165,4 +165,4 @@ def test_each_thumbnail_is_embedded_once(tmp_path):
 
 def test_per_cluster_thumbnails_shrink_with_many_clusters(tmp_path):
     page = generated_report(tmp_path, groups=0, k=100).read_text()
-    assert page.count("(showing 12, evenly spaced by distance)") > 50  # 1200 thumbnails over 100 clusters
+    assert page.count("(showing 10, evenly spaced by distance)") > 50  # 1000 thumbnails over 100 clusters
