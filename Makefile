@@ -36,22 +36,24 @@ sysdeps:
 		fi; \
 	fi
 
+# pip -qq: only errors. pip's warnings (a find-links folder that does not exist in pip.conf, setuptools' editable
+# install notice) would otherwise be hundreds of lines in `make demo > log`.
 $(DEPS_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq -e '.[dev]'
 	# MediaPipe Tasks, to test exported detectors in the runtime Android apps use. A second step: it lifts absl-py to
 	# 2.x past tensorflow-model-optimization's absl-py~=1.2 pin, which one pip resolve refuses (tfmot's quantize_model
 	# and Model Garden's QAT configs were checked to work with absl-py 2.5).
-	$(PY) -m pip install -q 'mediapipe>=0.10.30'
+	$(PY) -m pip install -qq 'mediapipe>=0.10.30'
 	touch $(DEPS_STAMP)
 
 install: $(DEPS_STAMP)
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -qq --no-deps -e .
 
 $(TASKLIB_STAMP):
 	test -x $(TASKLIB_PY) || $(PYTHON) -m venv $(TASKLIB_VENV)
-	$(TASKLIB_PY) -m pip install -q tflite-support==0.4.4 'numpy<2'
+	$(TASKLIB_PY) -m pip install -qq tflite-support==0.4.4 'numpy<2'
 	$(TASKLIB_PY) -c 'from tflite_support.task import vision' || \
 		(echo 'tflite-support needs libusb-1.0 (Debian: apt-get install libusb-1.0-0)'; exit 1)
 	touch $(TASKLIB_STAMP)
