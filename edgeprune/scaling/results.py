@@ -197,7 +197,7 @@ def scaling_exponents(summary: list[dict], *, metric: str = "mAP50") -> dict[str
 def rare_class_table(rows: list[dict], rare: list[str], fraction: float | None = None) -> dict:
     """Mean per-class AP of ``rare`` classes per series at ``fraction`` (default: the smallest pruned one)."""
     pruned = sorted({r["fraction"] for r in rows if r["policy"] != FULL and r.get("per_class")})
-    if not rare or not pruned:
+    if len(rare) < 2 or not pruned:  # one class (class-agnostic): its AP is the mAP of the table
         return {}
     fraction = pruned[0] if fraction is None else fraction
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -330,7 +330,7 @@ def regime_markdown(check: dict) -> str:
     full = check["full"]
     lines = [
         "\n## Regime check\n",
-        f"Full data: AP50 {full['mAP50']:.1f} ± {full['mAP50_std']:.1f} ({full['seeds']} seeds; needs >= "
+        f"Full data: AP50 {full['mAP50']:.1f} ± {full['mAP50_std']:.1f} (seeds: {full['seeds']}; needs >= "
         f"{check['floor']:g}). Random subsets must lose >= {check['headroom']:g} AP50 points at the smallest "
         f"fraction: {'holds' if check['met'] else 'does not hold'}.\n",
         "| random, kept | images | seeds | AP50 | below full data |",
@@ -365,7 +365,7 @@ def rare_markdown(rare: dict) -> str:
         return ""
     classes = rare["classes"]
     lines = [
-        f"\n## Rarest classes at {rare['fraction']:.0%} kept\n",
+        f"\n## Rarest classes at {_percent(rare['fraction'])} kept\n",
         "COCO AP (%) per class, mean over seeds; the classes with the fewest training boxes.\n",
         "| series | " + " | ".join(classes) + " | mean |",
         "|---|" + "---|" * (len(classes) + 1),

@@ -111,6 +111,7 @@ def test_rare_class_table_averages_seeds_at_the_smallest_fraction():
     rows = [{**_row("hard", 0.1, s, 10.0), "per_class": {"a": 10.0 + s, "b": 0.0, "c": 50.0}} for s in range(3)] + [
         {**_row("full", 1.0, 0, 50.0), "per_class": {"a": 40.0, "b": 30.0, "c": 60.0}}
     ]
+    assert rare_class_table(rows, ["a"]) == {}  # one class: its AP is the table's mAP
     rare = rare_class_table(rows, ["a", "b"])
     assert rare["fraction"] == 0.1 and rare["series"]["hard (image)"] == {"a": 11.0, "b": 0.0}
     assert rare["series"]["full"] == {"a": 40.0, "b": 30.0}
