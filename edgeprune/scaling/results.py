@@ -149,10 +149,14 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.{0 if (100 * fraction).is_integer() else 1}f}%"
 
 
-def regime(summary: list[dict], *, metric: str = "mAP50", floor: float = 30.0, headroom: float = 5.0) -> dict:
+def regime(
+    summary: list[dict], *, metric: str = "mAP50", floor: float = 30.0, headroom: float = 5.0, spread: float = 2.0
+) -> dict:
     """The regime check that comes before any policy grid: the full-data detector is well above noise
-    (``metric`` >= ``floor``) and random subsets lose clearly to it (by >= ``headroom`` points at the smallest
-    fraction). Returns the numbers per fraction and whether both hold (None while a line is missing)."""
+    (``metric`` >= ``floor``), stable (its standard deviation over seeds <= ``spread`` points, the size of the
+    effect the verdict looks for; needs two seeds), and random subsets lose clearly to it (by >= ``headroom``
+    points at the smallest fraction). Returns the numbers per fraction and whether all three hold (None while a
+    line is missing)."""
     full = next((s for s in summary if s["policy"] == FULL), None)
     random = sorted((s for s in summary if s["policy"] == "random"), key=lambda s: s["fraction"])
     if full is None or not random:
@@ -169,8 +173,11 @@ def regime(summary: list[dict], *, metric: str = "mAP50", floor: float = 30.0, h
         for s in random
     ]
     above, room = full[metric] >= floor, rows[0]["gap_to_full"] >= headroom
+    stable = full[f"{metric}_std"] <= spread if full["seeds"] >= 2 else None
     return {
-        "met": bool(above and room),
+        "met": None if stable is None else bool(above and room and stable),
+        "stable": stable,
+        "spread": spread,
         "full": {k: full[k] for k in (metric, f"{metric}_std", "seeds", "images")},
         "rows": rows,
         "with_headroom": [r["fraction"] for r in rows if r["gap_to_full"] >= headroom],
@@ -328,11 +335,12 @@ def regime_markdown(check: dict) -> str:
     if not check.get("rows"):
         return ""
     full = check["full"]
+    verdict = {True: "holds", False: "does not hold", None: "needs full data at two seeds or more"}[check["met"]]
     lines = [
         "\n## Regime check\n",
         f"Full data: AP50 {full['mAP50']:.1f} ± {full['mAP50_std']:.1f} (seeds: {full['seeds']}; needs >= "
-        f"{check['floor']:g}). Random subsets must lose >= {check['headroom']:g} AP50 points at the smallest "
-        f"fraction: {'holds' if check['met'] else 'does not hold'}.\n",
+        f"{check['floor']:g}, and a standard deviation over seeds <= {check['spread']:g}). Random subsets must lose "
+        f">= {check['headroom']:g} AP50 points at the smallest fraction. The check {verdict}.\n",
         "| random, kept | images | seeds | AP50 | below full data |",
         "|---|---|---|---|---|",
     ]

@@ -79,13 +79,17 @@ def test_verdict_checks_ap50_margin_standard_error_seeds_and_gap_to_full():
 
 
 def test_regime_check_needs_a_strong_full_model_and_headroom_for_random():
-    rows = [_row("full", 1.0, s, 40.0) for s in range(3)]
-    rows += [_row("random", f, s, m) for f, m in ((0.01, 30.0), (0.05, 38.0)) for s in range(3)]
+    rows = [_row("full", 1.0, s, 40.0 + 0.5 * s) for s in range(3)]
+    rows += [_row("random", f, s, m) for f, m in ((0.01, 30.5), (0.05, 38.5)) for s in range(3)]
     check = regime(aggregate_rows(rows))
-    assert check["met"] is True and check["with_headroom"] == [0.01]
+    assert check["met"] is True and check["stable"] is True and check["with_headroom"] == [0.01]
     assert [r["gap_to_full"] for r in check["rows"]] == [pytest.approx(10.0), pytest.approx(2.0)]
     weak = [{**r, "mAP50": r["mAP50"] - 45} for r in rows]  # full data at AP50 25: noise level
     assert regime(aggregate_rows(weak))["met"] is False
+    unstable = [{**r, "mAP50": r["mAP50"] + 6 * r["seed"]} if r["policy"] == "full" else r for r in rows]
+    assert regime(aggregate_rows(unstable))["stable"] is False  # seeds 6 points apart: a 2-point effect drowns
+    assert regime(aggregate_rows(unstable))["met"] is False
+    assert regime(aggregate_rows([rows[0], *rows[3:]]))["met"] is None  # one full-data seed: spread unknown
     assert regime(aggregate_rows(rows[:3]))["met"] is None
 
 
