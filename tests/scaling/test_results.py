@@ -60,7 +60,7 @@ def test_verdict_checks_ap50_margin_standard_error_seeds_and_gap_to_full():
     assert result["met"] is True and result["best"] == "hard (image)" and result["fraction"] == 0.1
     assert result["metric"] == "mAP50" and result["gain_over_random"] == pytest.approx(4.5)
     assert result["gap_to_full"] == pytest.approx(81.0 - 80.0)  # full data vs the best policy at 25%
-    assert result["standard_error"] == pytest.approx(np.sqrt(0.5**2 / 3 + 1.0**2 / 3))
+    assert result["standard_error"] == pytest.approx(np.std([5, 4, 4.5], ddof=1) / np.sqrt(3))  # paired by seed
     assert "Target 1" in result["text"] and ": met at 10%" in result["text"]
     close = [r if r["policy"] != "hard" else {**r, "mAP50": r["mAP50"] - 3.5} for r in ROWS]
     assert verdict(aggregate_rows(close))["met"] is False  # +1 point only
@@ -76,6 +76,16 @@ def test_verdict_checks_ap50_margin_standard_error_seeds_and_gap_to_full():
     assert verdict(aggregate_rows([r for r in ROWS if r["policy"] != "random"]))["met"] is None
     only_half = [{**r, "fraction": 0.5} if r["fraction"] == 0.1 else r for r in ROWS]
     assert verdict(aggregate_rows(only_half))["met"] is None  # target 1 looks at fractions <= 25% only
+
+
+def test_a_seed_effect_shared_by_every_cell_cancels_in_the_paired_difference():
+    shifted = [{**r, "mAP50": r["mAP50"] + 10 * r["seed"]} for r in ROWS]  # seed 2 is 20 points up everywhere
+    result = verdict(aggregate_rows(shifted))
+    assert result["gain_over_random"] == pytest.approx(4.5) and ": met at 10%" in result["text"]  # target 1
+    assert result["standard_error"] == pytest.approx(np.std([5, 4, 4.5], ddof=1) / np.sqrt(3))
+    assert "paired by seed" in result["text"]
+    unpaired = [{**r, "seed": r["seed"] + 10} if r["policy"] == "random" else r for r in shifted]
+    assert "Target 1 " in (text := verdict(aggregate_rows(unpaired))["text"]) and ": met at" not in text
 
 
 def test_regime_check_needs_a_strong_full_model_and_headroom_for_random():
