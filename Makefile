@@ -120,7 +120,11 @@ pruning-regime: install $(FOD)/ImageSets/Main/train_half.txt
 	$(MAKE) pruning-results
 # The policy grid at the fractions where random has headroom (image level, then object level).
 PRUNING_FRACTIONS ?= 0.001,0.002,0.003
+# In stages, each complete over 3 seeds before the next starts: Sorscher et al.'s two policies, the other image-level
+# ones, then object level. Each stage adds cells to the same directory.
 pruning-grid: pruning-regime
+	$(PRUNING_FOD) --policies random,easy,hard --fractions $(PRUNING_FRACTIONS),1.0
+	$(MAKE) pruning-results
 	$(PRUNING_FOD) --policies random,easy,hard,coreset,dedup+random,dedup+hard --fractions $(PRUNING_FRACTIONS),1.0
 	$(MAKE) pruning-results
 	$(PRUNING_FOD) --policies easy,hard --level object --fractions $(PRUNING_FRACTIONS),1.0

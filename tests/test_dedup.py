@@ -90,7 +90,7 @@ def test_curate_dedup_finds_the_planted_duplicates(tmp_path, digits_coco, pixel_
     assert all(rows[name]["kept"] == "0" and rows[name]["rank_in_cluster"] == "-1" for name in found)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["duplicates_dropped"] == 3 and summary["images_after"] == 40
-    assert "Near-duplicates (3 groups)" in (out / "report.html").read_text()
+    assert "Near-duplicates (3 groups, 3 images dropped)" in (out / "report.html").read_text()
 
 
 def test_after_dedup_keep_is_a_share_of_the_input(tmp_path, digits_coco, pixel_backbone):

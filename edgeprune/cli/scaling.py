@@ -47,6 +47,12 @@ def register(subparsers) -> None:
         "self-supervised backbone curation uses (its width must match --width)",
     )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--export",
+        action="store_true",
+        help="also export every cell's SavedModel and TFLite models (fp32, fp16, int8); by default a cell's mAP "
+        "comes from its checkpoint, evaluated in process and batched",
+    )
     cur = p.add_argument_group("curation (shared by every cell)")
     cur.add_argument("--backbone", default="selfsup", help="TF-Hub handle or SavedModel; selfsup (default)")
     cur.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")

@@ -22,6 +22,7 @@ from ..datasets import read_dataset
 from ..embed.cache import content_hash
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs
+from .checkpoint_eval import ValidationPixels, evaluate_checkpoint
 from .config import DataSettings, build_params
 from .data import LabelSpace, remap, write_label_files, write_records
 from .evaluate import coco_metrics, ground_truth, parity, run_detector, tf_detector, tflite_detector
@@ -55,6 +56,7 @@ class TrainExportOptions:
     train_split: str | None = None
     val_split: str | None = None
     map_categories: str | None = None  # applied to TRAIN and VAL alike
+    export: bool = True  # False: no SavedModel or TFLite, the checkpoint is evaluated in process (scaling cells)
 
 
 def _encoder_checkpoint(path: str | None) -> str | None:
@@ -127,9 +129,17 @@ def _claim_work(work: Path, stamp: dict) -> bool:
     return True
 
 
-def train_export_datasets(train_set, val_set, options: TrainExportOptions, labels: LabelSpace | None = None) -> dict:
+def train_export_datasets(
+    train_set,
+    val_set,
+    options: TrainExportOptions,
+    labels: LabelSpace | None = None,
+    validation: dict[int, ValidationPixels] | None = None,
+) -> dict:
     """:func:`train_export` on datasets already read. ``labels`` fixes the class list (``edgeprune scaling`` trains
-    every subset with the full set's classes); by default it is the training set's.
+    every subset with the full set's classes); by default it is the training set's. Without ``options.export`` the
+    checkpoint is evaluated in process (:mod:`.checkpoint_eval`); ``validation`` (VAL decoded at each input size)
+    is filled on first use, so a caller that passes the same dict to every run decodes VAL once.
 
     Nothing that training produced is ever deleted: a failure after training (export, metadata, evaluation, an
     optional dependency, the parity check) leaves checkpoints and SavedModel in ``.<out>.partial`` and says how to
@@ -175,7 +185,10 @@ def train_export_datasets(train_set, val_set, options: TrainExportOptions, label
         raise
     hint = f"the trained model is kept in {work}; rerun the same command with --resume to redo only the export"
     try:
-        metrics = _export_and_evaluate(params, work, out, train_data, val_data, labels, options)
+        if options.export:
+            metrics = _export_and_evaluate(params, work, out, train_data, val_data, labels, options)
+        else:
+            metrics = _evaluate_checkpoint(params, work, val_data, labels, options, validation)
     except EdgepruneError as exc:
         raise EdgepruneError(f"{exc}; {hint}") from exc
     except Exception:
@@ -193,6 +206,32 @@ def train_export_datasets(train_set, val_set, options: TrainExportOptions, label
             )
     publish_dir(work, out)
     return metrics
+
+
+def _evaluate_checkpoint(
+    params,
+    work: Path,
+    val_data,
+    labels: LabelSpace,
+    options: TrainExportOptions,
+    validation: dict[int, ValidationPixels] | None,
+) -> dict:
+    size = int(params.task.model.input_size[0])
+    started = time.perf_counter()
+    validation = {} if validation is None else validation
+    if size not in validation:
+        validation[size] = ValidationPixels.load(val_data, size)
+    scores = evaluate_checkpoint(params, work / "model", validation[size])
+    return {
+        "labels": labels.names,
+        "image_size": size,
+        "steps": options.steps,
+        "loss_curve": loss_curve(work / "model"),
+        "tf": scores,
+        "tflite": {},
+        "evaluated": "checkpoint, in process",
+        "seconds": {"evaluate": round(time.perf_counter() - started, 1)},
+    }
 
 
 def _export_and_evaluate(

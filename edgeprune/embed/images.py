@@ -164,15 +164,17 @@ def image_batches(
     batch_size: int = 64,
     names: Sequence[str] | None = None,
     infos: Sequence[ImageInfo] | None = None,
+    full_scale: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of preprocessed float32 batches ``[B, S, S, 3]``, in order, with prefetch.
 
     Each image's header is read first (:func:`edgeprune.images.probe`; pass ``infos`` when the caller has them
-    already): a bad image is named before any work, and upright JPEGs decode at a reduced scale.
+    already): a bad image is named before any work, and upright JPEGs decode at a reduced scale, unless
+    ``full_scale`` (the pixels :func:`decode_numpy` and a resize give, as an exported detector is fed).
     """
     if infos is None:
         infos = [probe(source_data(s), describe_source(s, names, i)) for i, s in enumerate(sources)]
-    ratios = [decode_ratio(info, image_size) for info in infos]
+    ratios = [1 if full_scale else decode_ratio(info, image_size) for info in infos]
     flags = tf.data.Dataset.from_tensor_slices(
         (tf.constant(ratios, tf.int32), tf.constant([info.native for info in infos], tf.bool))
     )

@@ -66,6 +66,7 @@ class ScalingOptions:
     train_split: str | None = None
     val_split: str | None = None
     map_categories: str | None = None  # applied to TRAIN and VAL alike
+    export: bool = False  # also export each cell's SavedModel and TFLite models (the mAP comes from the checkpoint)
     progress: bool = True
 
     def shared_settings(self) -> dict:
@@ -185,6 +186,7 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
     todo = [c for c in cells if not (out / "cells" / c.name / "model" / "metrics.json").is_file()]
     log.info("scaling: %d cells in the grid, %d finished, %d to run", len(cells), len(cells) - len(todo), len(todo))
     scored_cache: dict[tuple[str, int], object] = {}
+    validation: dict = {}  # VAL decoded at the detector's input size once, shared by every cell
     for number, cell in enumerate(todo, 1):
         started = time.perf_counter()
         log.info("cell %d/%d: %s", number, len(todo), cell.name)
@@ -215,12 +217,13 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
             image_size=options.image_size,
             width=options.width,
             resume=True,
-            quantize=[],
+            export=options.export,
+            quantize=["fp32", "fp16", "int8"] if options.export else [],
             init_backbone=backbone if options.init_backbone == SELFSUP else options.init_backbone,
             overrides=[*options.overrides, f"task.train_data.seed={cell.seed}"],
         )
         _seed_everything(cell.seed)
-        metrics = train_export_datasets(subset, val_set, train_options, labels=labels)
+        metrics = train_export_datasets(subset, val_set, train_options, labels=labels, validation=validation)
         log.info(
             "cell %s: %d images, mAP %.1f (%.0f s)",
             cell.name,

@@ -22,7 +22,7 @@ def experiment(tmp_path_factory, digits_coco, digits_coco_val, tiny_backbone):
         argv += ["--backbone", str(tiny_backbone), "--clusters", "3", "--cache-dir", str(root / "cache"), *extra]
         return main(argv)
 
-    code = run("--fractions", "0.5,1.0", "--policies", "random,hard")
+    code = run("--fractions", "0.25,1.0", "--policies", "random,hard")
     return run, root / "exp", code
 
 
@@ -30,15 +30,15 @@ def test_tiny_run_writes_json_csv_png_and_a_verdict(experiment, capsys):
     _, out, code = experiment
     assert code == 0
     document = json.loads((out / "scaling.json").read_text())
-    assert sorted(c["cell"] for c in document["cells"]) == ["full-s0", "image-hard-0.500-s0", "image-random-0.500-s0"]
+    assert sorted(c["cell"] for c in document["cells"]) == ["full-s0", "image-hard-0.250-s0", "image-random-0.250-s0"]
     for cell in document["cells"]:
         assert 0.0 <= cell["mAP"] <= 100.0
-        assert cell["images"] == (43 if cell["policy"] == "full" else pytest.approx(22, abs=3))
-    assert document["verdict"]["fraction"] == 0.5 and document["verdict"]["met"] in (True, False)
+        assert cell["images"] == (43 if cell["policy"] == "full" else pytest.approx(11, abs=2))
+    assert document["verdict"]["fraction"] == 0.25 and document["verdict"]["met"] in (True, False)
     with (out / "scaling.csv").open() as fh:
         assert len(list(csv.DictReader(fh))) == 3
     assert (out / "scaling.png").read_bytes()[:4] == b"\x89PNG"
-    selection = json.loads((out / "cells" / "image-hard-0.500-s0" / "selection.json").read_text())
+    selection = json.loads((out / "cells" / "image-hard-0.250-s0" / "selection.json").read_text())
     assert len(selection["kept"]) == selection["images"]
     assert json.loads((out / "plan.json").read_text())["settings"]["steps"] == 6
 
@@ -46,14 +46,14 @@ def test_tiny_run_writes_json_csv_png_and_a_verdict(experiment, capsys):
 def test_rerun_skips_finished_cells_and_a_grown_grid_runs_only_the_new_ones(experiment, capsys):
     run, out, _ = experiment
     finished = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")}
-    assert run("--fractions", "0.5,1.0", "--policies", "random,hard") == 0
+    assert run("--fractions", "0.25,1.0", "--policies", "random,hard") == 0
     assert {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")} == finished
-    assert run("--fractions", "0.5,1.0", "--policies", "random,hard,dedup+hard") == 0
+    assert run("--fractions", "0.25,1.0", "--policies", "random,hard,dedup+hard") == 0
     now = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/model/metrics.json")}
     assert len(now) == 4 and all(now[p] == t for p, t in finished.items())
     assert "dedup+hard (image)" in capsys.readouterr().out
-    selection = json.loads((out / "cells" / "image-dedup+hard-0.500-s0" / "selection.json").read_text())
-    assert selection["images"] == 22  # round(0.5 x 43): the same count as the other policies
+    selection = json.loads((out / "cells" / "image-dedup+hard-0.250-s0" / "selection.json").read_text())
+    assert selection["images"] == 11  # round(0.25 x 43): the same count as the other policies
 
 
 def test_a_killed_cell_continues_from_its_last_checkpoint(experiment, monkeypatch):
@@ -67,10 +67,10 @@ def test_a_killed_cell_continues_from_its_last_checkpoint(experiment, monkeypatc
         real_train(params, model_dir)
         raise KeyboardInterrupt
 
-    grid = ["--fractions", "0.5,1.0", "--policies", "random,hard,dedup+hard,stratified"]
+    grid = ["--fractions", "0.25,1.0", "--policies", "random,hard,dedup+hard,stratified"]
     monkeypatch.setattr(detect_pipeline, "train", killed_after_three_steps)
     assert run(*grid) == 130
-    cell = out / "cells" / "image-stratified-0.500-s0"
+    cell = out / "cells" / "image-stratified-0.250-s0"
     assert list((cell / ".model.partial" / "model").glob("ckpt-3.index")) and not (cell / "model").exists()
     monkeypatch.setattr(detect_pipeline, "train", real_train)
     assert run(*grid) == 0

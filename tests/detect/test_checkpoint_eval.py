@@ -1,0 +1,60 @@
+"""The in-process, batched checkpoint evaluator against the exported SavedModel it replaces in scaling runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edgeprune.datasets import read_dataset
+from edgeprune.detect.checkpoint_eval import ValidationPixels, detect_batches, evaluate_checkpoint, restored_model
+from edgeprune.detect.evaluate import load_pixels, tf_detector
+from edgeprune.errors import EdgepruneError
+
+
+def _params(run):
+    import official.vision.registry_imports  # noqa: F401
+    from official.core import exp_factory
+    from official.modeling import hyperparams
+
+    base = exp_factory.get_exp_config("retinanet_mobile_coco")
+    return hyperparams.override_params_dict(base, str(run / "params.yaml"), is_strict=True)
+
+
+def test_batched_detections_match_the_exported_saved_model(trained, digits_coco):
+    params = _params(trained)
+    size = int(params.task.model.input_size[0])
+    dataset = read_dataset(digits_coco).subset(np.arange(43) < 11)  # 11 images: two batches of 8, one padded
+    validation = ValidationPixels.load(dataset, size)
+    assert validation.pixels.shape == (11, size, size, 3)
+    for img, pixels in zip(dataset.images, validation.pixels):
+        np.testing.assert_allclose(pixels, load_pixels(img, size), atol=1e-3)  # what the exported model is fed
+    batched = detect_batches(restored_model(params, trained / "model"), validation.pixels, batch_size=8)
+    exported = tf_detector(trained / "saved_model")
+    compared = 0
+    for pixels, (boxes, classes, scores) in zip(validation.pixels, batched):
+        ref_boxes, ref_classes, ref_scores = exported(pixels)
+        assert len(boxes) == len(ref_boxes)
+        np.testing.assert_allclose(boxes, ref_boxes, atol=1e-3)
+        np.testing.assert_array_equal(classes, ref_classes)
+        np.testing.assert_allclose(scores, ref_scores, atol=1e-4)
+        compared += len(boxes)
+    assert compared > 0
+
+
+def test_metrics_equal_train_exports_tf_metrics(trained, digits_coco):
+    params = _params(trained)
+    validation = ValidationPixels.load(read_dataset(digits_coco), int(params.task.model.input_size[0]))
+    metrics = evaluate_checkpoint(params, trained / "model", validation, batch_size=16, progress_enabled=False)
+    recorded = json.loads((trained / "metrics.json").read_text())["tf"]
+    assert metrics["mAP"] == pytest.approx(recorded["mAP"], abs=0.05)
+    assert metrics["mAP50"] == pytest.approx(recorded["mAP50"], abs=0.05)
+    assert metrics["per_class"].keys() == recorded["per_class"].keys()
+
+
+def test_bad_inputs(trained, digits_coco, tmp_path):
+    params = _params(trained)
+    with pytest.raises(EdgepruneError, match="no checkpoint to evaluate"):
+        restored_model(params, tmp_path)
+    validation = ValidationPixels.load(read_dataset(digits_coco).subset(np.arange(43) < 2), 64)
+    with pytest.raises(EdgepruneError, match="validation pixels are 64 px"):
+        evaluate_checkpoint(params, trained / "model", validation)
