@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .curation import CurateResult
     from .leaks import LeakResult
-    from .pipeline import CurateResult
 
 __version__ = "0.1.0"
 __all__ = ["curate", "find_leaks", "prune"]
@@ -29,15 +29,15 @@ __all__ = ["curate", "find_leaks", "prune"]
 def curate(path: str | Path, *, out: str | Path, **options: Any) -> CurateResult:
     """Prune the detection dataset at ``path`` into ``out``, as ``edgeprune curate`` does; returns what was done.
 
-    ``options`` are :class:`edgeprune.pipeline.CurateOptions` fields: ``keep`` (0.5), ``policy`` (``"hard"``,
+    ``options`` are :class:`edgeprune.curation.CurateOptions` fields: ``keep`` (0.5), ``policy`` (``"hard"``,
     ``"easy"``, ``"random"``, ``"stratified"``, ``"coreset"``, ``"balanced"``), ``exact``, ``per_cluster``,
     ``clusters``, ``method``, ``seed``, ``backbone`` (a TF-Hub handle or SavedModel, or ``"selfsup"``),
     ``embeddings`` (a ``.npz``/``.parquet`` file instead of a backbone), ``dedup``, ``level``, ``out_format``,
     ``format``, ``split``, ``overwrite``, ``progress`` and the rest. Raises :class:`edgeprune.errors.EdgepruneError`
     for bad input, and ``TypeError`` naming an unknown option.
     """
-    from .pipeline import CurateOptions
-    from .pipeline import curate as run
+    from .curation import CurateOptions
+    from .curation.run import curate as run
 
     return run(path, _options(CurateOptions, out=Path(out), **options))
 

@@ -17,9 +17,9 @@ import numpy as np
 
 from .cluster import fit_prototypes
 from .cluster.autok import choose_k
+from .curation.score import l2_normalize, prototype_scores
+from .curation.select import select
 from .errors import EdgepruneError
-from .score import l2_normalize, prototype_scores
-from .select import select
 
 RETURNS = ("in", "out", "both")
 

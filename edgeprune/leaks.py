@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
-from .dedup import content_hashes
+from .curation.dedup import content_hashes
+from .curation.score import center, l2_normalize
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
-from .score import center, l2_normalize
 
 log = logging.getLogger(__name__)
 CSV_FIELDS = ("image", "split", "nearest", "nearest_split", "similarity", "exact")
@@ -151,7 +151,8 @@ def nearest_earlier(features: np.ndarray, earlier: np.ndarray, *, use_faiss: boo
 
 def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: dict[str, float]):
     """One embedding matrix per split (from the backbone, cached, or ``--embeddings``) and the backbone's name."""
-    from .pipeline import CurateOptions, backbone_name, embed_for_curation
+    from .curation import CurateOptions
+    from .curation.embed import backbone_name, embed_for_curation
 
     if options.embeddings is not None:
         from .embed.external import align
@@ -174,8 +175,9 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
             seed=options.seed,
             progress=options.progress,
         )  # the first split loads (or pretrains) the backbone; later splits reuse its handle
-        backbone, vectors, _, _, _ = embed_for_curation(dataset, curate_options, timings)
-        matrices.append(vectors)
+        embedded = embed_for_curation(dataset, curate_options, timings)
+        backbone = embedded.backbone
+        matrices.append(embedded.images)
     return matrices, backbone.handle
 
 

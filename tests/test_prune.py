@@ -8,8 +8,8 @@ from sklearn.datasets import make_blobs
 
 from edgeprune import prune
 from edgeprune.cluster import KMeans
+from edgeprune.curation.score import prototype_scores
 from edgeprune.errors import EdgepruneError
-from edgeprune.score import prototype_scores
 
 
 @settings(max_examples=25, deadline=None)

@@ -22,7 +22,7 @@ from sklearn.datasets import make_blobs  # noqa: E402
 
 from edgeprune.cluster import KMeans  # noqa: E402
 from edgeprune.cluster.base import nearest_prototype  # noqa: E402
-from edgeprune.score import l2_normalize  # noqa: E402
+from edgeprune.curation.score import l2_normalize  # noqa: E402
 
 
 def inertia(X: np.ndarray, centers: np.ndarray) -> float:

@@ -24,7 +24,7 @@ from sklearn.cluster import KMeans as SkKMeans  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 
 from edgeprune.cluster import METHODS, make_clusterer  # noqa: E402
-from edgeprune.score import l2_normalize  # noqa: E402
+from edgeprune.curation.score import l2_normalize  # noqa: E402
 
 REFERENCE_SCRIPT = r"""
 import json, sys, time

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+from typing import Iterator
 
 from ..errors import EdgepruneError
 
@@ -43,3 +45,24 @@ def pipeline_options(text: str | None):
             f"--beam-options: unknown runner {runner!r}; known: {', '.join(StandardOptions.KNOWN_RUNNER_NAMES)}"
         )
     return options
+
+
+@contextlib.contextmanager
+def run_pipeline(name: str, beam_options) -> Iterator:
+    """A Beam pipeline that runs on leaving the block; a failure becomes an :class:`EdgepruneError` naming the
+    stage (the finished stages stay in the work dir, and a rerun resumes after them)."""
+    import apache_beam as beam
+
+    from ..quiet import beam_logs_to_debug
+
+    try:
+        with beam_logs_to_debug(), beam.Pipeline(options=beam_options) as p:
+            yield p
+    except EdgepruneError:
+        raise
+    except Exception as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise EdgepruneError(
+            f"beam stage {name} failed ({type(exc).__name__}: {lines[-1] if lines else 'no message'}); the finished "
+            "stages stay in --work-dir and a rerun resumes after them"
+        ) from exc

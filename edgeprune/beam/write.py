@@ -63,12 +63,12 @@ class BeamWriter:
         """Run the jobs on the Beam workers; returns ``(image files copied, TFRecord shards written)``."""
         if not self.jobs:
             return 0, 0
-        from .curate import pipeline
+        from .options import run_pipeline
 
         listing = join(str(work_dir), f"write-{uuid.uuid4().hex}.jsonl")
         write_bytes(listing, "".join(json.dumps(job) + "\n" for job in self.jobs).encode())
         try:
-            with pipeline("write", beam_options) as p:
+            with run_pipeline("write", beam_options) as p:
                 (
                     p
                     | "Jobs" >> beam.io.ReadFromText(listing)

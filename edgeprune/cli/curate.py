@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..cluster import METHODS
+from ..curation.objects import AGGREGATES, GROUPINGS
+from ..curation.select import POLICIES
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
-from ..objects import AGGREGATES, GROUPINGS
-from ..select import POLICIES
 from .common import DATASET_HELP, add_dataset_options, fraction, options_from_args, positive_int
 
 
@@ -201,8 +201,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run curate from parsed arguments and print the one-screen summary."""
+    from ..curation import CurateOptions
+    from ..curation.run import curate
     from ..errors import EdgepruneError
-    from ..pipeline import CurateOptions, curate
 
     if args.prune is not None:
         if not 0.0 <= args.prune < 1.0:

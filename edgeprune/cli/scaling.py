@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..cluster import METHODS
+from ..curation.objects import AGGREGATES, GROUPINGS
 from ..datasets import FORMATS
-from ..objects import AGGREGATES, GROUPINGS
 from .common import MAP_CATEGORIES_HELP, options_from_args, positive_int
 
 

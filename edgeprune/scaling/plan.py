@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..curation.select import POLICIES
 from ..errors import EdgepruneError
-from ..select import POLICIES
 
 FULL = "full"
 LEVELS = ("image", "object")

@@ -23,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..curation import SELFSUP, CurateOptions
+from ..curation.choose import choose
+from ..curation.dedup import shared_content
+from ..curation.runners.local import score_dataset
 from ..datasets import read_dataset
-from ..dedup import shared_content
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs
-from ..pipeline import SELFSUP, CurateOptions, choose, score_dataset
 from .plan import FULL, Cell, base_policy, check_same_settings, plan_cells
 from .results import write_results
 

@@ -260,7 +260,7 @@ def test_coreset_and_balanced_keep_round_keep_n(run, digits_coco, policy):
         assert min(pruned.box_counts().values()) >= 1
 
 
-@pytest.mark.parametrize("command, module", [("curate", "pipeline"), ("scaling", "scaling.run")])
+@pytest.mark.parametrize("command, module", [("curate", "curation"), ("scaling", "scaling.run")])
 def test_every_option_field_is_filled_from_the_command_line(command, module):
     """The CLI builds its options object from argument names: a field without an argument would silently keep its
     default, so every field must have one (or be one the CLI derives)."""

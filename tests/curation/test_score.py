@@ -1,6 +1,6 @@
 import numpy as np
 
-from edgeprune.score import l2_normalize, prototype_scores, rank_in_cluster
+from edgeprune.curation.score import l2_normalize, prototype_scores, rank_in_cluster
 
 
 def test_distance_to_nearest_prototype_matches_brute_force():

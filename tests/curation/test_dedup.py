@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from edgeprune.cli import main
+from edgeprune.curation.dedup import duplicate_groups, duplicate_of
 from edgeprune.datasets import read_dataset
-from edgeprune.dedup import duplicate_groups, duplicate_of
 from edgeprune.errors import EdgepruneError
 
 
@@ -34,7 +34,7 @@ def test_grouping_does_not_chain_a_slowly_drifting_sequence():
 
 
 def test_blocks_give_the_same_groups_as_one_pass(monkeypatch):
-    import edgeprune.dedup as dedup
+    import edgeprune.curation.dedup as dedup
 
     X = np.random.default_rng(1).normal(size=(300, 4))
     whole = [g.tolist() for g in duplicate_groups(X, 0.95)]
@@ -45,7 +45,7 @@ def test_blocks_give_the_same_groups_as_one_pass(monkeypatch):
 
 
 def test_faiss_index_and_numpy_tiles_give_the_same_groups(monkeypatch):
-    import edgeprune.dedup as dedup
+    import edgeprune.curation.dedup as dedup
 
     pytest.importorskip("faiss")
     X = np.random.default_rng(2).normal(size=(700, 6))
@@ -107,7 +107,7 @@ def test_after_dedup_keep_is_a_share_of_the_input(tmp_path, digits_coco, pixel_b
 
 
 def test_fill_budget_takes_near_duplicates_back_for_equal_counts(digits_coco, pixel_backbone, tmp_path):
-    from edgeprune.pipeline import CurateOptions, choose, score_dataset
+    from edgeprune.curation import CurateOptions, choose, score_dataset
 
     dataset = read_dataset(digits_coco)
     options = CurateOptions(

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
+from edgeprune.curation.select import balanced_selection, k_center_greedy, keep_count, proportional_counts, select
 from edgeprune.errors import EdgepruneError
-from edgeprune.select import balanced_selection, k_center_greedy, keep_count, proportional_counts, select
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_unknown_policy(scores):
 
 
 def test_cover_categories_swaps_in_images_of_a_short_category_and_holds_the_budget():
-    from edgeprune.select import cover_categories, preference
+    from edgeprune.curation.select import cover_categories, preference
 
     counts = np.array([[5, 0], [4, 0], [3, 0], [2, 1], [1, 0], [0, 2]])  # category 1 only in images 3 and 5
     distances = np.array([6.0, 5.0, 4.0, 1.0, 3.0, 0.5])
@@ -89,7 +89,7 @@ def test_cover_categories_swaps_in_images_of_a_short_category_and_holds_the_budg
 
 
 def test_cover_categories_floor_is_what_a_category_has_and_never_drops_below_it():
-    from edgeprune.select import cover_categories
+    from edgeprune.curation.select import cover_categories
 
     counts = np.array([[3, 0, 0], [0, 1, 0], [0, 1, 0], [2, 0, 1], [4, 0, 0]])
     kept = np.array([True, False, False, False, True])

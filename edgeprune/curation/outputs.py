@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Dataset
-from .datasets.files import copy_image
+from ..datasets import Dataset
+from ..datasets.files import copy_image
 from .select import keep_count
 
 EXPORT_CHOICES = ("prune", "clusters", "all")

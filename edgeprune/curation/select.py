@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .errors import EdgepruneError
+from ..errors import EdgepruneError
 
 POLICIES = ("hard", "easy", "random", "stratified", "coreset", "balanced")
 GLOBAL_POLICIES = ("stratified", "coreset", "balanced")  # always exact counts, never per cluster

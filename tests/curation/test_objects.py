@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from edgeprune.curation.objects import NO_OBJECTS, aggregate, box_counts, cluster_objects
 from edgeprune.datasets import read_dataset
 from edgeprune.datasets.types import Box, Category, Dataset, ImageRecord
 from edgeprune.embed.crops import crop_regions
-from edgeprune.objects import NO_OBJECTS, aggregate, box_counts, cluster_objects
 
 
 def _dataset(boxes_per_image):

@@ -1,36 +1,23 @@
-"""The Beam curation stages: manifest, embed, fit and score, the input of ``pipeline.choose`` (the write stage is in
-``write.py``).
+"""The Beam runner's stages, each a pipeline (or a driver step) whose output is a finished folder of the work dir:
+manifest, embed, fit and score. :mod:`.beam` runs them in order; the image copies are :mod:`edgeprune.beam.write`.
 
-What runs where: reading the annotations, fitting the prototypes on a sample, selection and the report run on the
-driver; decoding and embedding every image, the mean embedding, scoring every image and copying the kept images run
-on the Beam workers. Selection reuses ``pipeline.choose`` on the score table, so every image-level policy works.
-Dedup, ``coreset`` and ``--save-embeddings`` also need every embedding on the driver, which then reads them from the
-embed stage's shards.
+What runs where: reading the annotations and fitting the prototypes on a sample run on the driver; decoding and
+embedding every image, the mean embedding and scoring every image run on the Beam workers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import time
 from pathlib import Path
-from typing import Iterator
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from ..cluster import fit_prototypes
-from ..cluster.autok import AUTO_CHOICES, choose_k, parse_k
-from ..datasets import Dataset
-from ..dedup import duplicate_groups, duplicate_of
-from ..errors import EdgepruneError
-from ..quiet import beam_logs_to_debug
-from ..score import l2_normalize, prototype_scores
-from .inference import (
+from ...beam.inference import (
     BackboneHandler,
     Decoder,
     embedding_example,
@@ -39,29 +26,17 @@ from .inference import (
     read_file,
     read_shard,
 )
-from .options import pipeline_options
-from .workdir import Stage, WorkDir, matching, read_array, read_bytes, write_array, write_bytes
+from ...beam.options import run_pipeline
+from ...beam.workdir import Stage, WorkDir, matching, read_array, read_bytes, write_array, write_bytes
+from ...cluster.autok import AUTO_CHOICES, parse_k
+from ...datasets import Dataset
+from ...errors import EdgepruneError
+from ..features import score_metric
+from ..fit import fit_image_prototypes
+from ..score import l2_normalize, prototype_scores
 
 log = logging.getLogger(__name__)
 AUTO_SAMPLE = 256 * 64  # k-means sample when --clusters is auto (k unknown before the fit)
-PRETRAIN_SAMPLE = 20000  # selfsup: images the driver pretrains on (all of them below this)
-
-
-@contextlib.contextmanager
-def pipeline(name: str, beam_options) -> Iterator:
-    """A Beam pipeline that runs on leaving the block; a failure becomes an :class:`EdgepruneError` naming the
-    stage (the finished stages stay in the work dir, and a rerun resumes after them)."""
-    try:
-        with beam_logs_to_debug(), beam.Pipeline(options=beam_options) as p:
-            yield p
-    except EdgepruneError:
-        raise
-    except Exception as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        raise EdgepruneError(
-            f"beam stage {name} failed ({type(exc).__name__}: {lines[-1] if lines else 'no message'}); the finished "
-            "stages stay in --work-dir and a rerun resumes after them"
-        ) from exc
 
 
 def unit_hash(seed: int, index: int) -> float:
@@ -152,7 +127,7 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
         BackboneHandler(backbone.handle, backbone.image_size, backbone.preprocess, options.batch_size)
     )
     seed = options.seed
-    with pipeline("embed", beam_options) as p:
+    with run_pipeline("embed", beam_options) as p:
         if dataset.format == "tfrecord":
             names: dict[int, list[str]] = {}
             starts: dict[int, int] = {}
@@ -211,7 +186,8 @@ def bad_images(stage: Stage) -> list[dict]:
 
 
 def _unit_features(vectors: np.ndarray, mean: np.ndarray, center: bool, normalize: bool) -> np.ndarray:
-    """``pipeline.scoring_features`` with the mean given (the whole dataset's, from the embed stage)."""
+    """:func:`edgeprune.curation.features.scoring_features` with the mean given (the whole dataset's, from the
+    embed stage)."""
     features = np.asarray(vectors, np.float32)
     if center:
         features = features - mean.astype(np.float32)
@@ -222,8 +198,6 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
     """Stage 3, on the driver: the same ``fit_prototypes`` as the local run, on the sample; or, with ``all_rows``
     (the embeddings of the ``good`` images, for dedup and coreset), on every candidate as the local run does.
     ``good`` and ``candidates`` are masks over all images."""
-    from ..pipeline import score_metric
-
     stage = work.stage(
         "fit", embed.key, options.method, options.clusters, options.seed, options.normalize, options.center,
         options.dedup, options.sample_per_cluster, all_rows is not None,
@@ -243,10 +217,12 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
         indices = indices[wanted]
     if len(indices) == 0:
         raise EdgepruneError("beam: the k-means sample is empty (every sampled image failed to decode)")
-    k, reason = choose_k(options.clusters, features, random_state=options.seed)
-    clusterer = fit_prototypes(options.method, k, features, random_state=options.seed, metric=score_metric(options))
-    notes = [f"clusters: {reason}", f"beam: prototypes fitted on a sample of {len(indices)} images"]
-    write_array(stage.file("centers.npy"), np.asarray(clusterer.cluster_centers_, np.float64))
+    centers, k, notes = fit_image_prototypes(
+        features, clusters=options.clusters, method=options.method, seed=options.seed,
+        metric=score_metric(options.normalize),
+    )  # fmt: skip
+    notes.append(f"beam: prototypes fitted on a sample of {len(indices)} images")
+    write_array(stage.file("centers.npy"), np.asarray(centers, np.float64))
     write_array(stage.file("mean.npy"), mean)
     stage.finish({"k": int(k), "notes": notes})
     return stage
@@ -261,14 +237,12 @@ def _score_batch(batch, centers: np.ndarray, mean: np.ndarray, options_tuple, me
 
 def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) -> Stage:
     """Stage 4, distributed: every embedding's nearest prototype and distance, as ``scores*.csv`` shards."""
-    from ..pipeline import score_metric
-
     stage = work.stage("score", fit.key)
     if stage.reused:
         return stage
     centers, mean = read_array(fit.file("centers.npy")), read_array(fit.file("mean.npy"))
-    flags, metric = (options.center, options.normalize), score_metric(options)
-    with pipeline("score", beam_options) as p:
+    flags, metric = (options.center, options.normalize), score_metric(options.normalize)
+    with run_pipeline("score", beam_options) as p:
         (
             p
             | "Embeddings" >> beam.io.ReadFromTFRecord(embed.file("embeddings*.tfrecord"))
@@ -294,92 +268,3 @@ def read_scores(stage: Stage, n_images: int) -> tuple[np.ndarray, np.ndarray, np
         index = table[:, 0].astype(np.int64)
         scored[index], labels[index], distances[index] = True, table[:, 1].astype(np.int64), table[:, 2]
     return scored, labels, distances
-
-
-def _backbone(dataset: Dataset, options, timings):
-    """The backbone, loaded on the driver to check it before any Beam work; ``selfsup`` pretrains on a sample of at
-    most :data:`PRETRAIN_SAMPLE` images (all of a smaller dataset, so it is the local run's backbone)."""
-    from ..embed import default_cache_root
-    from ..pipeline import resolve_backbone
-
-    source = dataset
-    if options.backbone == "selfsup" and len(dataset) > PRETRAIN_SAMPLE:
-        rate = PRETRAIN_SAMPLE / len(dataset)
-        source = dataset.subset(np.array([unit_hash(options.seed, i) < rate for i in range(len(dataset))]))
-        log.info("beam: pretraining the selfsup backbone on %d of %d images", len(source), len(dataset))
-    return resolve_backbone(options, source, options.cache_dir or default_cache_root(), timings)
-
-
-def score_with_beam(dataset: Dataset, options, timings: dict[str, float]):
-    """Run stages 1-4 (each skipped when its work-dir folder is finished); returns ``(dataset without the images
-    that failed to decode, Scored)`` for ``pipeline.choose`` and the writers."""
-    from ..pipeline import Scored, scoring_features
-
-    beam_options = pipeline_options(options.beam_options)
-    backbone = _backbone(dataset, options, timings)  # a bad backbone fails before the work dir is touched
-    work = WorkDir(str(options.work_dir))
-    reused: list[str] = []
-    n = len(dataset)
-    rate = sample_rate(options, n)
-    manifest = _run("manifest", lambda: run_manifest(work, dataset), timings, reused)
-    embed = _run(
-        "embed", lambda: run_embed(work, manifest, dataset, backbone, options, rate, beam_options), timings, reused
-    )
-
-    failures = bad_images(embed)
-    good = np.ones(n, bool)
-    good[[row["index"] for row in failures]] = False
-    all_rows = None
-    if options.dedup is not None or options.policy == "coreset" or options.save_embeddings:
-        indices, rows = read_embeddings(matching(embed.file("embeddings*.tfrecord")), embed.info()["dim"])
-        all_rows = np.zeros((n, rows.shape[1]), np.float32)
-        all_rows[indices] = rows
-        all_rows = all_rows[good]
-    kept_dataset = dataset.subset(good) if not good.all() else dataset
-    positions = np.flatnonzero(good)
-    groups = []
-    if options.dedup is not None:
-        groups = duplicate_groups(scoring_features(all_rows, options), options.dedup)
-    representative = duplicate_of(groups, len(kept_dataset))
-    candidates = np.zeros(n, bool)
-    candidates[positions] = representative < 0
-    exact_fit = options.dedup is not None or options.policy == "coreset"  # every embedding is on the driver
-    fit = _run(
-        "cluster", lambda: run_fit(work, embed, options, good, candidates, all_rows if exact_fit else None), timings,
-        reused,
-    )  # fmt: skip
-    score = _run("score", lambda: run_score(work, embed, fit, options, beam_options), timings, reused)
-    scored, labels, distances = read_scores(score, n)
-    missing = good & ~scored
-    if missing.any():
-        raise EdgepruneError(f"beam: {int(missing.sum())} images have no score in {score.path}; rerun to redo it")
-    notes = list(fit.info()["notes"])
-    notes.append(f"runner beam: work dir {options.work_dir}; stages reused: {', '.join(reused) or 'none'}")
-    if failures:
-        shown = "; ".join(f"{row['name']} ({row['error'][:80]})" for row in failures[:3])
-        notes.append(
-            f"{len(failures)} images could not be read or decoded and are left out (listed in "
-            f"{embed.file('bad_images*.jsonl')}): {shown}"
-        )
-    if options.dedup is not None:
-        notes.append(
-            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
-            f"{int((representative >= 0).sum())} images dropped before pruning"
-        )
-    embeddings = all_rows if all_rows is not None else np.zeros((len(kept_dataset), 0), np.float32)
-    counts = {"cached": len(kept_dataset), "computed": 0} if "embed" in reused else {"cached": 0, "computed": n}
-    return kept_dataset, Scored(
-        embeddings, labels[good], distances[good], representative < 0, representative, groups,
-        int(fit.info()["k"]), backbone, counts, notes,
-    )  # fmt: skip
-
-
-def _run(name: str, run, timings: dict[str, float], reused: list[str]) -> Stage:
-    """Run one stage, timing it and noting when its finished folder was reused."""
-    started = time.perf_counter()
-    stage = run()
-    elapsed = time.perf_counter() - started
-    if stage.reused:
-        reused.append(name)
-    timings[name] = timings.get(name, 0.0) + elapsed
-    return stage

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cluster.base import nearest_prototype
+from ..cluster.base import nearest_prototype
 
 
 def l2_normalize(X: np.ndarray, *, eps: float = 1e-12) -> np.ndarray:

@@ -1,8 +1,8 @@
 import numpy as np
 
+from edgeprune.curation.outputs import export_folders
+from edgeprune.curation.score import rank_in_cluster
 from edgeprune.datasets import read_dataset
-from edgeprune.outputs import export_folders
-from edgeprune.score import rank_in_cluster
 
 
 def test_reference_folders_split_each_cluster_by_the_rule(tmp_path, digits_coco):

@@ -64,7 +64,7 @@ def test_beam_keeps_what_local_keeps_on_bccd(curate, bccd, tmp_path):
 
 
 def test_failed_stage_leaves_finished_ones_for_the_rerun(curate, digits_coco, monkeypatch, capsys):
-    from edgeprune.beam import curate as beam_curate
+    from edgeprune.curation.runners import beam_stages as beam_curate
 
     real = beam_curate._score_batch
 

@@ -15,7 +15,7 @@ import hashlib
 
 import numpy as np
 
-from .errors import EdgepruneError
+from ..errors import EdgepruneError
 from .score import l2_normalize
 
 _BLOCK_ROWS = 1024
@@ -26,7 +26,7 @@ class LeaderIndex:
     """The representatives so far, searchable for each query's most similar one (inner product of unit rows)."""
 
     def __init__(self, dim: int, *, use_faiss: bool | None = None) -> None:
-        from .cluster.kmeans import faiss_available
+        from ..cluster.kmeans import faiss_available
 
         self.use_faiss = faiss_available() if use_faiss is None else use_faiss
         self.ids: list[int] = []

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cluster import fit_prototypes
-from .cluster.autok import choose_k
+from ..cluster import fit_prototypes
+from ..cluster.autok import choose_k
 from .score import prototype_scores
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,76 @@
+"""Checks of a curation run's options and paths, before any work: a user mistake fails in a second, not after the
+embedding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..cluster.autok import AUTO_CHOICES, parse_k
+from ..errors import EdgepruneError
+from .objects import AGGREGATES, GROUPINGS
+from .select import POLICIES
+from .types import RUNNERS, CurateOptions
+
+
+def check_clusters(spec: str | int, n_images: int) -> None:
+    """Reject a bad ``--clusters`` value before any embedding work (auto values are resolved later)."""
+    if str(spec).strip().lower() not in AUTO_CHOICES:
+        parse_k(spec, n_images)
+
+
+def check_options(options: CurateOptions) -> None:
+    """Reject inconsistent level/aggregation/policy/runner settings before any work."""
+    if options.level not in ("image", "object"):
+        raise EdgepruneError(f"--level must be image or object, got {options.level!r}")
+    if options.aggregate not in AGGREGATES:
+        raise EdgepruneError(f"--aggregate must be one of {', '.join(AGGREGATES)}, got {options.aggregate!r}")
+    if options.object_clusters not in GROUPINGS:
+        raise EdgepruneError(
+            f"--object-clusters must be one of {', '.join(GROUPINGS)}, got {options.object_clusters!r}"
+        )
+    if options.crop_padding < 0 or options.min_crop_size < 0:
+        raise EdgepruneError("--crop-padding and --min-crop-size must not be negative")
+    if options.policy not in POLICIES:
+        raise EdgepruneError(f"unknown policy {options.policy!r}; choose one of {', '.join(POLICIES)}")
+    if options.policy == "coreset" and options.level == "object":
+        raise EdgepruneError("--policy coreset covers the image embedding space; use it with --level image")
+    if options.min_per_category < 0:
+        raise EdgepruneError(f"--min-per-category must not be negative, got {options.min_per_category}")
+    check_runner(options)
+
+
+def check_runner(options: CurateOptions) -> None:
+    """``--runner beam``: Beam installed, a work dir, valid ``--beam-options``, an image-level run on a backbone."""
+    if options.runner not in RUNNERS:
+        raise EdgepruneError(f"--runner must be {' or '.join(RUNNERS)}, got {options.runner!r}")
+    if options.runner == "local":
+        if options.beam_options or options.work_dir:
+            raise EdgepruneError("--beam-options and --work-dir apply to --runner beam only")
+        return
+    from ..beam.options import pipeline_options
+
+    if not options.work_dir:
+        raise EdgepruneError("--runner beam needs --work-dir (a local path or a Beam filesystem URI such as gs://...)")
+    if options.level == "object":
+        raise EdgepruneError("--level object runs on one machine only; use --runner local")
+    if options.embeddings is not None:
+        raise EdgepruneError("--embeddings reads one file on one machine; use --runner local")
+    if options.sample_per_cluster < 1:
+        raise EdgepruneError(f"--sample-per-cluster must be at least 1, got {options.sample_per_cluster}")
+    pipeline_options(options.beam_options)
+
+
+def curate_inputs(path: Path | str, options: CurateOptions) -> list[tuple[str, Path | str | None]]:
+    """The paths a curate run reads (or keeps, as its caches), named as the options name them."""
+    from ..embed.cache import default_cache_root
+
+    work_dir = options.work_dir if options.work_dir and "://" not in options.work_dir else None
+    return [
+        ("the dataset", path),
+        ("--images", options.images_dir),
+        ("--label-map", options.label_map),
+        ("--embeddings", options.embeddings),
+        ("--map-categories", options.map_categories if Path(str(options.map_categories)).is_file() else None),
+        ("--cache-dir", options.cache_dir or default_cache_root()),
+        ("--work-dir", work_dir),
+    ]

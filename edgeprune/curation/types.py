@@ -1,0 +1,114 @@
+"""The options and result types of a curation run: a leaf that imports no stage and no runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SELFSUP = "selfsup"  # --backbone selfsup: edgeprune's self-supervised backbone, pretrained on the dataset
+RUNNERS = ("local", "beam")
+
+
+@dataclass
+class CurateOptions:
+    """Every curate option; the CLI fills it from its arguments (keys equal the argument names)."""
+
+    out: Path
+    keep: float = 0.5
+    policy: str = "hard"
+    per_cluster: bool = True
+    method: str = "kmeans"
+    clusters: str = "10"
+    seed: int = 0
+    backbone: str = SELFSUP
+    image_size: int | None = None
+    preprocess: str = "unit"
+    normalize: bool = True
+    center: bool = True
+    batch_size: int = 64
+    cache_dir: Path | None = None
+    format: str | None = None
+    images_dir: Path | None = None
+    split: str | None = None
+    label_map: Path | None = None
+    map_categories: str | None = None  # merge/rename/drop classes after reading (datasets/mapping.py)
+    out_format: str | None = None
+    overwrite: bool = False
+    write_dropped: bool = False
+    save_embeddings: bool = False
+    export_folders: str | None = None
+    image_mode: str = "copy"
+    drop_invalid_boxes: bool = False
+    pretrain_steps: int | None = None
+    dedup: float | None = None
+    level: str = "image"
+    object_clusters: str = "category"
+    aggregate: str = "mean"
+    crop_padding: float = 0.1
+    min_crop_size: float = 32.0
+    min_per_category: int = 0
+    exact: bool = False
+    embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
+    map_points: int = 5000  # images in the report's embedding map (subsampled above; 0: no map)
+    runner: str = "local"  # local, or beam (curation/runners/beam.py: the stages as Apache Beam pipelines)
+    beam_options: str | None = None  # Beam pipeline flags, e.g. "--runner=DataflowRunner --project=p"
+    work_dir: str | None = None  # beam: stage outputs, a local path or a Beam filesystem URI; reruns resume
+    sample_per_cluster: int = 256  # beam: k-means sample size per centroid
+    progress: bool = True
+
+
+@dataclass
+class CurateResult:
+    """What a curate run did, for the summary screen and ``summary.json``."""
+
+    out: Path
+    images_before: int
+    images_after: int
+    boxes_before: int
+    boxes_after: int
+    clusters: int
+    output_format: str
+    backbone: str
+    embeddings_cached: int
+    embeddings_computed: int
+    invalid_boxes: int
+    duplicates_dropped: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    label_ids: dict[int, int] = field(default_factory=dict)  # category id -> TFRecord label id, where renumbered
+    runner: str = "local"
+
+
+@dataclass
+class Clustering:
+    """One level's fit-and-score result: a cluster and a distance per image (aggregated from the crops at object
+    level), the number of clusters and what to tell the user."""
+
+    labels: np.ndarray
+    distances: np.ndarray
+    k: int
+    notes: list[str]
+    crops: object = None  # object level: the Crops table
+    objects: object = None  # object level: the ObjectClusters
+
+
+@dataclass
+class Scored:
+    """What a runner hands to selection, the writers and the report: a score (distance) and a cluster per image,
+    and the context they need."""
+
+    embeddings: np.ndarray  # image embeddings (empty at object level without --dedup)
+    labels: np.ndarray  # cluster per image
+    distances: np.ndarray  # score per image: distance to the nearest prototype (aggregated at object level)
+    candidates: np.ndarray  # False for near-duplicates dropped before clustering
+    representative: np.ndarray  # the image each duplicate duplicates, -1 otherwise
+    groups: list[list[int]]
+    k: int
+    backbone: object
+    cache_counts: dict[str, int]
+    notes: list[str]
+    crops: object = None  # object level: the Crops table
+    objects: object = None  # object level: the ObjectClusters
+    crop_embeddings: np.ndarray | None = None  # object level: one row per crop

@@ -1,0 +1,53 @@
+"""The write stage: the pruned (and dropped) dataset in the input's format or ``--out-format``, and the tables
+beside it (``scores.csv``, ``objects.csv``, ``embeddings.npz``, the cluster folders). Everything lands in the
+temporary output directory; the caller renames it into place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets.tfrecord import renumbered_label_ids
+from .embed import save_embeddings
+from .outputs import export_folders, write_object_scores, write_scores
+from .types import CurateOptions, Scored
+
+
+def write_datasets(tmp: Path, dataset, kept: np.ndarray, options: CurateOptions, write) -> tuple[str, dict, list]:
+    """``pruned/`` (and ``dropped/`` with ``--write-dropped``) through ``write(dataset, out_dir, format=)``, the
+    runner's dataset writer. Returns ``(output format, renumbered TFRecord label ids, notes)``."""
+    output_format = write(dataset.subset(kept), tmp / "pruned", format=options.out_format)
+    renumbered = renumbered_label_ids(dataset, output_format)
+    notes = []
+    if renumbered:
+        notes.append(
+            "TFRecord label ids are 1..N (0 is background): category ids renumbered "
+            + ", ".join(f"{old}->{new}" for old, new in renumbered.items())
+        )
+    if options.write_dropped:
+        write(dataset.subset(~kept), tmp / "dropped", format=options.out_format)
+    return output_format, renumbered, notes
+
+
+def write_tables(
+    tmp: Path, dataset, scored: Scored, kept: np.ndarray, ranks: np.ndarray, options: CurateOptions, image_mode
+) -> None:
+    """``scores.csv`` always; ``objects.csv`` at object level; ``embeddings.npz`` and the cluster folders when
+    asked (folders place images with ``image_mode``, a mode name or the runner's deferred copier)."""
+    write_scores(tmp / "scores.csv", dataset, scored.labels, scored.distances, ranks, kept, scored.representative)
+    if scored.objects is not None:
+        write_object_scores(tmp / "objects.csv", dataset, scored.crops, scored.objects, kept)
+    if options.save_embeddings:
+        save_embeddings(tmp / "embeddings.npz", dataset, scored.embeddings, scored.crops, scored.crop_embeddings)
+    if options.export_folders:
+        candidates = scored.candidates
+        export_folders(
+            tmp / "folders",
+            dataset.subset(candidates),
+            scored.labels[candidates],
+            ranks[candidates],
+            keep=options.keep,
+            which=options.export_folders,
+            image_mode=image_mode,
+        )
