@@ -10,6 +10,9 @@ The Python API mirrors the command line (keyword names are the options' names wi
     leaks = edgeprune.find_leaks("data/voc", out="leaks", splits=["train", "val"])
     print(leaks.flagged, "of", leaks.checked)
 
+    split = edgeprune.split("data/voc", out="splits", ratios=[0.8, 0.1, 0.1], groups="clips.csv")
+    print(split.images, split.leaks)
+
     kept = edgeprune.prune(X, fraction=0.3, mode="hard")  # any sample matrix
 """
 
@@ -21,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .curation import CurateResult
     from .leaks import LeakResult
+    from .splits import SplitResult
 
 __version__ = "0.1.0"
-__all__ = ["curate", "find_leaks", "prune"]
+__all__ = ["curate", "find_leaks", "prune", "split"]
 
 
 def curate(path: str | Path, *, out: str | Path, **options: Any) -> CurateResult:
@@ -53,6 +57,18 @@ def find_leaks(path: str | Path, *, out: str | Path, **options: Any) -> LeakResu
     from .leaks import find_leaks as run
 
     return run(path, _options(LeakOptions, out=Path(out), **options))
+
+
+def split(path: str | Path, *, out: str | Path, **options: Any) -> SplitResult:
+    """Split the dataset at ``path`` into leak-free, stratified splits under ``out``, as ``edgeprune split`` does.
+
+    ``options`` are :class:`edgeprune.splits.SplitOptions` fields: ``ratios`` (``[0.8, 0.1, 0.1]``), ``names``,
+    ``groups`` (a CSV of ``image,group``), ``threshold`` (cosine, 0.95), ``seed``, ``out_format``, ``backbone`` or
+    ``embeddings`` and the rest.
+    """
+    from .splits import SplitOptions, split_dataset
+
+    return split_dataset(path, _options(SplitOptions, out=Path(out), **options))
 
 
 def _options(options_class, **values: Any):

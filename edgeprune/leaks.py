@@ -205,6 +205,13 @@ def find_leaks(path: Path | str, options: LeakOptions) -> LeakResult:
         for name, dataset in splits:
             check_apart(out, dataset_inputs(dataset, f"split {name}"), flag=flag)
     timings["read"] = time.perf_counter() - started
+    return search_splits(splits, options, timings)
+
+
+def search_splits(splits: list[tuple[str, object]], options: LeakOptions, timings: dict | None = None) -> LeakResult:
+    """The leak search on splits already read (earliest first): embed, flag each later image whose nearest earlier
+    image is an exact copy or within ``options.threshold``, and write the report into ``options.out``."""
+    timings = {} if timings is None else timings
     matrices, backbone = _embed_all(splits, options, timings)
     started = time.perf_counter()
     everything = np.concatenate(matrices)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
 
 from ..errors import EdgepruneError
 
@@ -52,8 +53,10 @@ def check_input(X: np.ndarray, n_clusters: int) -> np.ndarray:
     return X
 
 
-class PrototypeClusterer:
-    """Mixin for estimators that end with ``cluster_centers_``: ``transform``, ``predict``, ``fit_predict``."""
+class PrototypeClusterer(ClusterMixin, BaseEstimator):
+    """A scikit-learn clusterer that ends with ``cluster_centers_``: ``transform``, ``predict``, ``fit_predict``,
+    and ``get_params``/``set_params``/``clone`` from :class:`~sklearn.base.BaseEstimator` (every ``__init__``
+    argument is stored under its own name)."""
 
     cluster_centers_: np.ndarray
 

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .iterative import IterativeClusterer, fuzzy_memberships, initial_centers, squared_distances64, weighted_centers
+from .iterative import (
+    IterativeClusterer,
+    estimator,
+    fuzzy_memberships,
+    initial_centers,
+    squared_distances64,
+    weighted_centers,
+)
 
 
+@estimator
 class HCM(IterativeClusterer):
     """Hard c-means (Lloyd). Empty clusters are re-seeded at the sample farthest from its prototype."""
 
@@ -32,20 +40,11 @@ class HCM(IterativeClusterer):
         self.cluster_centers_, _ = self._iterate(X, previous.copy(), update)
 
 
+@estimator
 class FCM(IterativeClusterer):
     """Fuzzy c-means with fuzzifier ``m`` (default 2): memberships ``u_`` (rows sum to 1)."""
 
-    def __init__(
-        self,
-        n_clusters: int = 8,
-        *,
-        m: float = 2.0,
-        max_iter: int = 1000,
-        tol: float = 1e-3,
-        random_state: int | None = 0,
-    ) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.m = m
+    m: float = 2.0
 
     def _run(self, X: np.ndarray) -> None:
         if self.m <= 1:
@@ -61,6 +60,7 @@ class FCM(IterativeClusterer):
         self.u_ = fuzzy_memberships(squared_distances64(X, centers), self.m)
 
 
+@estimator
 class FCMInit(FCM):
     """k-means prototypes, then FCM memberships ``u_`` computed from them (no further iteration)."""
 

@@ -19,7 +19,7 @@ class GrowingNeuralGas(PrototypeClusterer):
 
     After ``fit``: ``cluster_centers_`` are the nodes, ``edges_`` the (i, j) pairs of the graph, ``components_``
     the component of each node, ``n_components_`` their number, ``labels_`` the component of each sample's
-    nearest node.
+    nearest node, as :meth:`predict` gives it (``transform`` is the distance to each node).
     """
 
     def __init__(
@@ -79,8 +79,12 @@ class GrowingNeuralGas(PrototypeClusterer):
         self.n_components_, self.components_ = connected_components(adjacency, directed=False)
         self.cluster_centers_ = weights[nodes].astype(np.float32)
         self.edges_ = np.argwhere(np.triu(ages[np.ix_(nodes, nodes)] >= 0))
-        self.labels_ = self.components_[nearest_prototype(X.astype(np.float32), self.cluster_centers_)[0]]
+        self.labels_ = self.predict(X)
         return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The connected component (the cluster) of each sample's nearest node; on the training data, ``labels_``."""
+        return self.components_[nearest_prototype(np.asarray(X, np.float32), self.cluster_centers_)[0]]
 
     def _insert(self, weights, errors, active, ages) -> None:
         q = np.flatnonzero(active)[errors[active].argmax()]

@@ -7,6 +7,7 @@ product, memberships from them elementwise, and prototypes as a weighted mean ``
 from __future__ import annotations
 
 import logging
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
@@ -59,16 +60,22 @@ def prototypes_collapsed(X: np.ndarray, centers: np.ndarray, *, relative: float 
     return bool(gaps.min() < relative * max(spread, EPS))
 
 
-class IterativeClusterer(PrototypeClusterer):
-    """Alternating optimisation with a tolerance on prototype movement; subclasses implement ``_run``."""
+def estimator(cls):
+    """Make ``cls``'s annotated parameters its keyword-only ``__init__`` arguments, stored under their own names as
+    scikit-learn expects (``get_params`` reads the generated signature); repr and equality stay scikit-learn's."""
+    return dataclass(cls, kw_only=True, repr=False, eq=False)
 
-    def __init__(
-        self, n_clusters: int = 8, *, max_iter: int = 1000, tol: float = 1e-3, random_state: int | None = 0
-    ) -> None:
-        self.n_clusters = n_clusters
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
+
+@dataclass(repr=False, eq=False)
+class IterativeClusterer(PrototypeClusterer):
+    """Alternating optimisation with a tolerance on prototype movement; subclasses declare their parameters (with
+    :func:`estimator`) and implement ``_run``, the update rules over the shared loop :meth:`_iterate`."""
+
+    n_clusters: int = 8
+    _: KW_ONLY
+    max_iter: int = 1000
+    tol: float = 1e-3
+    random_state: int | None = 0
 
     def _converged(self, old: np.ndarray, new: np.ndarray) -> bool:
         return float(np.linalg.norm(new - old, axis=1).max()) <= self.tol

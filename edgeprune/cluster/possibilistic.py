@@ -22,6 +22,7 @@ from .fuzzy import FCM
 from .iterative import (
     EPS,
     IterativeClusterer,
+    estimator,
     fuzzy_memberships,
     possibilistic_scale,
     squared_distances64,
@@ -60,21 +61,12 @@ def pcm_typicality(d2: np.ndarray, eta: np.ndarray, m: float) -> np.ndarray:
     return 1.0 / (1.0 + (d2 / eta[None, :]) ** (1.0 / (m - 1.0)))
 
 
+@estimator
 class PCM(_FromFCM):
     """Possibilistic c-means (m=2, K=1): ``t_`` typicalities, ``eta_`` cluster scales."""
 
-    def __init__(
-        self,
-        n_clusters: int = 8,
-        *,
-        m: float = 2.0,
-        k: float = 1.0,
-        max_iter: int = 1000,
-        tol: float = 1e-3,
-        random_state: int | None = 0,
-    ) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.m, self.k = m, k
+    m: float = 2.0
+    k: float = 1.0
 
     def _run(self, X: np.ndarray) -> None:
         centers = self._start(X)
@@ -84,21 +76,12 @@ class PCM(_FromFCM):
         )
 
 
+@estimator
 class FPCM(_FromFCM):
     """Fuzzy-possibilistic c-means (m=2, eta=2): ``u_`` sums to 1 over clusters, ``t_`` to 1 over samples."""
 
-    def __init__(
-        self,
-        n_clusters: int = 8,
-        *,
-        m: float = 2.0,
-        eta: float = 2.0,
-        max_iter: int = 1000,
-        tol: float = 1e-3,
-        random_state: int | None = 0,
-    ) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.m, self.eta = m, eta
+    m: float = 2.0
+    eta: float = 2.0
 
     def _typicality(self, d2: np.ndarray) -> np.ndarray:
         inverse = np.maximum(d2, EPS) ** (-1.0 / (self.eta - 1.0))
@@ -113,24 +96,15 @@ class FPCM(_FromFCM):
         )
 
 
+@estimator
 class PFCM(_FromFCM):
     """Possibilistic-fuzzy c-means (m=2, eta=2, a=2, b=2, K=1): weights ``a u^m + b t^eta``."""
 
-    def __init__(
-        self,
-        n_clusters: int = 8,
-        *,
-        m: float = 2.0,
-        eta: float = 2.0,
-        a: float = 2.0,
-        b: float = 2.0,
-        k: float = 1.0,
-        max_iter: int = 1000,
-        tol: float = 1e-3,
-        random_state: int | None = 0,
-    ) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.m, self.eta, self.a, self.b, self.k = m, eta, a, b, k
+    m: float = 2.0
+    eta: float = 2.0
+    a: float = 2.0
+    b: float = 2.0
+    k: float = 1.0
 
     def _typicality(self, d2: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + (self.b * d2 / self.gamma_[None, :]) ** (1.0 / (self.eta - 1.0)))
@@ -146,6 +120,7 @@ class PFCM(_FromFCM):
         )
 
 
+@estimator
 class IPCM(_FromFCM):
     """Improved PCM (Zhang & Leung, first algorithm; m_f=2, m_p=2, K=2).
 
@@ -154,20 +129,14 @@ class IPCM(_FromFCM):
     from the FCM partition, then re-estimated from the first stage's ``u^mf t^mp``.
     """
 
-    def __init__(
-        self,
-        n_clusters: int = 8,
-        *,
-        m_f: float = 2.0,
-        m_p: float = 2.0,
-        k: float = 2.0,
-        max_iter: int = 1000,
-        tol: float = 1e-3,
-        random_state: int | None = 0,
-    ) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.m_f, self.m_p, self.k = m_f, m_p, k
-        self.m = m_f
+    m_f: float = 2.0
+    m_p: float = 2.0
+    k: float = 2.0
+
+    @property
+    def m(self) -> float:
+        """The fuzzifier of the FCM start: ``m_f``."""
+        return self.m_f
 
     def _step(self, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = pcm_typicality(d2, self.eta_, self.m_p)
@@ -186,6 +155,7 @@ class IPCM(_FromFCM):
         self.cluster_centers_, _, (self.u_, self.t_) = self._alternate(X, centers, self._step, weights)
 
 
+@estimator
 class IPCM2(_FromFCM):
     """Improved PCM, second algorithm (Zhang & Leung; m_f=2, m_p=2): exponential typicality.
 
@@ -193,19 +163,13 @@ class IPCM2(_FromFCM):
     prototypes are weighted by ``u^mf t``. Two stages of gamma, as for IPCM.
     """
 
-    def __init__(
-        self,
-        n_clusters: int = 8,
-        *,
-        m_f: float = 2.0,
-        m_p: float = 2.0,
-        max_iter: int = 1000,
-        tol: float = 1e-3,
-        random_state: int | None = 0,
-    ) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.m_f, self.m_p = m_f, m_p
-        self.m = m_f
+    m_f: float = 2.0
+    m_p: float = 2.0
+
+    @property
+    def m(self) -> float:
+        """The fuzzifier of the FCM start: ``m_f``."""
+        return self.m_f
 
     def _step(self, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = np.exp(-d2 / self.gamma_[None, :])
@@ -236,6 +200,7 @@ def graded_memberships(d2: np.ndarray, beta: float, alpha: float) -> tuple[np.nd
     return log_v - log_kappa[:, None], log_v
 
 
+@estimator
 class BGPC(_FromFCM):
     """Basic graded possibilistic clustering (a_f=0.8, b_f=0.004, at most 100 iterations).
 
@@ -245,18 +210,9 @@ class BGPC(_FromFCM):
     leaves the model's [0, 1] range; this one stays inside it.
     """
 
-    def __init__(
-        self,
-        n_clusters: int = 8,
-        *,
-        a_f: float = 0.8,
-        b_f: float = 0.004,
-        max_iter: int = 100,
-        tol: float = 1e-3,
-        random_state: int | None = 0,
-    ) -> None:
-        super().__init__(n_clusters, max_iter=max_iter, tol=tol, random_state=random_state)
-        self.a_f, self.b_f = a_f, b_f
+    a_f: float = 0.8
+    b_f: float = 0.004
+    max_iter: int = 100
 
     def _schedule(self, iteration: int) -> tuple[float, float]:
         progress = min(1.0, (iteration - 1) / max(self.max_iter - 1, 1))

@@ -1,7 +1,7 @@
 """Curation as a pipeline of stages, one module each, in the order they run:
 
 ``types`` (options and results, a leaf) → ``checks`` → read (``run.read_for_curation``) → ``embed`` → ``dedup`` →
-``fit`` (with ``objects`` at object level) → ``score`` → ``choose`` (over the pure policies of ``select``) →
+``fit`` (with ``objects`` at object level) → ``score`` → ``selection`` (over the pure policies of ``select``) →
 ``write`` (with ``outputs``) → ``report``. ``runners`` holds the engines (local, Beam) that run embed-to-score;
 ``run.curate`` is the entry that checks the options, picks the runner and hands back a :class:`CurateResult`.
 See ARCHITECTURE.md.
@@ -20,7 +20,7 @@ def __getattr__(name: str):
 
         return curate
     if name == "choose":
-        from .choose import choose
+        from .selection import choose
 
         return choose
     if name == "score_dataset":

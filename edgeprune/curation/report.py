@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .choose import global_cut
 from .embed import backbone_name
 from .features import option_features
+from .selection import global_cut
 from .types import CurateOptions, Scored
 
 

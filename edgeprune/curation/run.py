@@ -17,11 +17,11 @@ from ..atomic import atomic_output_dir, check_output_dir
 from ..datasets import check_boxes, read_with_options
 from ..input_guard import check_apart, dataset_inputs
 from .checks import check_clusters, check_options, curate_inputs
-from .choose import choose, ranks
 from .embed import backbone_name
 from .report import curate_settings, write_curate_report
 from .runners import make_runner
 from .select import check_keep
+from .selection import choose, ranks
 from .types import CurateOptions, CurateResult, Scored
 from .write import write_datasets, write_tables
 

@@ -23,10 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..curation import SELFSUP, CurateOptions
-from ..curation.choose import choose
+from ..curation import SELFSUP, CurateOptions, choose, score_dataset
 from ..curation.dedup import shared_content
-from ..curation.runners.local import score_dataset
 from ..datasets import read_dataset
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs

@@ -87,3 +87,32 @@ def test_high_dimensional_fcm_collapse_is_detected():
     assert make_clusterer("fcm", 5).fit(X).collapsed_
     assert not make_clusterer("hcm", 5).fit(X).collapsed_
     assert not make_clusterer("fcm", 4).fit(make_blobs(400, n_features=4, centers=4, random_state=0)[0]).collapsed_
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_scikit_learn_estimator_contract(blobs, name):
+    """get_params/set_params/clone work and a clone fits to the same prototypes: every method is a real
+    scikit-learn clusterer."""
+    from sklearn.base import clone, is_classifier
+
+    X, _ = blobs
+    estimator = make_clusterer(name, 3, random_state=1)
+    params = estimator.get_params()
+    assert params["n_clusters"] == 3 and params["random_state"] == 1
+    twin = clone(estimator).set_params(random_state=1)
+    assert twin.get_params() == params and not is_classifier(twin)
+    np.testing.assert_allclose(estimator.fit(X).cluster_centers_, twin.fit(X).cluster_centers_)
+    np.testing.assert_array_equal(estimator.fit_predict(X), estimator.predict(X))
+    assert "n_clusters=3" in repr(estimator)
+
+
+def test_gng_predict_agrees_with_its_labels(blobs):
+    from sklearn.base import clone
+
+    from edgeprune.cluster.gng import GrowingNeuralGas
+
+    X, _ = blobs
+    gng = GrowingNeuralGas(random_state=0, max_samples=500).fit(X)
+    np.testing.assert_array_equal(gng.predict(X), gng.labels_)
+    assert gng.labels_.max() < gng.n_components_
+    assert clone(gng).get_params() == gng.get_params()

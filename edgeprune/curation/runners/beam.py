@@ -2,7 +2,7 @@
 
 Reading the annotations, fitting the prototypes, selection and the report run on the driver; decoding, embedding,
 scoring and copying the kept images run on the Beam workers (:mod:`.beam_stages`, :mod:`edgeprune.beam.write`).
-Selection is the same :func:`edgeprune.curation.choose.choose` on the score table, so every image-level policy
+Selection is the same :func:`edgeprune.curation.selection.choose` on the score table, so every image-level policy
 works. Dedup, ``coreset`` and ``--save-embeddings`` also need every embedding on the driver, which then reads them
 from the embed stage's shards.
 """

@@ -1,0 +1,309 @@
+"""``edgeprune split``: train/val/test splits that no near-copy crosses, stratified by category.
+
+1. Images are grouped transitively: two images share a group when their embeddings are within ``--threshold``
+   cosine similarity (the features and threshold ``edgeprune leaks`` uses), when their files are byte-identical, or
+   when ``--groups FILE`` (a CSV of ``image,group``, e.g. a video or clip id) puts them together. Groups are the
+   connected components of those links, so no chain of near-copies crosses a split.
+2. Groups go to splits by iterative stratification (Sechidis, Tsoumakas & Vlahavas, "On the stratification of
+   multi-label data", ECML PKDD 2011), with a group in place of an example: the rarest category first, each group to
+   the split that most wants that category, ties to the split that most wants images, then by the seed.
+3. Each split is written in the input's format (or ``--out-format``) under ``--out/<name>/``, atomically, and read
+   back by edgeprune's readers for the leak search of ``edgeprune leaks``, whose report lands in
+   ``--out/leak_check/``: it must find no leak at the threshold used.
+
+The result depends on ``--seed`` and the images, never on the order in which files are listed: images are sorted
+by file name first.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_output_dir, check_output_dir
+from .errors import EdgepruneError
+from .input_guard import check_apart, dataset_inputs
+
+log = logging.getLogger(__name__)
+DEFAULT_NAMES = {2: ["train", "val"], 3: ["train", "val", "test"]}
+
+
+@dataclass
+class SplitOptions:
+    """split settings (keys equal the CLI options)."""
+
+    out: Path
+    ratios: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    names: list[str] | None = None  # default: train,val(,test)
+    groups: Path | None = None  # CSV: image,group
+    threshold: float = 0.95
+    seed: int = 0
+    out_format: str | None = None
+    backbone: str = "selfsup"
+    image_size: int | None = None
+    preprocess: str = "unit"
+    batch_size: int = 64
+    cache_dir: Path | None = None
+    embeddings: Path | None = None
+    pretrain_steps: int | None = None
+    format: str | None = None
+    split: str | None = None  # read one split of the input (e.g. trainval)
+    images_dir: Path | None = None
+    label_map: Path | None = None
+    map_categories: str | None = None
+    image_mode: str = "copy"
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class SplitResult:
+    """What a split run did, for the summary screen and ``summary.json``."""
+
+    out: Path
+    images: dict[str, int]
+    boxes: dict[str, int]
+    groups: int
+    largest_group: int
+    linked_images: int  # images in a group of two or more
+    share_gap: dict[str, float]  # largest |category share in split - share in whole|, percentage points
+    leaks: int
+    output_format: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The summary screen."""
+        total = sum(self.images.values())
+        out = [f"edgeprune split: {total} images in {self.groups} groups (largest {self.largest_group})"]
+        for name, count in self.images.items():
+            out.append(
+                f"  {name:<8} {count:>6} images ({count / max(total, 1):.1%})  {self.boxes[name]:>7} boxes  "
+                f"category shares within {self.share_gap[name]:.1f} points of the whole"
+            )
+        out.append(f"  leak check: {self.leaks} leaks at the threshold used")
+        return out + [f"  note: {note}" for note in self.notes]
+
+
+def check_options(options: SplitOptions) -> list[str]:
+    """Reject bad ratios, names or threshold before any work; returns the split names."""
+    ratios = options.ratios
+    if len(ratios) < 2 or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        shown = ",".join(f"{r:g}" for r in ratios)
+        raise EdgepruneError(f"--ratios must be two or more positive shares that sum to 1, got {shown}")
+    names = options.names or DEFAULT_NAMES.get(len(ratios)) or [f"split{i}" for i in range(len(ratios))]
+    if len(names) != len(ratios) or len(set(names)) != len(names):
+        raise EdgepruneError(f"--names must give {len(ratios)} distinct names, got {','.join(names)}")
+    if not 0.0 < options.threshold <= 1.0:
+        raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
+    return names
+
+
+def read_groups(path: Path, file_names: list[str]) -> dict[str, str]:
+    """``image -> group`` from a CSV with ``image`` and ``group`` columns; images are file names as the dataset
+    lists them. An unknown image or a missing column is an error naming the file and line."""
+    known = set(file_names)
+    groups: dict[str, str] = {}
+    try:
+        with Path(path).open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"image", "group"} <= set(reader.fieldnames):
+                raise EdgepruneError(f"{path}: needs a header with 'image' and 'group' columns")
+            for line, row in enumerate(reader, 2):
+                image, group = (row["image"] or "").strip(), (row["group"] or "").strip()
+                if image not in known:
+                    raise EdgepruneError(f"{path}:{line}: image {image!r} is not in the dataset")
+                if not group:
+                    raise EdgepruneError(f"{path}:{line}: image {image!r} has an empty group")
+                groups[image] = group
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EdgepruneError(f"{path}: cannot read the groups file ({exc})") from None
+    return groups
+
+
+def link_groups(features: np.ndarray, hashes: list[str], given: list[str | None], threshold: float) -> np.ndarray:
+    """The group of every image: connected components of near-copy links (cosine >= ``threshold`` on
+    ``features``), byte-identical files and shared ``given`` group names."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from .curation.dedup import near_copy_components
+
+    n = len(features)
+    near = near_copy_components(features, threshold)
+    keys = [("near", near), ("hash", hashes), ("given", given)]
+    rows, cols = [], []
+    for kind, values in keys:
+        first: dict = {}
+        for index, value in enumerate(values):
+            if value is None:
+                continue
+            anchor = first.setdefault((kind, value if kind != "near" else int(value)), index)
+            if anchor != index:
+                rows.append(anchor)
+                cols.append(index)
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def assign_groups(group_of: np.ndarray, box_counts: np.ndarray, ratios: list[float], seed: int) -> np.ndarray:
+    """Iterative stratification over groups: the split index of every image. ``box_counts[i, c]``: boxes of
+    category ``c`` in image ``i``."""
+    n_groups = int(group_of.max()) + 1 if len(group_of) else 0
+    ratios_arr = np.asarray(ratios, np.float64)
+    sizes = np.bincount(group_of, minlength=n_groups).astype(np.float64)
+    counts = np.zeros((n_groups, box_counts.shape[1]), np.float64)
+    np.add.at(counts, group_of, box_counts)
+    want_images = ratios_arr * len(group_of)
+    want_boxes = ratios_arr[:, None] * counts.sum(axis=0)[None, :]
+    tie = np.random.default_rng(seed).random((n_groups, len(ratios)))
+    split_of_group = np.full(n_groups, -1, np.int64)
+    left = np.ones(n_groups, bool)
+    while left.any():
+        remaining = counts[left].sum(axis=0)
+        if remaining.any():
+            category = int(np.flatnonzero(remaining > 0)[remaining[remaining > 0].argmin()])  # rarest left
+            todo = np.flatnonzero(left & (counts[:, category] > 0))
+        else:
+            category, todo = None, np.flatnonzero(left)
+        for group in todo[np.argsort(-sizes[todo] - tie[todo, 0] * 1e-3, kind="stable")]:  # large groups first
+            category_want = want_boxes[:, category] if category is not None else np.zeros(len(ratios))
+            order = np.lexsort((tie[group], want_images, category_want))  # last key sorts first
+            chosen = int(order[-1])
+            split_of_group[group] = chosen
+            want_images[chosen] -= sizes[group]
+            want_boxes[chosen] -= counts[group]
+            left[group] = False
+    return split_of_group[group_of]
+
+
+def _embed(dataset, options: SplitOptions, timings: dict) -> tuple[np.ndarray, object]:
+    """Unit features of every image, as ``edgeprune leaks`` computes them (centred on the whole set), and the
+    backbone (None with ``--embeddings``)."""
+    from .curation import CurateOptions
+    from .curation.embed import embed_for_curation
+    from .curation.features import scoring_features
+
+    curate_options = CurateOptions(
+        out=options.out,
+        backbone=options.backbone,
+        image_size=options.image_size,
+        preprocess=options.preprocess,
+        batch_size=options.batch_size,
+        cache_dir=options.cache_dir,
+        embeddings=options.embeddings,
+        pretrain_steps=options.pretrain_steps,
+        seed=options.seed,
+        progress=options.progress,
+    )
+    embedded = embed_for_curation(dataset, curate_options, timings)
+    return scoring_features(embedded.images), embedded.backbone
+
+
+def share_gaps(box_counts: np.ndarray, split_of: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Per split, the largest difference (percentage points) between a category's share of the split's boxes and
+    its share of all boxes."""
+    whole = box_counts.sum(axis=0) / max(box_counts.sum(), 1)
+    gaps = {}
+    for index, name in enumerate(names):
+        part = box_counts[split_of == index].sum(axis=0)
+        gaps[name] = round(100 * float(np.abs(part / max(part.sum(), 1) - whole).max()), 2) if part.sum() else 0.0
+    return gaps
+
+
+def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
+    """Group, assign, write and leak-check; returns what was done."""
+    from .curation.dedup import content_hashes
+    from .curation.objects import box_counts as count_boxes
+    from .datasets import read_with_options
+
+    names = check_options(options)
+    check_output_dir(options.out, overwrite=options.overwrite)
+    named = [("the dataset", path), ("--groups", options.groups), ("--embeddings", options.embeddings)]
+    check_apart(options.out, named + [("--cache-dir", options.cache_dir)])
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    dataset = read_with_options(path, options)
+    check_apart(options.out, dataset_inputs(dataset))
+    # file-name order, so listing order never matters; the input's own split lists (VOC ImageSets) do not describe
+    # the new splits, so they are not written
+    extra = {key: value for key, value in dataset.extra.items() if key != "splits"}
+    images = sorted(dataset.images, key=lambda img: img.file_name)
+    dataset = dataclasses.replace(dataset, images=images, extra=extra)
+    if len(dataset) < len(names):
+        raise EdgepruneError(f"{path}: {len(dataset)} images cannot fill {len(names)} splits")
+    given_map = read_groups(options.groups, [img.file_name for img in dataset.images]) if options.groups else {}
+    timings["read"] = time.perf_counter() - started
+    features, backbone = _embed(dataset, options, timings)
+    started = time.perf_counter()
+    given = [given_map.get(img.file_name) for img in dataset.images]
+    group_of = link_groups(features, content_hashes(dataset), given, options.threshold)
+    boxes, _ = count_boxes(dataset)
+    split_of = assign_groups(group_of, boxes, options.ratios, options.seed)
+    timings["assign"] = time.perf_counter() - started
+    return _write(dataset, group_of, split_of, boxes, names, options, backbone, timings)
+
+
+def _write(dataset, group_of, split_of, boxes, names, options: SplitOptions, backbone, timings) -> SplitResult:
+    from .datasets import read_dataset, write_dataset
+    from .leaks import LeakOptions, search_splits
+
+    started = time.perf_counter()
+    sizes = np.bincount(group_of)
+    notes = []
+    empty = [name for index, name in enumerate(names) if not (split_of == index).any()]
+    if empty:
+        notes.append(f"splits left empty (one group is larger than their share): {', '.join(empty)}")
+    with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
+        output_format = ""
+        for index, name in enumerate(names):
+            output_format = write_dataset(
+                dataset.subset(split_of == index), tmp / name, format=options.out_format, image_mode=options.image_mode
+            )
+        with (tmp / "split.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["image", "split", "group", "group_size"])
+            for img, s, g in zip(dataset.images, split_of, group_of):
+                writer.writerow([img.file_name, names[s], int(g), int(sizes[g])])
+        written = [(name, read_dataset(tmp / name)) for name in names if name not in empty]
+        leak_options = LeakOptions(
+            out=tmp / "leak_check",
+            threshold=options.threshold,
+            backbone=backbone.handle if backbone is not None else options.backbone,  # the one the groups came from
+            image_size=backbone.image_size if backbone is not None else options.image_size,
+            preprocess=options.preprocess,
+            batch_size=options.batch_size,
+            cache_dir=options.cache_dir,
+            seed=options.seed,
+            progress=options.progress,
+            embeddings=options.embeddings,
+        )
+        leaks = search_splits(written, leak_options) if len(written) > 1 else None
+        if leaks is not None and leaks.flagged:
+            shown = "; ".join(f"{leak.image} ~ {leak.nearest} ({leak.similarity:.3f})" for leak in leaks.leaks[:3])
+            raise EdgepruneError(
+                f"the leak check found {leaks.flagged} leaks between the written splits ({shown}); nothing was written"
+            )
+        result = SplitResult(
+            options.out,
+            {name: int((split_of == i).sum()) for i, name in enumerate(names)},
+            {name: int(boxes[split_of == i].sum()) for i, name in enumerate(names)},
+            len(sizes),
+            int(sizes.max()) if len(sizes) else 0,
+            int((sizes[group_of] >= 2).sum()),
+            share_gaps(boxes, split_of, names),
+            leaks.flagged if leaks is not None else 0,
+            output_format,
+            timings,
+            notes,
+        )
+        timings["write"] = time.perf_counter() - started
+        (tmp / "summary.json").write_text(json.dumps(asdict(result), default=str, indent=2))
+    return result

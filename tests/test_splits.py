@@ -1,0 +1,120 @@
+"""``edgeprune split``: transitive near-copy groups never cross splits, user groups stay together, categories are
+stratified, the result is deterministic and independent of listing order, and bad input is one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from edgeprune.cli import main
+from edgeprune.datasets import read_dataset
+from edgeprune.splits import assign_groups, link_groups
+
+
+def _split(tmp_path, dataset, backbone, *extra, out="out"):
+    argv = ["-q", "split", str(dataset), "--out", str(tmp_path / out), "--backbone", str(backbone)]
+    argv += ["--image-size", "64", "--cache-dir", str(tmp_path / "cache"), *extra]
+    return main(argv), tmp_path / out
+
+
+def _assignment(out) -> dict[str, str]:
+    with (out / "split.csv").open() as fh:
+        return {row["image"]: row["split"] for row in csv.DictReader(fh)}
+
+
+def test_links_are_transitive():
+    a, b, c = np.array([1.0, 0.0]), np.array([np.cos(0.3), np.sin(0.3)]), np.array([np.cos(0.6), np.sin(0.6)])
+    far = np.array([-1.0, 0.0])
+    features = np.stack([a, b, c, far])  # a~b and b~c at 0.95 (cos 0.3 = 0.955), a and c are not (cos 0.6 = 0.825)
+    groups = link_groups(features, ["h0", "h1", "h2", "h3"], [None] * 4, 0.95)
+    assert groups[0] == groups[1] == groups[2] != groups[3]
+    same_file = link_groups(features, ["h0", "h1", "h2", "h0"], [None] * 4, 0.99)  # byte-identical: one group
+    assert same_file[0] == same_file[3] and len(set(same_file)) == 3
+    given = link_groups(features, ["h0", "h1", "h2", "h3"], ["v1", None, None, "v1"], 0.99)
+    assert given[0] == given[3] and len(set(given)) == 3
+
+
+def test_stratification_spreads_a_rare_category():
+    rng = np.random.default_rng(0)
+    boxes = np.zeros((200, 2), np.int64)
+    boxes[:, 0] = rng.integers(1, 4, 200)
+    boxes[rng.choice(200, 20, replace=False), 1] = 1  # a rare category in 20 images
+    split = assign_groups(np.arange(200), boxes, [0.8, 0.1, 0.1], seed=0)
+    assert np.abs(np.bincount(split, minlength=3) - [160, 20, 20]).max() <= 1  # boxes, not images, are balanced
+    assert np.bincount(split[boxes[:, 1] > 0], minlength=3).tolist() == [16, 2, 2]
+
+
+def test_bccd_split_has_no_leak_and_follows_the_ratios(tmp_path, bccd, tiny_backbone):
+    code, out = _split(tmp_path, bccd, tiny_backbone, "--threshold", "0.99")
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["leaks"] == 0 and sum(summary["images"].values()) == 364
+    splits = {name: read_dataset(out / name) for name in ("train", "val", "test")}
+    names = [{img.file_name for img in d.images} for d in splits.values()]
+    assert not (names[0] & names[1] or names[0] & names[2] or names[1] & names[2])
+    assert sum(len(n) for n in names) == 364
+    for name, share in (("train", 0.8), ("val", 0.1), ("test", 0.1)):
+        assert abs(len(splits[name]) / 364 - share) < 0.05
+    assert max(summary["share_gap"].values()) < 3.0  # category shares close to the whole
+    leak_summary = json.loads((out / "leak_check" / "summary.json").read_text())
+    assert leak_summary["flagged"] == 0 and leak_summary["checked"] == len(splits["val"]) + len(splits["test"])
+    assert not (out / "train" / "ImageSets").exists()  # the input's own split lists do not describe the new ones
+
+
+def test_near_copies_and_given_groups_stay_together_and_order_does_not_matter(tmp_path, digits_coco, pixel_backbone):
+    dataset = read_dataset(digits_coco)
+    planted = {img.file_name: img.extra["duplicate_of"] for img in dataset.images if "duplicate_of" in img.extra}
+    names = {img.id: img.file_name for img in dataset.images}
+    groups = tmp_path / "groups.csv"
+    groups.write_text("image,group\nscene_00000.jpg,clip1\nscene_00005.jpg,clip1\nscene_00009.jpg,clip1\n")
+    code, out = _split(tmp_path, digits_coco, pixel_backbone, "--threshold", "0.995", "--groups", str(groups))
+    assert code == 0
+    assignment = _assignment(out)
+    for copy, original in planted.items():
+        assert assignment[copy] == assignment[names[original]]
+    assert len({assignment[f"scene_0000{i}.jpg"] for i in (0, 5, 9)}) == 1
+    # the same images listed in reverse order: the same split
+    coco = json.loads((digits_coco / "annotations.json").read_text())
+    coco["images"].reverse()
+    reordered = tmp_path / "reordered"
+    reordered.mkdir()
+    (reordered / "images").symlink_to(digits_coco / "images")
+    (reordered / "annotations.json").write_text(json.dumps(coco))
+    code, again = _split(tmp_path, reordered, pixel_backbone, "--threshold", "0.995", "--groups", str(groups), out="o2")
+    assert code == 0 and _assignment(again) == assignment
+    code, other_seed = _split(tmp_path, digits_coco, pixel_backbone, "--threshold", "0.995", "--seed", "1", out="o3")
+    assert code == 0 and _assignment(other_seed) != assignment
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--ratios", "0.8,0.3"], "--ratios must be two or more positive shares that sum to 1"),
+        (["--names", "a,b"], "--names must give 3 distinct names"),
+        (["--groups", "GROUPS_UNKNOWN"], "image 'nope.jpg' is not in the dataset"),
+        (["--groups", "GROUPS_HEADER"], "needs a header with 'image' and 'group' columns"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, digits_coco, pixel_backbone, capsys, extra, message):
+    (tmp_path / "unknown.csv").write_text("image,group\nnope.jpg,g\n")
+    (tmp_path / "header.csv").write_text("file,clip\nscene_00000.jpg,g\n")
+    paths = {"GROUPS_UNKNOWN": str(tmp_path / "unknown.csv"), "GROUPS_HEADER": str(tmp_path / "header.csv")}
+    code, out = _split(tmp_path, digits_coco, pixel_backbone, *[paths.get(e, e) for e in extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_python_api_with_two_named_splits(tmp_path, digits_coco, pixel_backbone):
+    import edgeprune
+
+    result = edgeprune.split(
+        digits_coco, out=tmp_path / "api", ratios=[0.5, 0.5], names=["a", "b"], backbone=str(pixel_backbone),
+        image_size=64, cache_dir=str(tmp_path / "cache"), threshold=0.995, progress=False,
+    )  # fmt: skip
+    assert set(result.images) == {"a", "b"} and sum(result.images.values()) == 43 and result.leaks == 0
+    assert abs(result.images["a"] - result.images["b"]) <= 3
+    assert read_dataset(tmp_path / "api" / "a").format == "coco"
