@@ -86,7 +86,7 @@ class SplitResult:
         for name, count in self.images.items():
             out.append(
                 f"  {name:<8} {count:>6} images ({count / max(total, 1):.1%})  {self.boxes[name]:>7} boxes  "
-                f"category shares within {self.share_gap[name]:.1f} points of the whole"
+                f"category shares within {self.share_gap[name]:.2f} points of the whole"
             )
         out.append(f"  leak check: {self.leaks} leaks at the threshold used")
         return out + [f"  note: {note}" for note in self.notes]
