@@ -10,6 +10,9 @@ The Python API mirrors the command line (keyword names are the options' names wi
     leaks = edgeprune.find_leaks("data/voc", out="leaks", splits=["train", "val"])
     print(leaks.flagged, "of", leaks.checked)
 
+    picked = edgeprune.select("raw_frames/", out="next", budget=200, labeled="data/voc")
+    print(picked.picked, picked.out / "to_label")
+
     split = edgeprune.split("data/voc", out="splits", ratios=[0.8, 0.1, 0.1], groups="clips.csv")
     print(split.images, split.leaks)
 
@@ -24,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .curation import CurateResult
     from .leaks import LeakResult
+    from .next_batch import SelectResult
     from .splits import SplitResult
 
 __version__ = "0.1.0"
-__all__ = ["curate", "find_leaks", "prune", "split"]
+__all__ = ["curate", "find_leaks", "prune", "select", "split"]
 
 
 def curate(path: str | Path, *, out: str | Path, **options: Any) -> CurateResult:
@@ -57,6 +61,18 @@ def find_leaks(path: str | Path, *, out: str | Path, **options: Any) -> LeakResu
     from .leaks import find_leaks as run
 
     return run(path, _options(LeakOptions, out=Path(out), **options))
+
+
+def select(pool: str | Path, *, out: str | Path, budget: int, **options: Any) -> SelectResult:
+    """Pick the next ``budget`` images of ``pool`` to label into ``out``, as ``edgeprune select`` does.
+
+    ``options`` are :class:`edgeprune.next_batch.SelectOptions` fields: ``labeled`` (the set already labelled),
+    ``diversity`` (strength, 1), ``prototype`` (``"hard"``/``"easy"``) with ``prototype_strength`` (0),
+    ``threshold`` (near-copy cosine, 0.95), ``backbone`` or ``embeddings`` and the rest.
+    """
+    from .next_batch import SelectOptions, select_next
+
+    return select_next(pool, _options(SelectOptions, out=Path(out), budget=budget, **options))
 
 
 def split(path: str | Path, *, out: str | Path, **options: Any) -> SplitResult:

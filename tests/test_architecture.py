@@ -14,7 +14,14 @@ FLOORS = [
     ("entry", ["edgeprune.cli", "edgeprune.__init__", "edgeprune.__main__"]),
     (
         "commands",
-        ["edgeprune.scaling", "edgeprune.leaks", "edgeprune.splits", "edgeprune.array_api", "edgeprune.curation.run"],
+        [
+            "edgeprune.scaling",
+            "edgeprune.leaks",
+            "edgeprune.splits",
+            "edgeprune.next_batch",
+            "edgeprune.array_api",
+            "edgeprune.curation.run",
+        ],
     ),
     ("runners", ["edgeprune.curation.runners"]),
     ("stages", ["edgeprune.curation"]),

@@ -49,8 +49,11 @@ def embedding_map_png(
     max_points: int = MAX_POINTS,
     seed: int = 0,
     title: str = "Embedding map (PCA 50 + t-SNE)",
+    marks: tuple[str, str] = ("kept", "dropped"),
+    colour: str = "cluster",
 ) -> bytes:
-    """The map as PNG bytes; ``links`` are (image, image) pairs to join (duplicates, leaks)."""
+    """The map as PNG bytes; ``links`` are (image, image) pairs to join (duplicates, leaks); ``marks`` name the
+    ``kept`` (o) and other (x) points in the legend, ``colour`` what ``labels`` are."""
     import matplotlib.pyplot as plt
 
     indices, xy = project(features, max_points=max_points, seed=seed)
@@ -66,12 +69,12 @@ def embedding_map_png(
     colors = plt.get_cmap("tab20")(np.mod(labels, 20))
     ax.scatter(xy[kept, 0], xy[kept, 1], s=size, c=colors[kept], marker="o", linewidths=0, zorder=2)
     ax.scatter(xy[~kept, 0], xy[~kept, 1], s=size, c=colors[~kept], marker="x", linewidths=0.6, alpha=0.5, zorder=2)
-    ax.scatter([], [], s=20, c="grey", marker="o", label=f"kept ({int(kept.sum())})")
-    ax.scatter([], [], s=20, c="grey", marker="x", label=f"dropped ({int((~kept).sum())})")
+    ax.scatter([], [], s=20, c="grey", marker="o", label=f"{marks[0]} ({int(kept.sum())})")
+    ax.scatter([], [], s=20, c="grey", marker="x", label=f"{marks[1]} ({int((~kept).sum())})")
     if links:
         ax.plot([], [], color="black", linewidth=0.6, label=f"near-duplicate links ({len(links)})")
     shown = f"{n} of {len(features)} images (random subsample)" if n < len(features) else f"{n} images"
-    ax.set_title(f"{title}\n{shown}; colour = cluster", fontsize=10)
+    ax.set_title(f"{title}\n{shown}; colour = {colour}", fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(frameon=False, fontsize=8, loc="best")

@@ -42,6 +42,24 @@ def distance_histogram(distances: np.ndarray, kept: np.ndarray, cut: float | Non
     return figure_png(fig)
 
 
+def score_histogram(values: np.ndarray, chosen: np.ndarray, *, xlabel: str, marks=("picked", "not picked")) -> bytes:
+    """Stacked histogram of one score for the chosen and the other images."""
+    values, chosen = np.asarray(values, np.float64), np.asarray(chosen, bool)
+    fig, ax = plt.subplots(figsize=(7, 3.0))
+    bins = np.histogram_bin_edges(values, bins=min(50, max(10, len(values) // 10)))
+    ax.hist(
+        [values[chosen], values[~chosen]],
+        bins=bins,
+        stacked=True,
+        color=[KEPT_COLOR, DROPPED_COLOR],
+        label=[f"{marks[0]} ({chosen.sum()})", f"{marks[1]} ({(~chosen).sum()})"],
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("images")
+    ax.legend(frameon=False)
+    return figure_png(fig)
+
+
 def grouped_bars(names: list[str], before: list[int], after: list[int], *, ylabel: str, title: str) -> bytes:
     """Side-by-side bars of counts before and after pruning."""
     fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(names) + 2), 3.2))

@@ -260,7 +260,10 @@ def test_coreset_and_balanced_keep_round_keep_n(run, digits_coco, policy):
         assert min(pruned.box_counts().values()) >= 1
 
 
-@pytest.mark.parametrize("command, module", [("curate", "curation"), ("scaling", "scaling.run"), ("split", "splits")])
+@pytest.mark.parametrize(
+    "command, module",
+    [("curate", "curation"), ("scaling", "scaling.run"), ("split", "splits"), ("select", "next_batch")],
+)
 def test_every_option_field_is_filled_from_the_command_line(command, module):
     """The CLI builds its options object from argument names: a field without an argument would silently keep its
     default, so every field must have one (or be one the CLI derives)."""
@@ -269,15 +272,26 @@ def test_every_option_field_is_filled_from_the_command_line(command, module):
 
     from edgeprune.cli import build_parser
 
-    options_class = {"curate": "CurateOptions", "scaling": "ScalingOptions", "split": "SplitOptions"}[command]
+    options_class = {
+        "curate": "CurateOptions",
+        "scaling": "ScalingOptions",
+        "split": "SplitOptions",
+        "select": "SelectOptions",
+    }[command]
     options = getattr(importlib.import_module(f"edgeprune.{module}"), options_class)
     fields = {f.name for f in dataclasses.fields(options)}
-    positional = {"curate": ["data"], "scaling": ["train", "--val", "v"], "split": ["data"]}[command]
+    positional = {
+        "curate": ["data"],
+        "scaling": ["train", "--val", "v"],
+        "split": ["data"],
+        "select": ["pool", "--budget", "3"],
+    }[command]
     args = build_parser().parse_args([command, *positional, "--out", "o"])
     derived = {
         "curate": {"keep", "progress"},
         "scaling": {"fractions", "policies", "levels", "progress"},
         "split": {"progress"},
+        "select": {"progress"},
     }[command]
     assert fields - derived <= set(vars(args)), sorted(fields - derived - set(vars(args)))
 

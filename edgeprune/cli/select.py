@@ -1,0 +1,59 @@
+"""``edgeprune select``: choose the next images to label from an unlabelled pool."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..datasets.files import IMAGE_MODES
+from .common import DATASET_HELP, add_dataset_options, fraction, options_from_args, positive_int
+
+
+def register(subparsers) -> None:
+    """Add the ``select`` subcommand."""
+    p = subparsers.add_parser(
+        "select",
+        help="choose the next images to label from a pool (diversity, prototype distance)",
+        description="Pick --budget images of POOL (any dataset, usually an unlabelled image folder) greedily by the "
+        "product of objective scores raised to their strengths: diversity (k-center greedy from the labelled set "
+        "and the picks so far) and prototype distance (hard or easy). Near-copies of the labelled set or of a pick "
+        "are never picked. Writes to_label/, selection.csv, report.html and summary.json into --out.",
+    )
+    p.add_argument("pool", help=DATASET_HELP)
+    p.add_argument("--budget", type=positive_int, required=True, help="how many images to pick")
+    p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
+    p.add_argument("--labeled", type=Path, metavar="DATASET", help="the set already labelled (any format)")
+    p.add_argument("--labeled-split", help="the split of --labeled to read")
+    obj = p.add_argument_group("objectives (strength 0 turns one off)")
+    obj.add_argument("--diversity", type=float, default=1.0, help="strength of diversity (1)")
+    obj.add_argument("--prototype", choices=("hard", "easy"), default="hard", help="prefer far (hard) or near")
+    obj.add_argument("--prototype-strength", type=float, default=0.0, help="strength of prototype distance (0)")
+    obj.add_argument("--clusters", "-k", type=positive_int, default=10, help="k-means prototypes (10)")
+    p.add_argument("--threshold", type=fraction, default=0.95, help="cosine similarity of a near-copy (0.95)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-mode", choices=IMAGE_MODES, default="copy", help="copy, hardlink or symlink to_label/")
+    p.add_argument("--map-points", type=int, default=5000, help="images in the report's embedding map (0: none)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    emb = p.add_argument_group("embedding (as for curate)")
+    emb.add_argument("--backbone", default="selfsup", help="TF-Hub handle or SavedModel; selfsup (default)")
+    emb.add_argument("--embeddings", type=Path, metavar="FILE", help="bring your own (.npz/.parquet, keyed by name)")
+    emb.add_argument("--image-size", type=positive_int, help="backbone input size (default: the backbone's own)")
+    emb.add_argument("--preprocess", choices=("unit", "symmetric", "raw"), default="unit")
+    emb.add_argument("--batch-size", type=positive_int, default=64)
+    emb.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
+    emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
+    add_dataset_options(p.add_argument_group("pool data"))
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Pick and print the one-screen summary."""
+    from ..next_batch import SelectOptions, select_next
+
+    result = select_next(args.pool, options_from_args(SelectOptions, args, progress=not args.quiet))
+    for line in result.lines():
+        print(line)
+    print(f"  to label: {result.out / 'to_label'}")
+    print(f"  scores and pick order: {result.out / 'selection.csv'}")
+    print(f"  report: {result.out / 'report.html'}")
+    return 0

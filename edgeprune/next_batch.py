@@ -1,0 +1,241 @@
+"""``edgeprune select``: choose the next images to label from an unlabelled pool.
+
+Objectives, each a score in [0, 1] per pool image, combined as LightlyOne combines them: greedily, one image at a
+time, the image with the largest product of its objectives' scores raised to their strengths is picked.
+
+- ``diversity``: the distance (unit embeddings, as ``curate`` and ``leaks`` compute them) to the nearest image of
+  the labelled set and of what was picked so far, divided by the largest such distance at the start: k-center
+  greedy (Sener & Savarese, "Active learning for convolutional neural networks: a core-set approach", ICLR 2018)
+  when it is the only objective. It is updated after every pick.
+- ``prototype``: the distance to the nearest prototype of k-means on the pool and the labelled set, as a percentile
+  rank in [0, 1]; ``--prototype hard`` prefers far images, ``easy`` near ones (Sorscher et al. 2022).
+
+Near-copies (cosine >= ``--threshold``) of the labelled set are never candidates, nor are near-copies of an image
+already picked. Model-based objectives (uncertainty, class balance by predicted class) and pre-annotations are not
+here yet.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_output_dir, check_output_dir
+from .errors import EdgepruneError
+from .input_guard import check_apart, dataset_inputs
+
+PROTOTYPE_MODES = ("hard", "easy")
+
+
+@dataclass
+class SelectOptions:
+    """select settings (keys equal the CLI options)."""
+
+    out: Path
+    budget: int = 100
+    labeled: Path | None = None
+    diversity: float = 1.0  # strengths: 0 turns an objective off
+    prototype: str = "hard"
+    prototype_strength: float = 0.0
+    clusters: int = 10
+    threshold: float = 0.95
+    seed: int = 0
+    backbone: str = "selfsup"
+    image_size: int | None = None
+    preprocess: str = "unit"
+    batch_size: int = 64
+    cache_dir: Path | None = None
+    embeddings: Path | None = None
+    pretrain_steps: int | None = None
+    format: str | None = None
+    split: str | None = None
+    images_dir: Path | None = None
+    label_map: Path | None = None
+    map_categories: str | None = None
+    labeled_split: str | None = None
+    image_mode: str = "copy"
+    overwrite: bool = False
+    map_points: int = 5000
+    progress: bool = True
+
+
+@dataclass
+class SelectResult:
+    """What a select run did, for the summary screen and ``summary.json``."""
+
+    out: Path
+    pool: int
+    labeled: int
+    picked: int
+    excluded_near_copies: int
+    objectives: dict[str, float]  # name -> strength
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The summary screen."""
+        used = " x ".join(f"{name}^{strength:g}" for name, strength in self.objectives.items() if strength)
+        out = [
+            f"edgeprune select: {self.picked} of {self.pool} pool images to label next ({used})",
+            f"  labelled set: {self.labeled} images; {self.excluded_near_copies} pool images are near-copies of it",
+        ]
+        return out + [f"  note: {note}" for note in self.notes]
+
+
+def check_options(options: SelectOptions) -> None:
+    """Reject bad settings before any work."""
+    if options.budget < 1:
+        raise EdgepruneError(f"--budget must be at least 1, got {options.budget}")
+    if options.prototype not in PROTOTYPE_MODES:
+        raise EdgepruneError(f"--prototype must be hard or easy, got {options.prototype!r}")
+    if options.diversity < 0 or options.prototype_strength < 0:
+        raise EdgepruneError("objective strengths must not be negative")
+    if not options.diversity and not options.prototype_strength:
+        raise EdgepruneError("every objective is off: give --diversity or --prototype-strength a positive strength")
+    if not 0.0 < options.threshold <= 1.0:
+        raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
+
+
+def prototype_scores(features: np.ndarray, clusters: int, seed: int, mode: str) -> np.ndarray:
+    """Percentile rank in [0, 1] of each row's distance to its nearest k-means prototype (cosine, spherical);
+    ``easy`` reverses it."""
+    from .cluster import fit_prototypes
+    from .curation.score import prototype_scores as nearest
+
+    k = max(1, min(clusters, len(features)))
+    centers = fit_prototypes("kmeans", k, features, random_state=seed, metric="cosine").cluster_centers_
+    _, distances = nearest(features, centers, "cosine")
+    ranks = np.argsort(np.argsort(distances, kind="stable"), kind="stable") / max(len(distances) - 1, 1)
+    return ranks if mode == "hard" else 1.0 - ranks
+
+
+def greedy_pick(
+    pool: np.ndarray,
+    labeled: np.ndarray,
+    budget: int,
+    strengths: dict[str, float],
+    fixed: dict[str, np.ndarray],
+    threshold: float,
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Pick up to ``budget`` rows of ``pool`` (unit rows) one at a time by the product of objective scores.
+
+    Returns the picked indices in order, each objective's score at the moment each image was picked (rows of the
+    pool: the last value seen), and the mask of pool rows that were never candidates (near-copies of
+    ``labeled``)."""
+    n = len(pool)
+    nearest = np.full(n, 2.0)  # unit rows: squared distance <= 4, cosine distance <= 2
+    if len(labeled):
+        for start in range(0, len(labeled), 4096):
+            np.minimum(nearest, 1.0 - (pool @ labeled[start : start + 4096].T).max(axis=1), out=nearest)
+    near_labeled = nearest <= (1.0 - threshold) + 1e-6
+    available = ~near_labeled
+    scale = max(float(nearest[available].max()), 1e-12) if available.any() else 1.0
+    picked: list[int] = []
+    shown = {"diversity": np.zeros(n), **{name: values.copy() for name, values in fixed.items()}}
+    log_fixed = sum(strengths[name] * np.log(np.maximum(values, 1e-9)) for name, values in fixed.items())
+    while len(picked) < budget and available.any():
+        diversity = np.clip(nearest / scale, 0.0, 1.0)
+        shown["diversity"] = np.where(available, diversity, shown["diversity"])
+        combined = log_fixed + strengths["diversity"] * np.log(np.maximum(diversity, 1e-9))
+        combined = np.where(available, combined, -np.inf)
+        index = int(np.argmax(combined))
+        picked.append(index)
+        similarity = pool @ pool[index]
+        available &= similarity < threshold - 1e-6  # the pick and its near-copies leave the candidates
+        np.minimum(nearest, 1.0 - similarity, out=nearest)
+    return np.asarray(picked, np.int64), shown, near_labeled
+
+
+def _features(pool, labeled, options: SelectOptions, timings) -> tuple[np.ndarray, np.ndarray, object]:
+    """Unit features of the pool and the labelled set, centred on both together (as ``leaks`` does)."""
+    from .curation import CurateOptions
+    from .curation.embed import embed_for_curation
+    from .curation.features import scoring_features
+
+    curate_options = CurateOptions(
+        out=options.out, backbone=options.backbone, image_size=options.image_size, preprocess=options.preprocess,
+        batch_size=options.batch_size, cache_dir=options.cache_dir, embeddings=options.embeddings,
+        pretrain_steps=options.pretrain_steps, seed=options.seed, progress=options.progress,
+    )  # fmt: skip
+    embedded = embed_for_curation(pool, curate_options, timings)
+    rows = [embedded.images]
+    if labeled is not None:
+        curate_options.backbone = embedded.backbone.handle if embedded.backbone is not None else options.backbone
+        if embedded.backbone is not None:
+            curate_options.image_size = embedded.backbone.image_size
+        rows.append(embed_for_curation(labeled, curate_options, timings).images)
+    features = scoring_features(np.concatenate(rows))
+    return features[: len(pool)], features[len(pool) :], embedded.backbone
+
+
+def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
+    """Choose ``options.budget`` pool images; write ``to_label/``, ``selection.csv``, ``report.html``."""
+    from .datasets import read_dataset, read_with_options
+
+    check_options(options)
+    check_output_dir(options.out, overwrite=options.overwrite)
+    named = [("POOL", pool_path), ("--labeled", options.labeled), ("--embeddings", options.embeddings)]
+    check_apart(options.out, named + [("--cache-dir", options.cache_dir)])
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    pool = read_with_options(pool_path, options)
+    labeled = read_dataset(options.labeled, split=options.labeled_split) if options.labeled else None
+    check_apart(options.out, dataset_inputs(pool, "POOL") + (dataset_inputs(labeled, "--labeled") if labeled else []))
+    if options.budget > len(pool):
+        raise EdgepruneError(f"{pool_path}: --budget {options.budget} is larger than the pool ({len(pool)} images)")
+    timings["read"] = time.perf_counter() - started
+    pool_features, labeled_features, _ = _features(pool, labeled, options, timings)
+    started = time.perf_counter()
+    strengths = {"diversity": options.diversity, "prototype": options.prototype_strength}
+    fixed = {}
+    if options.prototype_strength:
+        every = np.concatenate([pool_features, labeled_features])
+        fixed["prototype"] = prototype_scores(every, options.clusters, options.seed, options.prototype)[: len(pool)]
+    picked, shown, near_labeled = greedy_pick(
+        pool_features, labeled_features, options.budget, strengths, fixed, options.threshold
+    )
+    if not len(picked):
+        raise EdgepruneError(
+            f"{pool_path}: every pool image is a near-copy (cosine >= {options.threshold}) of the labelled set "
+            f"{options.labeled}; nothing new to label"
+        )
+    timings["select"] = time.perf_counter() - started
+    notes = []
+    if len(picked) < options.budget:
+        notes.append(
+            f"only {len(picked)} pool images are not near-copies of the labelled set or of each other; all of them "
+            f"are picked (--budget {options.budget})"
+        )
+    result = SelectResult(
+        options.out, len(pool), len(labeled) if labeled else 0, len(picked), int(near_labeled.sum()),
+        {name: strength for name, strength in strengths.items() if strength}, timings, notes,
+    )  # fmt: skip
+    _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result)
+    return result
+
+
+def _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result) -> None:
+    from .datasets.files import copy_image
+    from .report.next_batch import write_select_report
+
+    started = time.perf_counter()
+    order = np.full(len(pool), -1, np.int64)
+    order[picked] = np.arange(len(picked))
+    with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
+        for index in picked:
+            img = pool.images[index]
+            copy_image(img, tmp / "to_label" / img.file_name, mode=options.image_mode)
+        with (tmp / "selection.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["image", "pick_order", *shown, "near_copy_of_labeled"])
+            for i, img in enumerate(pool.images):
+                scores = [f"{float(values[i]):.6f}" for values in shown.values()]
+                writer.writerow([img.file_name, int(order[i]), *scores, int(near_labeled[i])])
+        write_select_report(tmp / "report.html", pool, picked, shown, pool_features, labeled_features, result, options)
+        result.seconds["write"] = time.perf_counter() - started
+        (tmp / "summary.json").write_text(json.dumps(asdict(result), default=str, indent=2))

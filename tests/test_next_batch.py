@@ -1,0 +1,106 @@
+"""``edgeprune select``: greedy picks by the product of objectives, never a near-copy of the labelled set or of
+another pick, deterministic, and bad input as one line."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+
+from edgeprune.cli import main
+from edgeprune.datasets import read_dataset
+from edgeprune.next_batch import greedy_pick
+
+
+def _unit(rows):
+    rows = np.asarray(rows, np.float64)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_greedy_is_k_center_from_the_labelled_set_and_a_fixed_objective_reorders_it():
+    angles = np.array([0.0, 0.1, 1.0, 2.0, 3.0])
+    pool = _unit(np.c_[np.cos(angles), np.sin(angles)])
+    labeled = _unit([[1.0, 0.0]])  # at angle 0: pool[0] is a copy of it
+    picked, shown, near = greedy_pick(pool, labeled, 3, {"diversity": 1.0}, {}, threshold=0.999)
+    assert near.tolist() == [True, False, False, False, False]
+    assert picked.tolist() == [4, 2, 3]  # farthest from the labelled set, then farthest from it and the picks
+    assert shown["diversity"][4] == pytest.approx(1.0)
+    prefer_near = {"prototype": np.array([1.0, 1.0, 1.0, 1.0, 1e-3])}
+    picked, _, _ = greedy_pick(pool, labeled, 2, {"diversity": 1.0, "prototype": 2.0}, prefer_near, threshold=0.999)
+    assert picked[0] == 3  # angle 2.0: far enough, and the prototype objective vetoes angle 3.0
+
+
+def _select(tmp_path, pool, backbone, *extra, out="out"):
+    argv = ["-q", "select", str(pool), "--out", str(tmp_path / out), "--backbone", str(backbone)]
+    argv += ["--image-size", "64", "--cache-dir", str(tmp_path / "cache"), "--threshold", "0.995", *extra]
+    return main(argv), tmp_path / out
+
+
+def _rows(out):
+    with (out / "selection.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture
+def labeled_folder(tmp_path, digits_coco):
+    """An image folder holding copies of five pool images: the set already labelled."""
+    folder = tmp_path / "labeled"
+    folder.mkdir()
+    for name in [f"scene_0000{i}.jpg" for i in range(5)]:
+        shutil.copy(digits_coco / "images" / name, folder / name)
+    return folder
+
+
+def test_picks_skip_the_labelled_set_and_near_copies(tmp_path, digits_coco, pixel_backbone, labeled_folder):
+    dataset = read_dataset(digits_coco)
+    planted = {img.file_name: img.extra["duplicate_of"] for img in dataset.images if "duplicate_of" in img.extra}
+    names = {img.id: img.file_name for img in dataset.images}
+    code, out = _select(tmp_path, digits_coco, pixel_backbone, "--budget", "30", "--labeled", str(labeled_folder))
+    assert code == 0
+    rows = {row["image"]: row for row in _rows(out)}
+    picked = {name for name, row in rows.items() if int(row["pick_order"]) >= 0}
+    assert len(picked) == 30 and sorted(p.name for p in (out / "to_label").iterdir()) == sorted(picked)
+    assert not picked & {f"scene_0000{i}.jpg" for i in range(5)}  # copies of the labelled set
+    assert all(rows[f"scene_0000{i}.jpg"]["near_copy_of_labeled"] == "1" for i in range(5))
+    for copy, original in planted.items():
+        assert not {copy, names[original]} <= picked  # never a pick and its near-copy
+    orders = sorted(
+        (int(row["pick_order"]), float(row["diversity"])) for row in rows.values() if row["image"] in picked
+    )
+    diversity = [d for _, d in orders]
+    assert diversity == sorted(diversity, reverse=True)  # k-center greedy: each pick is the farthest left
+    html = (out / "report.html").read_text()
+    assert "Embedding map" in html and "diversity histogram" in html and "#29" in html
+    code, again = _select(
+        tmp_path, digits_coco, pixel_backbone, "--budget", "30", "--labeled", str(labeled_folder), out="again"
+    )
+    assert code == 0 and _rows(again) == _rows(out)
+
+
+def test_prototype_objective_and_python_api(tmp_path, digits_coco, pixel_backbone):
+    import edgeprune
+
+    result = edgeprune.select(
+        digits_coco, out=tmp_path / "api", budget=8, backbone=str(pixel_backbone), image_size=64,
+        cache_dir=str(tmp_path / "cache"), prototype="easy", prototype_strength=2.0, clusters=3, progress=False,
+    )  # fmt: skip
+    assert result.picked == 8 and result.objectives == {"diversity": 1.0, "prototype": 2.0}
+    rows = _rows(tmp_path / "api")
+    assert all(0.0 <= float(row["prototype"]) <= 1.0 for row in rows)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--budget", "100"], "--budget 100 is larger than the pool (43 images)"),
+        (["--budget", "5", "--diversity", "0"], "every objective is off"),
+        (["--budget", "5", "--labeled", "POOL"], "every pool image is a near-copy"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, digits_coco, pixel_backbone, capsys, extra, message):
+    code, out = _select(tmp_path, digits_coco, pixel_backbone, *[str(digits_coco) if e == "POOL" else e for e in extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
