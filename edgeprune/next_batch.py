@@ -9,10 +9,13 @@ time, the image with the largest product of its objectives' scores raised to the
   when it is the only objective. It is updated after every pick.
 - ``prototype``: the distance to the nearest prototype of k-means on the pool and the labelled set, as a percentile
   rank in [0, 1]; ``--prototype hard`` prefers far images, ``easy`` near ones (Sorscher et al. 2022).
+- with ``--model`` (a ``train-export`` output): ``uncertainty`` of the detector on the image (least confidence,
+  margin or entropy over its detections, :mod:`edgeprune.uncertainty`) and ``balance`` towards the classes that are
+  rare in the labelled set, by predicted class. The picked images then get pre-annotations
+  (:mod:`edgeprune.preannotate`).
 
-Near-copies (cosine >= ``--threshold``) of the labelled set are never candidates, nor are near-copies of an image
-already picked. Model-based objectives (uncertainty, class balance by predicted class) and pre-annotations are not
-here yet.
+Defaults: diversity alone without a model, diversity x uncertainty with one. Near-copies (cosine >= ``--threshold``)
+of the labelled set are never candidates, nor are near-copies of an image already picked.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class SelectOptions:
     diversity: float = 1.0  # strengths: 0 turns an objective off
     prototype: str = "hard"
     prototype_strength: float = 0.0
+    model: Path | None = None  # a train-export output: uncertainty, class balance, pre-annotations
+    uncertainty: str = "least"  # least, margin or entropy (edgeprune/uncertainty.py)
+    uncertainty_strength: float = 1.0  # with --model
+    balance_strength: float = 0.0  # with --model
+    min_score: float = 0.3  # pre-annotations keep detections of at least this score
     clusters: int = 10
     threshold: float = 0.95
     seed: int = 0
@@ -93,12 +101,43 @@ def check_options(options: SelectOptions) -> None:
         raise EdgepruneError(f"--budget must be at least 1, got {options.budget}")
     if options.prototype not in PROTOTYPE_MODES:
         raise EdgepruneError(f"--prototype must be hard or easy, got {options.prototype!r}")
-    if options.diversity < 0 or options.prototype_strength < 0:
+    if min(options.diversity, options.prototype_strength, options.uncertainty_strength, options.balance_strength) < 0:
         raise EdgepruneError("objective strengths must not be negative")
-    if not options.diversity and not options.prototype_strength:
+    model_on = options.model is not None and (options.uncertainty_strength or options.balance_strength)
+    if not options.diversity and not options.prototype_strength and not model_on:
         raise EdgepruneError("every objective is off: give --diversity or --prototype-strength a positive strength")
     if not 0.0 < options.threshold <= 1.0:
         raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
+    from .uncertainty import UNCERTAINTIES
+
+    if options.uncertainty not in UNCERTAINTIES:
+        raise EdgepruneError(f"--uncertainty must be one of {', '.join(UNCERTAINTIES)}, got {options.uncertainty!r}")
+    if options.model is None and options.balance_strength:
+        raise EdgepruneError("--balance-strength needs --model (classes are the detector's predictions)")
+    if options.model is not None and not (Path(options.model) / "labelmap.txt").is_file():
+        raise EdgepruneError(f"{options.model}: not a train-export output (no labelmap.txt)")
+
+
+def model_objectives(pool, labeled, options: SelectOptions) -> tuple[dict[str, np.ndarray], list, list[str]]:
+    """``--model``: uncertainty (and balance) per pool image, the detections, the detector's class names. A
+    labelled set whose classes differ from the detector's is an error."""
+    from .detect.checkpoint_eval import detect_dataset
+    from .uncertainty import balance, uncertainty
+
+    names = [line for line in (Path(options.model) / "labelmap.txt").read_text().splitlines() if line.strip()]
+    counts = labeled.box_counts() if labeled is not None else {}
+    labeled_names = {name for name, count in counts.items() if count}
+    if labeled is not None and labeled_names != set(names):
+        raise EdgepruneError(
+            f"{options.model}: the detector's classes ({', '.join(names)}) differ from those of --labeled "
+            f"{options.labeled} ({', '.join(sorted(labeled_names))})"
+        )
+    detections = detect_dataset(options.model, pool, progress_enabled=options.progress)
+    objectives = {"uncertainty": uncertainty(detections, options.uncertainty)}
+    if options.balance_strength:
+        by_label = {names.index(name) + 1: count for name, count in counts.items() if name in names}
+        objectives["balance"] = balance(detections, by_label, len(names))
+    return objectives, detections, names
 
 
 def prototype_scores(features: np.ndarray, clusters: int, seed: int, mode: str) -> np.ndarray:
@@ -192,7 +231,11 @@ def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
     pool_features, labeled_features, _ = _features(pool, labeled, options, timings)
     started = time.perf_counter()
     strengths = {"diversity": options.diversity, "prototype": options.prototype_strength}
-    fixed = {}
+    fixed, detections, names = {}, None, []
+    if options.model is not None:
+        fixed, detections, names = model_objectives(pool, labeled, options)
+        strengths.update(uncertainty=options.uncertainty_strength, balance=options.balance_strength)
+        fixed = {name: values for name, values in fixed.items() if strengths[name]}
     if options.prototype_strength:
         every = np.concatenate([pool_features, labeled_features])
         fixed["prototype"] = prototype_scores(every, options.clusters, options.seed, options.prototype)[: len(pool)]
@@ -215,11 +258,12 @@ def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
         options.out, len(pool), len(labeled) if labeled else 0, len(picked), int(near_labeled.sum()),
         {name: strength for name, strength in strengths.items() if strength}, timings, notes,
     )  # fmt: skip
-    _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result)
+    model = (detections, names) if detections is not None else None
+    _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result, model)
     return result
 
 
-def _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result) -> None:
+def _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result, model) -> None:
     from .datasets.files import copy_image
     from .report.next_batch import write_select_report
 
@@ -236,6 +280,30 @@ def _write(pool, picked, shown, near_labeled, pool_features, labeled_features, o
             for i, img in enumerate(pool.images):
                 scores = [f"{float(values[i]):.6f}" for values in shown.values()]
                 writer.writerow([img.file_name, int(order[i]), *scores, int(near_labeled[i])])
+        if model is not None:
+            from .preannotate import write_preannotations
+
+            detections, names = model
+            images = [pool.images[i] for i in picked]
+            write_preannotations(
+                tmp / "pre_annotations", images, [detections[i] for i in picked], names, min_score=options.min_score
+            )
+            _yolo_images(tmp, images)
         write_select_report(tmp / "report.html", pool, picked, shown, pool_features, labeled_features, result, options)
         result.seconds["write"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(asdict(result), default=str, indent=2))
+
+
+def _yolo_images(tmp: Path, images: list) -> None:
+    """The picked images under ``pre_annotations/yolo/images/`` (hard links to ``to_label/``, copies where the
+    filesystem has none), so the YOLO labels sit in the Ultralytics layout."""
+    import os
+    import shutil
+
+    for img in images:
+        source, target = tmp / "to_label" / img.file_name, tmp / "pre_annotations" / "yolo" / "images" / img.file_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source.resolve(), target)
+        except OSError:
+            shutil.copyfile(source, target)

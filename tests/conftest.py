@@ -108,3 +108,41 @@ def pixel_backbone(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("backbone") / "pixels"
     tf.saved_model.save(Pixels(), str(path))
     return path
+
+
+# A tiny detector (128 px, width 0.35, 30 steps on generated digit scenes), trained once per test session and shared
+# by the train-export, export-graph, on-device-client and select --model tests.
+def _tiny_detector_args() -> list[str]:
+    from tests.detect.conftest import TINY
+
+    return TINY
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, digits_coco) -> Path:
+    """The ``train-export`` output of the tiny detector."""
+    from edgeprune.cli import main
+
+    out = tmp_path_factory.mktemp("te") / "run"
+    code = main(
+        [
+            "-q",
+            "train-export",
+            str(digits_coco),
+            "--val",
+            str(digits_coco),
+            "--out",
+            str(out),
+            "--steps",
+            "30",
+            "--checkpoint-every",
+            "10",
+            "--calibration-steps",
+            "8",
+            "--parity-tolerance",
+            "100",
+            *_tiny_detector_args(),
+        ]
+    )
+    assert code == 0
+    return out

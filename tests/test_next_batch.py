@@ -4,6 +4,7 @@ another pick, deterministic, and bad input as one line."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import numpy as np
@@ -104,3 +105,42 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, digits_coco, pixel_b
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_model_uncertainty_and_pre_annotations_for_their_consumers(tmp_path, digits_coco, pixel_backbone, trained):
+    from pycocotools.coco import COCO
+
+    code, out = _select(
+        tmp_path, digits_coco, pixel_backbone, "--budget", "6", "--model", str(trained), "--min-score", "0.01"
+    )
+    assert code == 0
+    rows = _rows(out)
+    assert all(0.0 <= float(row["uncertainty"]) <= 1.0 for row in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["objectives"] == {"diversity": 1.0, "uncertainty": 1.0}
+    pre = out / "pre_annotations"
+    coco = COCO(str(pre / "coco.json"))  # pycocotools reads the annotations and loadRes the predictions
+    results = json.loads((pre / "coco_results.json").read_text())
+    assert results and len(coco.loadRes(str(pre / "coco_results.json")).getAnnIds()) == len(results)
+    assert len(coco.getImgIds()) == 6 and all(0.01 <= r["score"] <= 1 for r in results)
+    picked = sorted(p.name for p in (out / "to_label").iterdir())
+    yolo = pre / "yolo"  # the Ultralytics layout: images/ beside labels/, one .txt per image, data.yaml
+    assert sorted(p.name for p in (yolo / "images").iterdir()) == picked
+    assert sorted(p.stem for p in (yolo / "labels").iterdir()) == sorted(name.rsplit(".", 1)[0] for name in picked)
+    for label_file in (yolo / "labels").iterdir():
+        for line in label_file.read_text().splitlines():
+            cls, *xywh = line.split()
+            assert 0 <= int(cls) < 10 and all(0.0 <= float(v) <= 1.0 for v in xywh)
+    assert "names:" in (yolo / "data.yaml").read_text()
+    tasks = json.loads((pre / "label_studio_tasks.json").read_text())
+    assert len(tasks) == 6 and all(t["data"]["image"].startswith("/data/local-files/?d=to_label/") for t in tasks)
+    boxes = [r for t in tasks for p in t["predictions"] for r in p["result"]]
+    assert len(boxes) == len(results) and all(r["type"] == "rectanglelabels" for r in boxes)
+    assert all(0.0 <= r["value"]["x"] <= 100.0 for r in boxes)
+
+
+def test_model_classes_must_match_the_labelled_set(tmp_path, digits_coco, pixel_backbone, trained, bccd, capsys):
+    code, out = _select(
+        tmp_path, digits_coco, pixel_backbone, "--budget", "3", "--model", str(trained), "--labeled", str(bccd)
+    )
+    assert code == 2 and "differ from those of --labeled" in capsys.readouterr().err and not out.exists()

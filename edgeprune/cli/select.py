@@ -13,11 +13,12 @@ def register(subparsers) -> None:
     """Add the ``select`` subcommand."""
     p = subparsers.add_parser(
         "select",
-        help="choose the next images to label from a pool (diversity, prototype distance)",
+        help="choose the next images to label from a pool (diversity, prototype distance, model uncertainty)",
         description="Pick --budget images of POOL (any dataset, usually an unlabelled image folder) greedily by the "
         "product of objective scores raised to their strengths: diversity (k-center greedy from the labelled set "
-        "and the picks so far) and prototype distance (hard or easy). Near-copies of the labelled set or of a pick "
-        "are never picked. Writes to_label/, selection.csv, report.html and summary.json into --out.",
+        "and the picks so far), prototype distance (hard or easy) and, with --model, the detector's uncertainty and "
+        "class balance. Near-copies of the labelled set or of a pick are never picked. Writes to_label/, "
+        "selection.csv, report.html, summary.json and, with --model, pre_annotations/ into --out.",
     )
     p.add_argument("pool", help=DATASET_HELP)
     p.add_argument("--budget", type=positive_int, required=True, help="how many images to pick")
@@ -29,6 +30,11 @@ def register(subparsers) -> None:
     obj.add_argument("--prototype", choices=("hard", "easy"), default="hard", help="prefer far (hard) or near")
     obj.add_argument("--prototype-strength", type=float, default=0.0, help="strength of prototype distance (0)")
     obj.add_argument("--clusters", "-k", type=positive_int, default=10, help="k-means prototypes (10)")
+    obj.add_argument("--model", type=Path, metavar="DIR", help="a train-export output: uncertainty, pre-annotations")
+    obj.add_argument("--uncertainty", choices=("least", "margin", "entropy"), default="least", help="rule (least)")
+    obj.add_argument("--uncertainty-strength", type=float, default=1.0, help="with --model (1)")
+    obj.add_argument("--balance-strength", type=float, default=0.0, help="rare predicted classes first (0)")
+    obj.add_argument("--min-score", type=fraction, default=0.3, help="pre-annotations keep detections >= this")
     p.add_argument("--threshold", type=fraction, default=0.95, help="cosine similarity of a near-copy (0.95)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--image-mode", choices=IMAGE_MODES, default="copy", help="copy, hardlink or symlink to_label/")
@@ -56,4 +62,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  to label: {result.out / 'to_label'}")
     print(f"  scores and pick order: {result.out / 'selection.csv'}")
     print(f"  report: {result.out / 'report.html'}")
+    if args.model is not None:
+        print(f"  pre-annotations (COCO, YOLO, Label Studio): {result.out / 'pre_annotations'}")
     return 0

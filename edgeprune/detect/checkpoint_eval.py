@@ -73,6 +73,13 @@ def detect_batches(model, pixels: np.ndarray, *, batch_size: int = 32, progress_
     normalised ``(ymin, xmin, ymax, xmax)`` clipped to [0, 1] and classes 1-based label ids. The last batch is
     padded, so the graph is traced once."""
     size = pixels.shape[1]
+    chunks = (pixels[start : start + batch_size] for start in range(0, len(pixels), batch_size))
+    return detect_stream(model, chunks, len(pixels), size, batch_size=batch_size, progress_enabled=progress_enabled)
+
+
+def detect_stream(model, chunks, total: int, size: int, *, batch_size: int = 32, progress_enabled: bool = True):
+    """:func:`detect_batches` over an iterable of pixel chunks of at most ``batch_size`` images (a ``tf.data``
+    pipeline, for sets too large to hold decoded)."""
     mean, std = tf.constant(MEAN_RGB, tf.float32), tf.constant(STDDEV_RGB, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([batch_size, size, size, 3], tf.float32)], reduce_retracing=True)
@@ -83,9 +90,9 @@ def detect_batches(model, pixels: np.ndarray, *, batch_size: int = 32, progress_
         return boxes, out["detection_classes"], out["detection_scores"], out["num_detections"]
 
     results = []
-    with progress(len(pixels), "evaluating", "img", enabled=progress_enabled) as bar:
-        for start in range(0, len(pixels), batch_size):
-            chunk = pixels[start : start + batch_size]
+    with progress(total, "detecting", "img", enabled=progress_enabled) as bar:
+        for chunk in chunks:
+            chunk = np.asarray(chunk, np.float32)
             padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk), *chunk.shape[1:]), np.float32)])
             boxes, classes, scores, counts = (t.numpy() for t in forward(tf.constant(padded)))
             for i in range(len(chunk)):
@@ -110,6 +117,35 @@ def coco_detections(dataset: Dataset, per_image: list) -> list[dict]:
                 }
             )
     return results
+
+
+def read_params(run_dir: Path):
+    """The experiment config a ``train-export`` output (or a scaling cell's model) was trained with."""
+    import official.vision.registry_imports  # noqa: F401
+    from official.core import exp_factory
+    from official.modeling import hyperparams
+
+    path = Path(run_dir) / "params.yaml"
+    if not path.is_file():
+        raise EdgepruneError(f"{run_dir}: not a train-export output (no params.yaml)")
+    return hyperparams.override_params_dict(
+        exp_factory.get_exp_config("retinanet_mobile_coco"), str(path), is_strict=True
+    )
+
+
+def detect_dataset(run_dir: Path, dataset: Dataset, *, batch_size: int = 32, progress_enabled: bool = True) -> list:
+    """The detections of a ``train-export`` output's checkpoint on every image of ``dataset`` (decoded and resized
+    in a ``tf.data`` pipeline, never all held), as :func:`detect_batches` gives them."""
+    params = read_params(run_dir)
+    size = int(params.task.model.input_size[0])
+    model = restored_model(params, Path(run_dir) / "model")
+    sources = [image_source(img) for img in dataset.images]
+    names = [img.file_name for img in dataset.images]
+    batches = image_batches(
+        sources, image_size=size, preprocess="raw", batch_size=batch_size, names=names, full_scale=True
+    )
+    chunks = (batch.numpy() for batch in batches)
+    return detect_stream(model, chunks, len(sources), size, batch_size=batch_size, progress_enabled=progress_enabled)
 
 
 def evaluate_checkpoint(
