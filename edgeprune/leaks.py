@@ -21,6 +21,7 @@ import numpy as np
 from .atomic import atomic_output_dir, check_output_dir
 from .curation.dedup import content_hashes
 from .curation.score import center, l2_normalize
+from .curation.types import EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
 
@@ -29,8 +30,8 @@ CSV_FIELDS = ("image", "split", "nearest", "nearest_split", "similarity", "exact
 _BLOCK_ROWS = 4096
 
 
-@dataclass
-class LeakOptions:
+@dataclass(kw_only=True)
+class LeakOptions(EmbeddingSettings):
     """Every ``leaks`` option; the CLI fills it from its arguments (keys equal the argument names)."""
 
     out: Path
@@ -39,14 +40,6 @@ class LeakOptions:
     against: Path | None = None  # another dataset holding the earlier split
     against_split: str | None = None
     threshold: float = 0.95
-    backbone: str = "selfsup"
-    image_size: int | None = None
-    preprocess: str = "unit"
-    batch_size: int = 64
-    cache_dir: Path | None = None
-    embeddings: Path | None = None
-    pretrain_steps: int | None = None
-    seed: int = 0
     format: str | None = None
     images_dir: Path | None = None
     label_map: Path | None = None
@@ -54,7 +47,6 @@ class LeakOptions:
     image_mode: str = "copy"
     overwrite: bool = False
     max_pairs: int = 200  # pairs shown side by side in the report
-    progress: bool = True
 
 
 @dataclass
@@ -151,8 +143,7 @@ def nearest_earlier(features: np.ndarray, earlier: np.ndarray, *, use_faiss: boo
 
 def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: dict[str, float]):
     """One embedding matrix per split (from the backbone, cached, or ``--embeddings``) and the backbone's name."""
-    from .curation import CurateOptions
-    from .curation.embed import backbone_name, embed_for_curation
+    from .curation.embed import backbone_name, embed_for_curation, embedding_options
 
     if options.embeddings is not None:
         from .embed.external import align
@@ -164,16 +155,12 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
         return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, options.embeddings)
     matrices, backbone = [], None
     for _, dataset in splits:
-        curate_options = CurateOptions(
-            out=options.out,
+        curate_options = embedding_options(
+            options,
+            options.out,
+            embeddings=None,
             backbone=options.backbone if backbone is None else backbone.handle,
             image_size=options.image_size if backbone is None else backbone.image_size,
-            preprocess=options.preprocess,
-            batch_size=options.batch_size,
-            cache_dir=options.cache_dir,
-            pretrain_steps=options.pretrain_steps,
-            seed=options.seed,
-            progress=options.progress,
         )  # the first split loads (or pretrains) the backbone; later splits reuse its handle
         embedded = embed_for_curation(dataset, curate_options, timings)
         backbone = embedded.backbone

@@ -29,14 +29,15 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
+from .curation.types import EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
 
 PROTOTYPE_MODES = ("hard", "easy")
 
 
-@dataclass
-class SelectOptions:
+@dataclass(kw_only=True)
+class SelectOptions(EmbeddingSettings):
     """select settings (keys equal the CLI options)."""
 
     out: Path
@@ -52,14 +53,6 @@ class SelectOptions:
     min_score: float = 0.3  # pre-annotations keep detections of at least this score
     clusters: int = 10
     threshold: float = 0.95
-    seed: int = 0
-    backbone: str = "selfsup"
-    image_size: int | None = None
-    preprocess: str = "unit"
-    batch_size: int = 64
-    cache_dir: Path | None = None
-    embeddings: Path | None = None
-    pretrain_steps: int | None = None
     format: str | None = None
     split: str | None = None
     images_dir: Path | None = None
@@ -69,7 +62,6 @@ class SelectOptions:
     image_mode: str = "copy"
     overwrite: bool = False
     map_points: int = 5000
-    progress: bool = True
 
 
 @dataclass
@@ -192,15 +184,10 @@ def greedy_pick(
 
 def _features(pool, labeled, options: SelectOptions, timings) -> tuple[np.ndarray, np.ndarray, object]:
     """Unit features of the pool and the labelled set, centred on both together (as ``leaks`` does)."""
-    from .curation import CurateOptions
-    from .curation.embed import embed_for_curation
+    from .curation.embed import embed_for_curation, embedding_options
     from .curation.features import scoring_features
 
-    curate_options = CurateOptions(
-        out=options.out, backbone=options.backbone, image_size=options.image_size, preprocess=options.preprocess,
-        batch_size=options.batch_size, cache_dir=options.cache_dir, embeddings=options.embeddings,
-        pretrain_steps=options.pretrain_steps, seed=options.seed, progress=options.progress,
-    )  # fmt: skip
+    curate_options = embedding_options(options, options.out)
     embedded = embed_for_curation(pool, curate_options, timings)
     rows = [embedded.images]
     if labeled is not None:

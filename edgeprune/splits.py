@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
+from .curation.types import EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
 
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 DEFAULT_NAMES = {2: ["train", "val"], 3: ["train", "val", "test"]}
 
 
-@dataclass
-class SplitOptions:
+@dataclass(kw_only=True)
+class SplitOptions(EmbeddingSettings):
     """split settings (keys equal the CLI options)."""
 
     out: Path
@@ -44,15 +45,7 @@ class SplitOptions:
     names: list[str] | None = None  # default: train,val(,test)
     groups: Path | None = None  # CSV: image,group
     threshold: float = 0.95
-    seed: int = 0
     out_format: str | None = None
-    backbone: str = "selfsup"
-    image_size: int | None = None
-    preprocess: str = "unit"
-    batch_size: int = 64
-    cache_dir: Path | None = None
-    embeddings: Path | None = None
-    pretrain_steps: int | None = None
     format: str | None = None
     split: str | None = None  # read one split of the input (e.g. trainval)
     images_dir: Path | None = None
@@ -60,7 +53,6 @@ class SplitOptions:
     map_categories: str | None = None
     image_mode: str = "copy"
     overwrite: bool = False
-    progress: bool = True
 
 
 @dataclass
@@ -187,22 +179,10 @@ def assign_groups(group_of: np.ndarray, box_counts: np.ndarray, ratios: list[flo
 def _embed(dataset, options: SplitOptions, timings: dict) -> tuple[np.ndarray, object]:
     """Unit features of every image, as ``edgeprune leaks`` computes them (centred on the whole set), and the
     backbone (None with ``--embeddings``)."""
-    from .curation import CurateOptions
-    from .curation.embed import embed_for_curation
+    from .curation.embed import embed_for_curation, embedding_options
     from .curation.features import scoring_features
 
-    curate_options = CurateOptions(
-        out=options.out,
-        backbone=options.backbone,
-        image_size=options.image_size,
-        preprocess=options.preprocess,
-        batch_size=options.batch_size,
-        cache_dir=options.cache_dir,
-        embeddings=options.embeddings,
-        pretrain_steps=options.pretrain_steps,
-        seed=options.seed,
-        progress=options.progress,
-    )
+    curate_options = embedding_options(options, options.out)
     embedded = embed_for_curation(dataset, curate_options, timings)
     return scoring_features(embedded.images), embedded.backbone
 

@@ -56,6 +56,18 @@ def add_dataset_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--map-categories", metavar="SPEC", help=MAP_CATEGORIES_HELP)
 
 
+def add_embedding_options(group) -> None:
+    """The options that say how images are embedded (``--backbone`` or ``--embeddings``, ``--image-size``, ...),
+    shared by the commands that compare images (``leaks``, ``split``, ``select``)."""
+    group.add_argument("--backbone", default="selfsup", help="TF-Hub handle or SavedModel; selfsup (default)")
+    group.add_argument("--embeddings", type=Path, metavar="FILE", help="bring your own (.npz/.parquet, keyed by name)")
+    group.add_argument("--image-size", type=positive_int, help="backbone input size (default: the backbone's own)")
+    group.add_argument("--preprocess", choices=("unit", "symmetric", "raw"), default="unit")
+    group.add_argument("--batch-size", type=positive_int, default=64)
+    group.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
+    group.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
+
+
 def options_from_args(options_class, args: argparse.Namespace, **given):
     """Build ``options_class`` (a dataclass) from the parsed arguments whose ``dest`` equals a field name, plus
     ``given`` for the fields the CLI derives (``keep`` from ``--prune``, ``progress`` from ``-q``)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
-from .common import DATASET_HELP, fraction, options_from_args, positive_int
+from .common import DATASET_HELP, add_embedding_options, fraction, options_from_args, positive_int
 
 
 def _split_list(text: str) -> list[str]:
@@ -42,13 +42,7 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing --out / --write-clean")
     p.add_argument("--max-pairs", type=positive_int, default=200, help="pairs shown in the report (200)")
     emb = p.add_argument_group("embedding (as for curate)")
-    emb.add_argument("--backbone", default="selfsup", help="TF-Hub handle or SavedModel; selfsup (default)")
-    emb.add_argument("--embeddings", type=Path, metavar="FILE", help="bring your own (.npz/.parquet, keyed by name)")
-    emb.add_argument("--image-size", type=positive_int, help="backbone input size (default: the backbone's own)")
-    emb.add_argument("--preprocess", choices=("unit", "symmetric", "raw"), default="unit")
-    emb.add_argument("--batch-size", type=positive_int, default=64)
-    emb.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
-    emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
+    add_embedding_options(emb)
     emb.add_argument("--seed", type=int, default=0)
     data = p.add_argument_group("data")
     data.add_argument("--format", choices=FORMATS, help="input format of DATASET (default: detected)")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..datasets.files import IMAGE_MODES
-from .common import DATASET_HELP, add_dataset_options, fraction, options_from_args, positive_int
+from .common import DATASET_HELP, add_dataset_options, add_embedding_options, fraction, options_from_args, positive_int
 
 
 def register(subparsers) -> None:
@@ -41,13 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("--map-points", type=int, default=5000, help="images in the report's embedding map (0: none)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     emb = p.add_argument_group("embedding (as for curate)")
-    emb.add_argument("--backbone", default="selfsup", help="TF-Hub handle or SavedModel; selfsup (default)")
-    emb.add_argument("--embeddings", type=Path, metavar="FILE", help="bring your own (.npz/.parquet, keyed by name)")
-    emb.add_argument("--image-size", type=positive_int, help="backbone input size (default: the backbone's own)")
-    emb.add_argument("--preprocess", choices=("unit", "symmetric", "raw"), default="unit")
-    emb.add_argument("--batch-size", type=positive_int, default=64)
-    emb.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
-    emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
+    add_embedding_options(emb)
     add_dataset_options(p.add_argument_group("pool data"))
     p.set_defaults(run=run)
 

@@ -11,6 +11,17 @@ import numpy as np
 
 from .types import SELFSUP, CurateOptions
 
+EMBEDDING_FIELDS = ("backbone", "image_size", "preprocess", "batch_size", "cache_dir", "embeddings", "pretrain_steps")
+
+
+def embedding_options(options, out: Path, **changes) -> CurateOptions:
+    """The curate options that embed images as ``options`` (any command's options with the embedding fields,
+    ``seed`` and ``progress``) says, for commands that reuse the embed stage (``leaks``, ``split``, ``select``)."""
+    values = {
+        name: getattr(options, name) for name in (*EMBEDDING_FIELDS, "seed", "progress") if hasattr(options, name)
+    }
+    return CurateOptions(out=out, **{**values, **changes})
+
 
 @dataclass
 class Embedded:

@@ -11,6 +11,22 @@ SELFSUP = "selfsup"  # --backbone selfsup: edgeprune's self-supervised backbone,
 RUNNERS = ("local", "beam")
 
 
+@dataclass(kw_only=True)
+class EmbeddingSettings:
+    """How a command that compares images embeds them (``leaks``, ``split``, ``select``); keys equal the CLI's
+    options (:func:`edgeprune.cli.common.add_embedding_options`)."""
+
+    backbone: str = SELFSUP
+    image_size: int | None = None
+    preprocess: str = "unit"
+    batch_size: int = 64
+    cache_dir: Path | None = None
+    embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name
+    pretrain_steps: int | None = None
+    seed: int = 0
+    progress: bool = True
+
+
 @dataclass
 class CurateOptions:
     """Every curate option; the CLI fills it from its arguments (keys equal the argument names)."""

@@ -23,29 +23,10 @@ def figure_png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def distance_histogram(distances: np.ndarray, kept: np.ndarray, cut: float | None, cut_label: str) -> bytes:
-    """Stacked histogram of distance-to-prototype for kept and dropped images, with the cut marked."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    bins = np.histogram_bin_edges(distances, bins=min(50, max(10, len(distances) // 10)))
-    ax.hist(
-        [distances[kept], distances[~kept]],
-        bins=bins,
-        stacked=True,
-        color=[KEPT_COLOR, DROPPED_COLOR],
-        label=[f"kept ({kept.sum()})", f"dropped ({(~kept).sum()})"],
-    )
-    if cut is not None:
-        ax.axvline(cut, color="black", linestyle="--", linewidth=1.2, label=cut_label)
-    ax.set_xlabel("distance to nearest prototype")
-    ax.set_ylabel("images")
-    ax.legend(frameon=False)
-    return figure_png(fig)
-
-
-def score_histogram(values: np.ndarray, chosen: np.ndarray, *, xlabel: str, marks=("picked", "not picked")) -> bytes:
-    """Stacked histogram of one score for the chosen and the other images."""
+def _stacked_histogram(values, chosen, marks: tuple[str, str], xlabel: str, height: float):
+    """Stacked histogram of ``values`` for the ``chosen`` and the other rows; returns ``(fig, ax)``."""
     values, chosen = np.asarray(values, np.float64), np.asarray(chosen, bool)
-    fig, ax = plt.subplots(figsize=(7, 3.0))
+    fig, ax = plt.subplots(figsize=(7, height))
     bins = np.histogram_bin_edges(values, bins=min(50, max(10, len(values) // 10)))
     ax.hist(
         [values[chosen], values[~chosen]],
@@ -56,6 +37,21 @@ def score_histogram(values: np.ndarray, chosen: np.ndarray, *, xlabel: str, mark
     )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("images")
+    return fig, ax
+
+
+def distance_histogram(distances: np.ndarray, kept: np.ndarray, cut: float | None, cut_label: str) -> bytes:
+    """Stacked histogram of distance-to-prototype for kept and dropped images, with the cut marked."""
+    fig, ax = _stacked_histogram(distances, kept, ("kept", "dropped"), "distance to nearest prototype", 3.2)
+    if cut is not None:
+        ax.axvline(cut, color="black", linestyle="--", linewidth=1.2, label=cut_label)
+    ax.legend(frameon=False)
+    return figure_png(fig)
+
+
+def score_histogram(values: np.ndarray, chosen: np.ndarray, *, xlabel: str, marks=("picked", "not picked")) -> bytes:
+    """Stacked histogram of one score for the chosen and the other images."""
+    fig, ax = _stacked_histogram(values, chosen, marks, xlabel, 3.0)
     ax.legend(frameon=False)
     return figure_png(fig)
 
