@@ -9,7 +9,7 @@ TASKLIB_VENV ?= $(VENV)-tasklib
 TASKLIB_PY := $(TASKLIB_VENV)/bin/python
 TASKLIB_STAMP := $(TASKLIB_VENV)/.tflite-support-0.4.4
 
-.PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results clean
+.PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results label-studio-check clean
 BCCD ?= ../shared/datasets/bccd/BCCD
 
 # Debian packages the tests need: libusb-1.0 for the TFLite Task Library (tflite-support loads it at import), and
@@ -135,3 +135,20 @@ pruning-results:
 
 clean:
 	rm -rf demo_out .pytest_cache build *.egg-info .venv-tasklib
+
+# select --model's Label Studio pre-annotations, checked by Label Studio itself (its own virtualenv; a few minutes):
+# a tiny detector on generated digit scenes, select with it, then tools/check_label_studio.py starts Label Studio on
+# 127.0.0.1, imports the tasks with their predictions through the API and reads them back.
+LS_VENV ?= .venv-labelstudio
+LS_WORK := data/ls_check
+label-studio-check: install
+	test -x $(LS_VENV)/bin/label-studio || (python3 -m venv $(LS_VENV) && $(LS_VENV)/bin/pip install -qq label-studio)
+	rm -rf $(LS_WORK) && mkdir -p $(LS_WORK)
+	$(PY) -c "from pathlib import Path; from edgeprune.datasets.synthetic import make_digit_scenes; \
+	make_digit_scenes(Path('$(LS_WORK)/digits'), n_images=40, image_size=64, seed=1)"
+	$(VENV)/bin/edgeprune -q train-export $(LS_WORK)/digits --val $(LS_WORK)/digits --out $(LS_WORK)/detector \
+		--steps 30 --image-size 128 --width 0.35 --batch-size 4 --quantize fp32 --parity-tolerance 100
+	$(VENV)/bin/edgeprune -q select $(LS_WORK)/digits --budget 6 --model $(LS_WORK)/detector --min-score 0.01 \
+		--cache-dir $(LS_WORK)/cache --out $(LS_WORK)/select
+	$(PY) tools/check_label_studio.py $(LS_WORK)/select --label-studio $(LS_VENV)/bin/label-studio \
+		--out tools/results/select/label_studio.json
