@@ -27,6 +27,16 @@ from .export import MEAN_RGB, STDDEV_RGB
 log = logging.getLogger(__name__)
 
 
+def pixel_batches(dataset: Dataset, image_size: int, batch_size: int):
+    """``tf.data`` batches of ``dataset``'s images as an exported detector is fed: fully decoded, stretched to
+    ``image_size`` square, raw 0..255 pixels."""
+    sources = [image_source(img) for img in dataset.images]
+    names = [img.file_name for img in dataset.images]
+    return image_batches(
+        sources, image_size=image_size, preprocess="raw", batch_size=batch_size, names=names, full_scale=True
+    )
+
+
 @dataclass
 class ValidationPixels:
     """The validation images stretched to the detector input once, shared by every model evaluated on them."""
@@ -39,12 +49,8 @@ class ValidationPixels:
     @classmethod
     def load(cls, dataset: Dataset, image_size: int, *, batch_size: int = 32) -> ValidationPixels:
         """Decode and resize every image of ``dataset`` in a parallel ``tf.data`` pipeline."""
-        sources = [image_source(img) for img in dataset.images]
-        names = [img.file_name for img in dataset.images]
-        batches = image_batches(
-            sources, image_size=image_size, preprocess="raw", batch_size=batch_size, names=names, full_scale=True
-        )
-        pixels = np.concatenate([batch.numpy() for batch in batches]) if sources else np.zeros((0, 0, 0, 3))
+        batches = pixel_batches(dataset, image_size, batch_size)
+        pixels = np.concatenate([batch.numpy() for batch in batches]) if len(dataset) else np.zeros((0, 0, 0, 3))
         return cls(dataset, image_size, pixels.astype(np.float32), ground_truth(dataset))
 
 
@@ -139,13 +145,8 @@ def detect_dataset(run_dir: Path, dataset: Dataset, *, batch_size: int = 32, pro
     params = read_params(run_dir)
     size = int(params.task.model.input_size[0])
     model = restored_model(params, Path(run_dir) / "model")
-    sources = [image_source(img) for img in dataset.images]
-    names = [img.file_name for img in dataset.images]
-    batches = image_batches(
-        sources, image_size=size, preprocess="raw", batch_size=batch_size, names=names, full_scale=True
-    )
-    chunks = (batch.numpy() for batch in batches)
-    return detect_stream(model, chunks, len(sources), size, batch_size=batch_size, progress_enabled=progress_enabled)
+    chunks = (batch.numpy() for batch in pixel_batches(dataset, size, batch_size))
+    return detect_stream(model, chunks, len(dataset), size, batch_size=batch_size, progress_enabled=progress_enabled)
 
 
 def evaluate_checkpoint(
