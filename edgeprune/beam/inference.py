@@ -1,47 +1,44 @@
-"""Beam transforms for embedding: image bytes in, decoded pixels through ``RunInference``, embeddings out.
+"""The embed stage's worker code: a unit of images in, its embeddings, k-means sample and dead letters out as files.
+
+Every transform here runs on any Beam runner, Beam's Dask runner included. That runner translates only ``Create``,
+``ParDo``, ``GroupByKey`` and ``Flatten``, and drops what the other stage designs lean on:
+- ``Read`` transforms (``ReadFromText``, ``ReadFromTFRecord``) become no-ops, so a unit is a file path given to
+  ``Create`` and read by the worker;
+- outputs a ``DoFn`` emits in ``finish_bundle`` are lost, which empties ``BatchElements`` and so ``RunInference``:
+  the worker batches a unit itself, in forward passes of ``batch_size`` images;
+- tagged outputs are merged into the main output, so ``with_exception_handling`` cannot split off bad images: the
+  worker catches a bad image and lists it in the unit's dead-letter file.
 
 Decoding calls :func:`edgeprune.embed.images.decode_image` with the same header probe as the local ``tf.data``
-pipeline, so both runners feed the backbone the same pixels. ``BackboneHandler`` is a small ``ModelHandler`` that
-loads the backbone with :func:`edgeprune.embed.load_backbone` (Beam's ``TFModelHandlerTensor`` fails under Keras 3,
-apache/beam#30616).
+pipeline, and :meth:`~edgeprune.embed.backbone.Backbone.embed_padded` pads every forward pass to the local batch
+shape, so both runners give the backbone the same pixels and get the same embeddings back.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+import functools
+import io
+import json
+import struct
+from typing import Iterator, Sequence
 
+import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+from apache_beam.io.filesystems import FileSystems
+
+from .workdir import join, matching, read_bytes, write_bytes
 
 
-class BackboneHandler(ModelHandler):
-    """``RunInference`` handler: a batch of ``[S, S, 3]`` float32 arrays -> one embedding per image."""
+@functools.lru_cache(maxsize=2)
+def cached_backbone(handle: str, image_size: int, preprocess: str):
+    """The backbone, loaded once per worker process (Dask sets a ``DoFn`` up again for every partition)."""
+    from ..embed import load_backbone
 
-    def __init__(self, handle: str, image_size: int, preprocess: str, batch_size: int) -> None:
-        super().__init__()
-        self.handle, self.image_size, self.preprocess, self.batch_size = handle, image_size, preprocess, batch_size
-
-    def load_model(self):
-        from ..embed import load_backbone
-
-        return load_backbone(self.handle, image_size=self.image_size, preprocess=self.preprocess)
-
-    def run_inference(
-        self, batch: Sequence[np.ndarray], model, inference_args: dict[str, Any] | None = None
-    ) -> Iterable[PredictionResult]:
-        outputs = model.embed_padded(np.stack(batch), self.batch_size)  # the local run's batch shape
-        return [PredictionResult(example, output) for example, output in zip(batch, outputs)]
-
-    def batch_elements_kwargs(self) -> dict[str, int]:
-        return {"min_batch_size": 1, "max_batch_size": self.batch_size}
-
-    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
-        return sum(example.nbytes for example in batch)
+    return load_backbone(handle, image_size=image_size, preprocess=preprocess)
 
 
 class Decoder:
-    """``(index, name, encoded bytes) -> (index, pixels)``; a bad image raises, and the caller's
-    ``with_exception_handling`` sends it to the dead-letter output."""
+    """``(name, encoded bytes) -> [S, S, 3] float32 pixels``, the local pipeline's decode; a bad image raises."""
 
     def __init__(self, image_size: int, preprocess: str) -> None:
         self.image_size, self.preprocess = image_size, preprocess
@@ -62,75 +59,140 @@ class Decoder:
             self._decode = decode
         return self._decode
 
-    def __call__(self, element: tuple[int, str, bytes]) -> tuple[int, np.ndarray]:
+    def __call__(self, name: str, data: bytes) -> np.ndarray:
         from ..embed.images import decode_ratio
         from ..images import probe
 
-        index, name, data = element
         info = probe(data, name)
-        return index, self._function()(data, decode_ratio(info, self.image_size), info.native).numpy()
+        return self._function()(data, decode_ratio(info, self.image_size), info.native).numpy()
 
     def __getstate__(self):
         return {"image_size": self.image_size, "preprocess": self.preprocess, "_decode": None}
 
 
-def read_file(element: tuple[int, str, str]) -> tuple[int, str, bytes]:
-    """``(index, name, path) -> (index, name, bytes)`` through Beam's filesystems (local paths or URIs)."""
-    from apache_beam.io.filesystems import FileSystems
-
-    index, name, path = element
-    with FileSystems.open(path) as handle:
-        return index, name, handle.read()
+def read_file(path: str) -> bytes:
+    """A whole file through Beam's filesystems (a local path or a URI)."""
+    with FileSystems.open(path, compression_type="uncompressed") as handle:
+        return handle.read()
 
 
-def read_shard(element: tuple[str, int, list[str]]) -> Iterator[tuple[int, str, bytes]]:
-    """``(shard path, index of its first record, names) -> (index, name, image/encoded)`` for every record."""
+def tfrecord_payloads(data: bytes, source: str) -> Iterator[bytes]:
+    """The records of TFRecord file contents (length, masked CRC, payload, masked CRC each); a truncated file raises
+    ``ValueError`` naming ``source``."""
+    position = 0
+    while position < len(data):
+        if position + 12 > len(data):
+            raise ValueError(f"{source}: truncated TFRecord header at byte {position}")
+        (length,) = struct.unpack_from("<Q", data, position)
+        start, end = position + 12, position + 12 + length
+        if end + 4 > len(data):
+            raise ValueError(f"{source}: truncated TFRecord at byte {position}")
+        yield data[start:end]
+        position = end + 4
+
+
+def unit_images(unit: dict) -> Iterator[tuple[int, str, bytes | Exception]]:
+    """``(index, name, encoded bytes or the error that stopped reading them)`` for every image of a unit."""
+    if "shard" not in unit:
+        for index, name, path in unit["rows"]:
+            try:
+                yield index, name, read_file(path)
+            except Exception as exc:  # noqa: BLE001 - a dead letter names any reason
+                yield index, name, exc
+        return
+    try:
+        payloads: list = list(tfrecord_payloads(read_file(unit["shard"]), unit["shard"]))
+    except (OSError, ValueError) as exc:
+        payloads = []
+        missing: Exception = exc
+    else:
+        missing = ValueError(f"{unit['shard']}: fewer records than the annotations read")
+    for position, name in enumerate(unit["names"]):
+        try:
+            yield unit["start"] + position, name, _encoded_image(payloads[position])
+        except IndexError:
+            yield unit["start"] + position, name, missing
+        except Exception as exc:  # noqa: BLE001 - a record that does not parse is a dead letter
+            yield unit["start"] + position, name, exc
+
+
+def _encoded_image(record: bytes) -> bytes:
     import tensorflow as tf
 
-    path, start, names = element
-    for position, raw in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
-        feature = tf.train.Example.FromString(raw).features.feature
-        yield start + position, names[position], feature["image/encoded"].bytes_list.value[0]
+    return tf.train.Example.FromString(record).features.feature["image/encoded"].bytes_list.value[0]
 
 
-def embedding_example(element: tuple[int, PredictionResult]) -> bytes:
-    """One embedding as a serialised ``tf.train.Example`` with ``index`` (int64) and ``embedding`` (floats)."""
-    import tensorflow as tf
-
-    index, result = element
-    vector = np.asarray(result.inference, np.float32)
-    feature = {
-        "index": tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
-        "embedding": tf.train.Feature(float_list=tf.train.FloatList(value=vector)),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
-def parse_embedding(raw: bytes) -> tuple[int, np.ndarray]:
-    """The inverse of :func:`embedding_example`."""
-    import tensorflow as tf
+class EmbedUnit(beam.DoFn):
+    """Embed one unit file: writes ``embeddings-U.npz`` (indices, float32 rows), ``sample-U.npz`` (the rows in the
+    k-means sample) and ``bad_images-U.jsonl``, and emits ``(sum of the rows in float64, count)`` for the mean.
 
-    feature = tf.train.Example.FromString(raw).features.feature
-    return int(feature["index"].int64_list.value[0]), np.asarray(feature["embedding"].float_list.value, np.float32)
+    File names are the unit's, so a retried unit overwrites its own files."""
+
+    def __init__(self, out_dir: str, backbone, batch_size: int, in_sample) -> None:
+        self.out_dir, self.batch_size, self.in_sample = out_dir, batch_size, in_sample
+        self.handle, self.image_size, self.preprocess = backbone.handle, backbone.image_size, backbone.preprocess
+
+    def setup(self) -> None:
+        self.model = cached_backbone(self.handle, self.image_size, self.preprocess)
+        self.decoder = Decoder(self.image_size, self.preprocess)
+
+    def process(self, unit_path: str):
+        unit = json.loads(read_bytes(unit_path))
+        name = f"{unit['unit']:06d}"
+        indices, rows, failures, batch = [], [], [], []
+        for index, image_name, data in unit_images(unit):
+            try:
+                if isinstance(data, Exception):
+                    raise data
+                batch.append((index, self.decoder(image_name, data)))
+            except Exception as exc:  # noqa: BLE001 - a bad image is a dead letter, not a failed stage
+                failures.append({"index": index, "name": image_name, "error": _error(exc)})
+            if len(batch) == self.batch_size:
+                self._embed(batch, indices, rows)
+        self._embed(batch, indices, rows)
+        vectors = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+        index_array = np.asarray(indices, np.int64)
+        write_embeddings(join(self.out_dir, f"embeddings-{name}.npz"), index_array, vectors)
+        sampled = np.array([self.in_sample(i) for i in indices], bool)
+        if sampled.any():
+            write_embeddings(join(self.out_dir, f"sample-{name}.npz"), index_array[sampled], vectors[sampled])
+        if failures:
+            text = "".join(json.dumps(row) + "\n" for row in failures)
+            write_bytes(join(self.out_dir, f"bad_images-{name}.jsonl"), text.encode())
+        if len(vectors):
+            yield vectors.sum(axis=0, dtype=np.float64), len(vectors)
+
+    def _embed(self, batch: list, indices: list, rows: list) -> None:
+        if batch:
+            indices += [index for index, _ in batch]
+            rows.append(self.model.embed_padded(np.stack([pixels for _, pixels in batch]), self.batch_size))
+            batch.clear()
+
+
+def write_embeddings(path: str, indices: np.ndarray, rows: np.ndarray) -> None:
+    """``indices`` and their embedding ``rows`` as one ``.npz`` file on any Beam filesystem."""
+    buffer = io.BytesIO()
+    np.savez(buffer, indices=np.asarray(indices, np.int64), embeddings=np.asarray(rows, np.float32))
+    write_bytes(path, buffer.getvalue())
 
 
 def read_embeddings(files: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(indices, embeddings)`` from embedding TFRecord shards, sorted by index (batched ``tf.io.parse_example``)."""
-    import tensorflow as tf
+    """``(indices, embeddings)`` from :func:`write_embeddings` files, sorted by index (a unit written twice by a
+    retry counts once)."""
+    indices, rows = [np.zeros(0, np.int64)], [np.zeros((0, dim), np.float32)]
+    for path in files:
+        with np.load(io.BytesIO(read_bytes(path))) as saved:
+            if len(saved["indices"]):
+                indices.append(saved["indices"])
+                rows.append(saved["embeddings"])
+    index, unique = np.unique(np.concatenate(indices), return_index=True)
+    return index, np.concatenate(rows)[unique]
 
-    if not files:
-        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
-    spec = {
-        "index": tf.io.FixedLenFeature([], tf.int64),
-        "embedding": tf.io.FixedLenFeature([dim], tf.float32),
-    }
-    data = tf.data.TFRecordDataset(list(files)).batch(4096).map(lambda raw: tf.io.parse_example(raw, spec))
-    indices, rows = [], []
-    for batch in data.as_numpy_iterator():
-        indices.append(batch["index"])
-        rows.append(batch["embedding"])
-    if not indices:
-        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
-    indices, rows = np.concatenate(indices), np.concatenate(rows)
-    order = np.argsort(indices, kind="stable")
-    return indices[order], rows[order]
+
+def unit_files(stage_path: str, prefix: str) -> list[str]:
+    """The files ``<prefix>-*`` of a stage folder, sorted."""
+    return matching(join(stage_path, f"{prefix}-*"))

@@ -21,7 +21,9 @@ from ..datasets.files import IMAGE_MODES, copy_image
 from ..datasets.tfrecord import LABEL_MAP_NAME, format_label_map, label_ids
 from ..datasets.types import RecordRef
 from ..errors import EdgepruneError
-from .workdir import join, write_bytes
+from .workdir import join, read_bytes, write_bytes
+
+JOBS_PER_UNIT = 256  # write jobs per work unit
 
 
 class BeamWriter:
@@ -60,26 +62,38 @@ class BeamWriter:
         return fmt
 
     def run(self, work_dir: str, beam_options) -> tuple[int, int]:
-        """Run the jobs on the Beam workers; returns ``(image files copied, TFRecord shards written)``."""
+        """Run the jobs on the Beam workers, in files of :data:`JOBS_PER_UNIT`; returns ``(image files copied,
+        TFRecord shards written)``."""
         if not self.jobs:
             return 0, 0
         from .options import run_pipeline
 
-        listing = join(str(work_dir), f"write-{uuid.uuid4().hex}.jsonl")
-        write_bytes(listing, "".join(json.dumps(job) + "\n" for job in self.jobs).encode())
+        folder = join(str(work_dir), f"write-{uuid.uuid4().hex}")
+        units = []
+        for number, start in enumerate(range(0, len(self.jobs), JOBS_PER_UNIT)):
+            units.append(join(folder, f"jobs-{number:06d}.json"))
+            write_bytes(units[-1], json.dumps(self.jobs[start : start + JOBS_PER_UNIT]).encode())
         try:
             with run_pipeline("write", beam_options) as p:
                 (
                     p
-                    | "Jobs" >> beam.io.ReadFromText(listing)
-                    | beam.Map(json.loads)
+                    | "Jobs" >> beam.Create(units)
                     | beam.Reshuffle()
-                    | "Write" >> beam.Map(run_job)
+                    | "Write" >> beam.Map(run_jobs)
+                    | "Count" >> beam.CombineGlobally(sum)
                 )
         finally:
-            FileSystems.delete([listing])
+            FileSystems.delete([folder])
         shards = sum(1 for job in self.jobs if "shard" in job)
         return len(self.jobs) - shards, shards
+
+
+def run_jobs(path: str) -> int:
+    """Run the write jobs listed in one file; returns how many."""
+    jobs = json.loads(read_bytes(path))
+    for job in jobs:
+        run_job(job)
+    return len(jobs)
 
 
 def run_job(job: dict) -> None:

@@ -1,7 +1,6 @@
 """``curate --runner beam`` on Beam's in-process FnApiRunner: the same kept set as the local runner, resumable stages,
 bad images listed, bad options refused before any work."""
 
-import csv
 import json
 import shutil
 
@@ -12,35 +11,7 @@ pytest.importorskip("apache_beam")
 
 from edgeprune.cli import main  # noqa: E402
 from edgeprune.datasets import read_dataset  # noqa: E402
-from tests.cli.test_curate import tree_digest  # noqa: E402
-
-
-@pytest.fixture
-def curate(tmp_path, tiny_backbone):
-    """``curate DATASET --out tmp/<out>`` with the tiny backbone; ``beam=True`` adds ``--runner beam``."""
-
-    def _run(dataset, *args, out="out", beam=False, work="work"):
-        argv = ["-q", "curate", str(dataset), "--out", str(tmp_path / out), "--cache-dir", str(tmp_path / "cache")]
-        argv += ["--backbone", str(tiny_backbone), "--image-size", "32", "--map-points", "0", *map(str, args)]
-        if beam:
-            argv += ["--runner", "beam", "--work-dir", str(tmp_path / work)]
-        return main(argv), tmp_path / out
-
-    return _run
-
-
-def scores(out):
-    with (out / "scores.csv").open() as fh:
-        return {row["image"]: row for row in csv.DictReader(fh)}
-
-
-def assert_same_result(local, beam):
-    a, b = scores(local), scores(beam)
-    assert a.keys() == b.keys()
-    assert [a[k]["kept"] for k in a] == [b[k]["kept"] for k in a]
-    assert [a[k]["cluster"] for k in a] == [b[k]["cluster"] for k in a]
-    np.testing.assert_allclose([float(a[k]["distance"]) for k in a], [float(b[k]["distance"]) for k in a], atol=1e-6)
-    assert tree_digest(local / "pruned") == tree_digest(beam / "pruned")
+from tests.curation.conftest import assert_same_result, scores  # noqa: E402
 
 
 def test_beam_keeps_what_local_keeps_on_bccd(curate, bccd, tmp_path):
@@ -54,7 +25,7 @@ def test_beam_keeps_what_local_keeps_on_bccd(curate, bccd, tmp_path):
     assert any("stages reused: none" in note for note in summary["notes"])
     stages = sorted(p.name.split("-")[0] for p in (tmp_path / "work").iterdir() if (p / "_SUCCESS").exists())
     assert stages == ["embed", "fit", "manifest", "score"]
-    assert list((tmp_path / "work").glob("embed-*/embeddings-*.tfrecord"))
+    assert list((tmp_path / "work").glob("embed-*/embeddings-*.npz"))
 
     # other pruning settings reuse the manifest and embeddings; only fit and score run again
     code, again = curate(bccd, "--keep", "0.4", "-k", "5", out="again", beam=True)

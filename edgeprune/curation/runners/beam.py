@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from ...beam.inference import read_embeddings
+from ...beam.inference import read_embeddings, unit_files
 from ...beam.options import pipeline_options
-from ...beam.workdir import Stage, WorkDir, matching
+from ...beam.workdir import Stage, WorkDir
 from ...beam.write import BeamWriter
 from ...datasets import Dataset
 from ...errors import EdgepruneError
@@ -112,7 +112,7 @@ def _driver_rows(embed: Stage, options: CurateOptions, good: np.ndarray) -> np.n
     """Every good image's embedding on the driver, when dedup, coreset or ``--save-embeddings`` needs them."""
     if options.dedup is None and options.policy != "coreset" and not options.save_embeddings:
         return None
-    indices, rows = read_embeddings(matching(embed.file("embeddings*.tfrecord")), embed.info()["dim"])
+    indices, rows = read_embeddings(unit_files(embed.path, "embeddings"), embed.info()["dim"])
     all_rows = np.zeros((len(good), rows.shape[1]), np.float32)
     all_rows[indices] = rows
     return all_rows[good]
@@ -125,7 +125,7 @@ def _notes(fit: Stage, embed: Stage, failures, groups, representative, options: 
         shown = "; ".join(f"{row['name']} ({row['error'][:80]})" for row in failures[:3])
         notes.append(
             f"{len(failures)} images could not be read or decoded and are left out (listed in "
-            f"{embed.file('bad_images*.jsonl')}): {shown}"
+            f"{embed.file('bad_images-*.jsonl')}): {shown}"
         )
     if options.dedup is not None:
         notes.append(

@@ -3,11 +3,17 @@ manifest, embed, fit and score. :mod:`.beam` runs them in order; the image copie
 
 What runs where: reading the annotations and fitting the prototypes on a sample run on the driver; decoding and
 embedding every image, the mean embedding and scoring every image run on the Beam workers.
+
+Each pipeline is one chain, ``Create`` of unit files -> a worker step that writes its files -> a global combine,
+because Beam's Dask runner computes only the graph behind the last transform (a second branch would silently not
+run); see :mod:`edgeprune.beam.inference` for the other transforms that runner drops.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -15,19 +21,10 @@ from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from ...beam.inference import (
-    BackboneHandler,
-    Decoder,
-    embedding_example,
-    parse_embedding,
-    read_embeddings,
-    read_file,
-    read_shard,
-)
+from ...beam.inference import EmbedUnit, read_embeddings, unit_files
 from ...beam.options import run_pipeline
-from ...beam.workdir import Stage, WorkDir, matching, read_array, read_bytes, write_array, write_bytes
+from ...beam.workdir import Stage, WorkDir, join, matching, read_array, read_bytes, write_array, write_bytes
 from ...cluster.autok import AUTO_CHOICES, parse_k
 from ...datasets import Dataset
 from ...errors import EdgepruneError
@@ -37,12 +34,19 @@ from ..score import l2_normalize, prototype_scores
 
 log = logging.getLogger(__name__)
 AUTO_SAMPLE = 256 * 64  # k-means sample when --clusters is auto (k unknown before the fit)
+UNIT_IMAGES = 256  # images per embed work unit (a TFRecord dataset's unit is one input shard)
+LAYOUT = 2  # the work dir's file layout; a change makes every stage new
 
 
 def unit_hash(seed: int, index: int) -> float:
     """A deterministic uniform number in [0, 1) for image ``index``: who is in the k-means sample."""
     digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2.0**64
+
+
+def in_sample(seed: int, rate: float, index: int) -> bool:
+    """Whether image ``index`` is in the k-means sample."""
+    return unit_hash(seed, index) < rate
 
 
 def sample_rate(options, n_images: int) -> float:
@@ -72,34 +76,54 @@ def _source_files(dataset: Dataset) -> list[str]:
     return [str(Path(dataset.source) / name) for name in dataset.extra.get("shards", [])]
 
 
+def work_units(dataset: Dataset, rows: list[dict]) -> list[dict]:
+    """The embed stage's units: runs of :data:`UNIT_IMAGES` image files, or one unit per TFRecord shard."""
+    if dataset.format != "tfrecord":
+        runs = [rows[i : i + UNIT_IMAGES] for i in range(0, len(rows), UNIT_IMAGES)]
+        return [{"rows": [[r["index"], r["name"], r["path"]] for r in run]} for run in runs]
+    names: dict[int, list[str]] = {}
+    starts: dict[int, int] = {}
+    for row in rows:
+        starts.setdefault(row["shard"], row["index"])
+        names.setdefault(row["shard"], []).append(row["name"])
+    return [
+        {"shard": path, "start": starts[s], "names": names[s]}
+        for s, path in enumerate(_source_files(dataset))
+        if s in starts
+    ]
+
+
 def run_manifest(work: WorkDir, dataset: Dataset) -> Stage:
-    """Stage 1: ``manifest.jsonl`` (global ids in read order) and per-category box counts."""
+    """Stage 1: ``manifest.jsonl`` (global ids in read order), the embed stage's ``unit-*.json`` files and the
+    per-category box counts."""
     rows = manifest_rows(dataset)
     text = "".join(json.dumps(row) + "\n" for row in rows)
     shards = [(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in _source_files(dataset)]
-    stage = work.stage("manifest", hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), shards)
+    digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    stage = work.stage("manifest", LAYOUT, digest, shards, UNIT_IMAGES)
     if stage.reused:
         return stage
     write_bytes(stage.file("manifest.jsonl"), text.encode())
+    units = work_units(dataset, rows)
+    for number, unit in enumerate(units):
+        write_bytes(stage.file(f"unit-{number:06d}.json"), json.dumps({"unit": number, **unit}).encode())
     counts = dataset.box_counts()
-    stage.finish({"images": len(rows), "format": dataset.format, "box_counts": counts})
+    stage.finish({"images": len(rows), "units": len(units), "format": dataset.format, "box_counts": counts})
     return stage
 
 
 class MeanCombineFn(beam.CombineFn):
-    """``(sum, count)`` of the embeddings, accumulated in float64 (so the order of addition does not matter to the
-    float32 mean)."""
+    """The mean embedding from per-unit ``(sum, count)`` pairs, accumulated in float64 (so the order of addition
+    does not matter to the float32 mean)."""
 
     def create_accumulator(self):
         return (None, 0)
 
-    def add_input(self, accumulator, vector):
-        total, count = accumulator
-        vector = np.asarray(vector, np.float64)
-        return (vector if total is None else total + vector, count + 1)
+    def add_input(self, accumulator, partial):
+        return self.merge_accumulators([accumulator, partial])
 
     def merge_accumulators(self, accumulators):
-        totals = [t for t, _ in accumulators if t is not None]
+        totals = [np.asarray(t, np.float64) for t, _ in accumulators if t is not None]
         return (np.sum(totals, axis=0) if totals else None, sum(c for _, c in accumulators))
 
     def extract_output(self, accumulator):
@@ -112,65 +136,21 @@ def _write_mean(result, path: str) -> None:
         write_array(path, (total / count).astype(np.float64))
 
 
-def _dead_letter(failure) -> str:
-    element, (kind, value, *_rest) = failure
-    return json.dumps({"index": int(element[0]), "name": element[1], "error": f"{kind.__name__}: {value}"})
-
-
 def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, options, rate: float, beam_options) -> Stage:
-    """Stage 2, distributed: read and decode every image (bad ones to ``bad_images*.jsonl``), ``RunInference``,
-    embeddings as sharded TFRecords, the mean embedding, and the k-means sample."""
+    """Stage 2, distributed: every unit's images read, decoded and embedded on a worker (bad ones to
+    ``bad_images-*.jsonl``), the embeddings and the k-means sample as ``.npz`` files, and the mean embedding."""
     stage = work.stage("embed", manifest.key, backbone.key, options.batch_size, rate, options.seed)
     if stage.reused:
         return stage
-    handler = KeyedModelHandler(
-        BackboneHandler(backbone.handle, backbone.image_size, backbone.preprocess, options.batch_size)
-    )
-    seed = options.seed
+    embed = EmbedUnit(stage.path, backbone, options.batch_size, functools.partial(in_sample, options.seed, rate))
     with run_pipeline("embed", beam_options) as p:
-        if dataset.format == "tfrecord":
-            names: dict[int, list[str]] = {}
-            starts: dict[int, int] = {}
-            for index, img in enumerate(dataset.images):
-                shard = int(img.extra.get("tfrecord_shard", 0))
-                starts.setdefault(shard, index)
-                names.setdefault(shard, []).append(img.file_name)
-            shards = [(path, starts[s], names[s]) for s, path in enumerate(_source_files(dataset)) if s in starts]
-            encoded = p | "Shards" >> beam.Create(shards) | beam.Reshuffle() | "Records" >> beam.FlatMap(read_shard)
-            read_failures = []
-        else:
-            rows = (
-                p
-                | "Manifest" >> beam.io.ReadFromText(manifest.file("manifest.jsonl"))
-                | beam.Map(json.loads)
-                | beam.Map(lambda row: (row["index"], row["name"], row["path"]))
-                | beam.Reshuffle()
-            )
-            encoded, unreadable = rows | "Read" >> beam.Map(read_file).with_exception_handling()
-            read_failures = [unreadable]
-        pixels, undecodable = (
-            encoded | "Decode" >> beam.Map(Decoder(backbone.image_size, backbone.preprocess)).with_exception_handling()
-        )
-        embedded = pixels | "Embed" >> RunInference(handler)
-        records = embedded | "Serialise" >> beam.Map(embedding_example)
-        records | "Embeddings" >> beam.io.WriteToTFRecord(stage.file("embeddings"), file_name_suffix=".tfrecord")
         (
-            embedded
-            | "InSample" >> beam.Filter(lambda kv: unit_hash(seed, kv[0]) < rate)
-            | "SerialiseSample" >> beam.Map(embedding_example)
-            | "Sample" >> beam.io.WriteToTFRecord(stage.file("sample"), file_name_suffix=".tfrecord")
-        )
-        (
-            embedded
-            | "Vectors" >> beam.Map(lambda kv: kv[1].inference)
+            p
+            | "Units" >> beam.Create(unit_files(manifest.path, "unit"))
+            | beam.Reshuffle()
+            | "Embed" >> beam.ParDo(embed)
             | "Mean" >> beam.CombineGlobally(MeanCombineFn())
             | "WriteMean" >> beam.Map(_write_mean, stage.file("mean.npy"))
-        )
-        (
-            (undecodable, *read_failures)
-            | "Failures" >> beam.Flatten()
-            | "Describe" >> beam.Map(_dead_letter)
-            | "DeadLetter" >> beam.io.WriteToText(stage.file("bad_images"), file_name_suffix=".jsonl")
         )
     mean = read_array(stage.file("mean.npy")) if matching(stage.file("mean.npy")) else None
     stage.finish({"dim": int(mean.shape[0]) if mean is not None else 0})
@@ -180,7 +160,7 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
 def bad_images(stage: Stage) -> list[dict]:
     """The dead-letter list of the embed stage: ``{"index", "name", "error"}`` per image that failed."""
     found = []
-    for path in matching(stage.file("bad_images*.jsonl")):
+    for path in unit_files(stage.path, "bad_images"):
         found += [json.loads(line) for line in read_bytes(path).decode().splitlines() if line.strip()]
     return sorted(found, key=lambda row: row["index"])
 
@@ -211,7 +191,7 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
         indices = np.flatnonzero(candidates)
         features = _unit_features(all_rows[candidates[good]], mean, options.center, options.normalize)
     else:
-        indices, vectors = read_embeddings(matching(embed.file("sample*.tfrecord")), dim)
+        indices, vectors = read_embeddings(unit_files(embed.path, "sample"), dim)
         wanted = good[indices] & candidates[indices]
         features = _unit_features(vectors[wanted], mean, options.center, options.normalize)
         indices = indices[wanted]
@@ -228,15 +208,24 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
     return stage
 
 
-def _score_batch(batch, centers: np.ndarray, mean: np.ndarray, options_tuple, metric: str):
-    indices = np.array([index for index, _ in batch], np.int64)
-    features = _unit_features(np.stack([vector for _, vector in batch]), mean, *options_tuple)
+def _score_batch(indices: np.ndarray, vectors: np.ndarray, centers: np.ndarray, mean: np.ndarray, flags, metric):
+    features = _unit_features(vectors, mean, *flags)
     labels, distances = prototype_scores(features, centers, metric)
-    return [f"{i},{label},{distance:.9g}" for i, label, distance in zip(indices, labels, distances)]
+    return "".join(f"{i},{label},{distance:.9g}\n" for i, label, distance in zip(indices, labels, distances))
+
+
+def score_unit(path: str, out_dir: str, centers: np.ndarray, mean: np.ndarray, flags, metric: str) -> int:
+    """Score one ``embeddings-U.npz`` file into ``scores-U.csv`` (index, cluster, distance); returns its rows."""
+    with np.load(io.BytesIO(read_bytes(path))) as saved:
+        indices, vectors = saved["indices"], saved["embeddings"]
+    name = path.rsplit("/", 1)[-1].replace("embeddings-", "scores-").replace(".npz", ".csv")
+    text = _score_batch(indices, vectors, centers, mean, flags, metric) if len(indices) else ""
+    write_bytes(join(out_dir, name), text.encode())
+    return len(indices)
 
 
 def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) -> Stage:
-    """Stage 4, distributed: every embedding's nearest prototype and distance, as ``scores*.csv`` shards."""
+    """Stage 4, distributed: every embedding's nearest prototype and distance, one ``scores-U.csv`` per unit."""
     stage = work.stage("score", fit.key)
     if stage.reused:
         return stage
@@ -245,11 +234,10 @@ def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) ->
     with run_pipeline("score", beam_options) as p:
         (
             p
-            | "Embeddings" >> beam.io.ReadFromTFRecord(embed.file("embeddings*.tfrecord"))
-            | "Parse" >> beam.Map(parse_embedding)
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=4096)
-            | "Score" >> beam.FlatMap(_score_batch, centers, mean, flags, metric)
-            | "Write" >> beam.io.WriteToText(stage.file("scores"), file_name_suffix=".csv")
+            | "Units" >> beam.Create(unit_files(embed.path, "embeddings"))
+            | beam.Reshuffle()
+            | "Score" >> beam.Map(score_unit, stage.path, centers, mean, flags, metric)
+            | "Count" >> beam.CombineGlobally(sum)
         )
     stage.finish()
     return stage
@@ -260,7 +248,7 @@ def read_scores(stage: Stage, n_images: int) -> tuple[np.ndarray, np.ndarray, np
     scored = np.zeros(n_images, bool)
     labels = np.full(n_images, -1, np.int64)
     distances = np.zeros(n_images, np.float32)
-    for path in matching(stage.file("scores*.csv")):
+    for path in unit_files(stage.path, "scores"):
         text = read_bytes(path).decode()
         if not text.strip():
             continue

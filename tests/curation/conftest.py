@@ -1,0 +1,39 @@
+"""Fixtures of the curation tests: ``curate`` on the CLI with the tiny backbone, and how two runs are compared."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from edgeprune.cli import main
+from tests.cli.test_curate import tree_digest
+
+
+@pytest.fixture
+def curate(tmp_path, tiny_backbone):
+    """``curate DATASET --out tmp/<out>`` with the tiny backbone; ``beam=True`` adds ``--runner beam``."""
+
+    def _run(dataset, *args, out="out", beam=False, work="work"):
+        argv = ["-q", "curate", str(dataset), "--out", str(tmp_path / out), "--cache-dir", str(tmp_path / "cache")]
+        argv += ["--backbone", str(tiny_backbone), "--image-size", "32", "--map-points", "0", *map(str, args)]
+        if beam:
+            argv += ["--runner", "beam", "--work-dir", str(tmp_path / work)]
+        return main(argv), tmp_path / out
+
+    return _run
+
+
+def scores(out):
+    """``scores.csv`` of a curate output, by image."""
+    with (out / "scores.csv").open() as fh:
+        return {row["image"]: row for row in csv.DictReader(fh)}
+
+
+def assert_same_result(local, beam):
+    """Same scores and kept set, and byte-identical pruned datasets."""
+    a, b = scores(local), scores(beam)
+    assert a.keys() == b.keys()
+    assert [a[k]["kept"] for k in a] == [b[k]["kept"] for k in a]
+    assert [a[k]["cluster"] for k in a] == [b[k]["cluster"] for k in a]
+    np.testing.assert_allclose([float(a[k]["distance"]) for k in a], [float(b[k]["distance"]) for k in a], atol=1e-6)
+    assert tree_digest(local / "pruned") == tree_digest(beam / "pruned")
