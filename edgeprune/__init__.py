@@ -46,8 +46,9 @@ def curate(path: str | Path, *, out: str | Path, **options: Any) -> CurateResult
     """
     from .curation import CurateOptions
     from .curation.run import curate as run
+    from .uris import path_or_uri
 
-    return run(path, _options(CurateOptions, out=Path(out), **options))
+    return run(path, _options(CurateOptions, out=path_or_uri(out), **options))
 
 
 def find_leaks(path: str | Path, *, out: str | Path, **options: Any) -> LeakResult:

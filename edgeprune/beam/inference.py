@@ -132,11 +132,15 @@ class EmbedUnit(beam.DoFn):
 
     File names are the unit's, so a retried unit overwrites its own files."""
 
-    def __init__(self, out_dir: str, backbone, batch_size: int, in_sample) -> None:
+    def __init__(self, out_dir: str, backbone, batch_size: int, in_sample, beam_options=None) -> None:
         self.out_dir, self.batch_size, self.in_sample = out_dir, batch_size, in_sample
+        self.beam_options = beam_options
         self.handle, self.image_size, self.preprocess = backbone.handle, backbone.image_size, backbone.preprocess
 
     def setup(self) -> None:
+        from .remote import use_options
+
+        use_options(self.beam_options)
         self.model = cached_backbone(self.handle, self.image_size, self.preprocess)
         self.decoder = Decoder(self.image_size, self.preprocess)
 

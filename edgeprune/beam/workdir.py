@@ -95,9 +95,14 @@ class WorkDir:
     """The stages of one work directory."""
 
     def __init__(self, root: str) -> None:
+        from .remote import refused
+
         self.root = str(root)
-        if not FileSystems.exists(self.root):
-            FileSystems.mkdirs(self.root)
+        try:
+            if not FileSystems.exists(self.root):
+                FileSystems.mkdirs(self.root)
+        except Exception as exc:  # noqa: BLE001 - a missing bucket, refused credentials, a read-only folder
+            raise refused("--work-dir", self.root, exc) from None
 
     def stage(self, name: str, *settings: Any) -> Stage:
         """The folder for stage ``name`` with these settings (a change of any setting is a new folder): marked

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from ..datasets.files import IMAGE_MODES, copy_image
 from ..datasets.tfrecord import LABEL_MAP_NAME, format_label_map, label_ids
 from ..datasets.types import RecordRef
 from ..errors import EdgepruneError
+from .remote import is_uri, use_options
 from .workdir import join, read_bytes, write_bytes
 
 JOBS_PER_UNIT = 256  # write jobs per work unit
@@ -30,17 +34,33 @@ class BeamWriter:
     """Collects copy jobs from the writers (:meth:`__call__`, :meth:`write_dataset`) and runs them on Beam
     (:meth:`run`). Symlinks, hard links and images held in memory are placed at once, on the driver."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, beam_options=None) -> None:
         if mode not in IMAGE_MODES:
             raise EdgepruneError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES)}")
         self.mode = mode
+        self.beam_options = beam_options
         self.jobs: list[dict] = []
+        self.remote: tuple[Path, str] | None = None  # (local output folder, the URI its files go to)
+
+    def send_to(self, local: Path, uri: str) -> None:
+        """Image copies for files under ``local`` go to the same relative key under ``uri`` (an ``s3://`` output
+        built in a local folder)."""
+        self.remote = (Path(local), uri)
+
+    def _target(self, target: Path) -> str:
+        if self.remote is None:
+            return str(target)
+        local, uri = self.remote
+        return f"{uri}/{Path(target).relative_to(local).as_posix()}"
 
     def __call__(self, img: ImageRecord, target: Path) -> None:
-        if img.path is None or self.mode != "copy":
+        source = img.uri if img.uri is not None else img.path
+        if source is None or self.mode != "copy":
+            # bytes in memory or a TFRecord example, or a link to a local file: placed on the driver (into the local
+            # folder of an s3:// output, which is uploaded with it; links to URIs are refused before any work)
             copy_image(img, target, mode=self.mode)
             return
-        self.jobs.append({"copy": str(img.path), "to": str(target)})
+        self.jobs.append({"copy": str(source), "to": self._target(target)})
 
     def write_dataset(self, dataset: Dataset, out_dir: Path, *, format: str | None = None) -> str:
         """Like :func:`edgeprune.datasets.write_dataset`; TFRecords whose examples are all unchanged become one
@@ -55,7 +75,7 @@ class BeamWriter:
             shards[int(img.extra["tfrecord_shard"])].append(img.extra["tfrecord_record"])
         for shard, refs in shards.items():
             target = out_dir / dataset.extra["shards"][shard]
-            self.jobs.append({"shard": [dataclasses.astuple(ref) for ref in refs], "to": str(target)})
+            self.jobs.append({"shard": [dataclasses.astuple(ref) for ref in refs], "to": self._target(target)})
         ids = label_ids(dataset.categories)
         categories = [dataclasses.replace(c, id=ids[c.id]) for c in dataset.categories]
         (out_dir / LABEL_MAP_NAME).write_text(format_label_map(categories))
@@ -79,7 +99,7 @@ class BeamWriter:
                     p
                     | "Jobs" >> beam.Create(units)
                     | beam.Reshuffle()
-                    | "Write" >> beam.Map(run_jobs)
+                    | "Write" >> beam.Map(run_jobs, self.beam_options)
                     | "Count" >> beam.CombineGlobally(sum)
                 )
         finally:
@@ -88,8 +108,9 @@ class BeamWriter:
         return len(self.jobs) - shards, shards
 
 
-def run_jobs(path: str) -> int:
+def run_jobs(path: str, beam_options=None) -> int:
     """Run the write jobs listed in one file; returns how many."""
+    use_options(beam_options)
     jobs = json.loads(read_bytes(path))
     for job in jobs:
         run_job(job)
@@ -97,16 +118,42 @@ def run_jobs(path: str) -> int:
 
 
 def run_job(job: dict) -> None:
-    """One write job: copy an image file, or write a TFRecord shard from its examples' byte ranges."""
-    target = Path(job["to"])
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """One write job: copy an image file, or write a TFRecord shard from its examples' byte ranges (to a local
+    path or a URI)."""
     if "shard" in job:
-        import tensorflow as tf
-
-        with tf.io.TFRecordWriter(str(target)) as writer:
-            for file, offset, length in job["shard"]:
-                writer.write(RecordRef(file, offset, length).read())
+        _write_shard([RecordRef(*ref) for ref in job["shard"]], job["to"])
         return
-    with FileSystems.open(job["copy"]) as src, target.open("wb") as dst:
+    with FileSystems.open(job["copy"], compression_type="uncompressed") as src, _create(job["to"]) as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
+
+
+def _create(target: str):
+    """A writable file at a local path (its folders made) or a URI."""
+    if is_uri(target):
+        return FileSystems.create(target, compression_type="uncompressed")
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    return open(target, "wb")
+
+
+def _write_shard(refs: list[RecordRef], target: str) -> None:
+    """A TFRecord file of these examples, byte for byte (``tf.io.TFRecordWriter`` frames them; a URI target is
+    written locally first, then copied)."""
+    import tensorflow as tf
+
+    local = target
+    if is_uri(target):
+        handle, local = tempfile.mkstemp(suffix=".tfrecord")
+        os.close(handle)
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with tf.io.TFRecordWriter(local) as writer:
+            for ref in refs:
+                writer.write(ref.read())
+        if local != target:
+            with open(local, "rb") as src, _create(target) as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+    finally:
+        if local != target:
+            os.unlink(local)

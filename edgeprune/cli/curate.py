@@ -10,6 +10,7 @@ from ..curation.objects import AGGREGATES, GROUPINGS
 from ..curation.select import POLICIES
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
+from ..uris import path_or_uri
 from .common import DATASET_HELP, add_dataset_options, fraction, options_from_args, positive_int
 
 
@@ -22,7 +23,10 @@ def register(subparsers) -> None:
         "hard part. Writes the pruned dataset, scores.csv, summary.json and report.html into --out.",
     )
     p.add_argument("dataset", help=DATASET_HELP)
-    p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
+    p.add_argument(
+        "--out", "-o", type=path_or_uri, required=True,
+        help="output directory, written atomically (with --runner beam also an s3:// or gs:// URI)",
+    )  # fmt: skip
     add_dataset_options(p)
     p.add_argument("--out-format", choices=FORMATS, help="output format (default: the input's)")
 

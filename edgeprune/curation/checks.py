@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ..cluster.autok import AUTO_CHOICES, parse_k
 from ..errors import EdgepruneError
+from ..input_guard import check_apart
+from ..uris import is_uri
 from .objects import AGGREGATES, GROUPINGS
 from .select import POLICIES
 from .types import RUNNERS, CurateOptions
@@ -60,13 +62,31 @@ def check_runner(options: CurateOptions) -> None:
     pipeline_options(options.beam_options)
 
 
+def check_locations(path: Path | str, options: CurateOptions) -> None:
+    """URIs (``s3://``, ``gs://``) only with ``--runner beam`` and copied images; a local output apart from every
+    local input."""
+    uris = [name for name, where in (("the dataset", path), ("--out", options.out)) if is_uri(where)]
+    if uris and options.runner != "beam":
+        raise EdgepruneError(f"{' and '.join(uris)} at a URI need --runner beam (and pip install 'edgeprune[s3]')")
+    if uris and options.image_mode != "copy":
+        raise EdgepruneError(f"--image-mode {options.image_mode} cannot link objects at a URI; use copy")
+    if is_uri(options.out):
+        out = str(options.out).rstrip("/") + "/"
+        for name, where in (("the dataset", path), ("--work-dir", options.work_dir)):
+            other = str(where).rstrip("/") + "/"
+            if is_uri(where) and (out.startswith(other) or other.startswith(out)):
+                raise EdgepruneError(f"--out {options.out} overlaps {name} {where}; write it elsewhere")
+    else:
+        check_apart(options.out, curate_inputs(path, options))
+
+
 def curate_inputs(path: Path | str, options: CurateOptions) -> list[tuple[str, Path | str | None]]:
     """The paths a curate run reads (or keeps, as its caches), named as the options name them."""
     from ..embed.cache import default_cache_root
 
     work_dir = options.work_dir if options.work_dir and "://" not in options.work_dir else None
     return [
-        ("the dataset", path),
+        ("the dataset", None if is_uri(path) else path),
         ("--images", options.images_dir),
         ("--label-map", options.label_map),
         ("--embeddings", options.embeddings),

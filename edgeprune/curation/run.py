@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_output_dir, check_output_dir
 from ..datasets import check_boxes, read_with_options
 from ..input_guard import check_apart, dataset_inputs
-from .checks import check_clusters, check_options, curate_inputs
+from ..uris import is_uri
+from .checks import check_clusters, check_locations, check_options
 from .embed import backbone_name
 from .report import curate_settings, write_curate_report
 from .runners import make_runner
@@ -30,12 +30,19 @@ def read_for_curation(path: Path | str, options: CurateOptions, timings: dict[st
     """The read stage: the dataset (with ``--map-categories`` applied) and the number of invalid boxes, after the
     checks that need it (output apart from every input file, ``--clusters`` against the image count)."""
     started = time.perf_counter()
-    dataset = read_with_options(path, options)
-    check_apart(options.out, dataset_inputs(dataset))
+    dataset, n_invalid = checked_for_curation(read_with_options(path, options), options)
+    timings["read"] = time.perf_counter() - started
+    return dataset, n_invalid
+
+
+def checked_for_curation(dataset, options: CurateOptions) -> tuple[object, int]:
+    """The checks of a dataset that has been read; returns it (invalid boxes dropped when asked) and how many
+    invalid boxes it had."""
+    if not is_uri(options.out):
+        check_apart(options.out, dataset_inputs(dataset))
     n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
     if options.level == "image":
         check_clusters(options.clusters, len(dataset))
-    timings["read"] = time.perf_counter() - started
     return dataset, n_invalid
 
 
@@ -43,11 +50,19 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     """Run the whole curation; returns what was done. Raises :class:`EdgepruneError` for user mistakes."""
     check_keep(options.keep)
     check_options(options)
-    check_output_dir(options.out, overwrite=options.overwrite)
-    check_apart(options.out, curate_inputs(path, options))
-    timings: dict[str, float] = {}
-    dataset, n_invalid = read_for_curation(path, options, timings)
+    check_locations(path, options)
     runner = make_runner(options)
+    runner.check_output(options.out, options.overwrite)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with runner.dataset(path, lambda where: read_with_options(where, options)) as dataset:
+        dataset, n_invalid = checked_for_curation(dataset, options)
+        timings["read"] = time.perf_counter() - started
+        return _curate(path, dataset, n_invalid, runner, options, timings)
+
+
+def _curate(path, dataset, n_invalid: int, runner, options: CurateOptions, timings: dict[str, float]):
+    """Score, select and write a dataset that has been read."""
     dataset, scored = runner.score(dataset, options, timings)
     started = time.perf_counter()
     kept, selection_notes = choose(dataset, scored, options)
@@ -57,7 +72,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     if n_invalid:
         notes.append(f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
-    with atomic_output_dir(options.out, overwrite=options.overwrite) as tmp:
+    with runner.output_dir(options.out, options.overwrite) as tmp:
         output_format, renumbered, write_notes = write_datasets(tmp, dataset, kept, options, runner.write)
         notes += write_notes
         write_tables(tmp, dataset, scored, kept, ranked, options, runner.image_mode)

@@ -31,7 +31,7 @@ class EmbeddingSettings:
 class CurateOptions:
     """Every curate option; the CLI fills it from its arguments (keys equal the argument names)."""
 
-    out: Path
+    out: Path | str  # a str only for an s3:// or gs:// URI (--runner beam)
     keep: float = 0.5
     policy: str = "hard"
     per_cluster: bool = True

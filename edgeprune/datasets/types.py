@@ -32,8 +32,8 @@ class RecordRef:
     length: int
 
     def read(self) -> bytes:
-        """The serialised example, byte for byte (one seek and one read)."""
-        with open(self.file, "rb") as handle:
+        """The serialised example, byte for byte (one seek and one read; a URI through Beam's filesystems)."""
+        with _open_binary(self.file) as handle:
             handle.seek(self.offset + RECORD_HEADER)
             data = handle.read(self.length)
         if len(data) != self.length:
@@ -46,6 +46,15 @@ class RecordRef:
 
         example = example_pb2.Example.FromString(self.read())
         return example.features.feature["image/encoded"].bytes_list.value[0]
+
+
+def _open_binary(path: str):
+    """A local file, or an object at a URI (``s3://``, ``gs://``) through Beam's filesystems."""
+    if "://" in path:
+        from apache_beam.io.filesystems import FileSystems
+
+        return FileSystems.open(path, compression_type="uncompressed")
+    return open(path, "rb")
 
 
 @dataclass
@@ -76,8 +85,8 @@ class Box:
 class ImageRecord:
     """One image: its id, where its bytes live, its size, its boxes and any image-level class label.
 
-    Exactly one of ``path`` (a file on disk), ``record`` (an example in a TFRecord file, read on demand) or
-    ``encoded`` (bytes held in memory) is set.
+    Exactly one of ``path`` (a file on disk), ``record`` (an example in a TFRecord file, read on demand),
+    ``encoded`` (bytes held in memory) or ``uri`` (an object on a Beam filesystem, ``s3://``/``gs://``) is set.
     ``file_name`` is the name the format uses (relative to the image root for COCO/VOC/folders).
     """
 
@@ -91,6 +100,7 @@ class ImageRecord:
     label: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     record: RecordRef | None = None
+    uri: str | None = None
 
     def read_bytes(self) -> bytes:
         """The encoded image bytes, exactly as stored (never re-encoded)."""
@@ -98,6 +108,9 @@ class ImageRecord:
             return self.encoded
         if self.record is not None:
             return self.record.image_bytes()
+        if self.uri is not None:
+            with _open_binary(self.uri) as handle:
+                return handle.read()
         assert self.path is not None
         return self.path.read_bytes()
 

@@ -11,13 +11,15 @@ from tests.cli.test_curate import tree_digest
 
 @pytest.fixture
 def curate(tmp_path, tiny_backbone):
-    """``curate DATASET --out tmp/<out>`` with the tiny backbone; ``beam=True`` adds ``--runner beam``."""
+    """``curate DATASET --out tmp/<out>`` (or ``out_uri``) with the tiny backbone; ``beam=True`` adds ``--runner
+    beam`` with ``--work-dir tmp/<work>`` (or ``work``, a URI)."""
 
-    def _run(dataset, *args, out="out", beam=False, work="work"):
-        argv = ["-q", "curate", str(dataset), "--out", str(tmp_path / out), "--cache-dir", str(tmp_path / "cache")]
+    def _run(dataset, *args, out="out", beam=False, work="work", out_uri=None):
+        target = out_uri or str(tmp_path / out)
+        argv = ["-q", "curate", str(dataset), "--out", target, "--cache-dir", str(tmp_path / "cache")]
         argv += ["--backbone", str(tiny_backbone), "--image-size", "32", "--map-points", "0", *map(str, args)]
         if beam:
-            argv += ["--runner", "beam", "--work-dir", str(tmp_path / work)]
+            argv += ["--runner", "beam", "--work-dir", work if "://" in work else str(tmp_path / work)]
         return main(argv), tmp_path / out
 
     return _run

@@ -9,13 +9,18 @@ from the embed stage's shards.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
+from ...atomic import atomic_output_dir, check_output_dir
 from ...beam.inference import read_embeddings, unit_files
 from ...beam.options import pipeline_options
+from ...beam.remote import check_output, is_uri, remote_output_dir, staged_dataset, use_options
 from ...beam.workdir import Stage, WorkDir
 from ...beam.write import BeamWriter
 from ...datasets import Dataset
@@ -38,18 +43,51 @@ class BeamRunner:
 
     def __init__(self, options: CurateOptions) -> None:
         self.options = options
-        self.writer = BeamWriter(options.image_mode)
+        self.beam_options = pipeline_options(options.beam_options)
+        use_options(self.beam_options)  # the driver's filesystem calls (s3 endpoint, credentials)
+        self.writer = BeamWriter(options.image_mode, self.beam_options)
         self.image_mode = self.writer
         self.write = self.writer.write_dataset
 
+    def check_output(self, out, overwrite: bool) -> None:
+        """Before any work: ``out`` (a path or a URI) may be written; a missing bucket or refused credentials fail
+        here."""
+        if is_uri(out):
+            check_output(str(out), overwrite=overwrite)
+        else:
+            check_output_dir(out, overwrite=overwrite)
+        if is_uri(self.options.work_dir):
+            WorkDir(str(self.options.work_dir))  # reachable and writable, before any work
+
+    @contextlib.contextmanager
+    def dataset(self, path, read: Callable) -> Iterator[Dataset]:
+        """The dataset ``read`` returns; at a URI, read from a local copy of its annotations with every image
+        pointing at its object (:func:`edgeprune.beam.remote.staged_dataset`)."""
+        if is_uri(path):
+            with staged_dataset(str(path), read) as dataset:
+                yield dataset
+        else:
+            yield read(path)
+
+    @contextlib.contextmanager
+    def output_dir(self, out, overwrite: bool) -> Iterator[Path]:
+        """The local folder that becomes ``out``; for a URI, the image copies go straight to its staging prefix."""
+        if not is_uri(out):
+            with atomic_output_dir(out, overwrite=overwrite) as tmp:
+                yield tmp
+            return
+        with remote_output_dir(str(out), overwrite=overwrite) as (local, staging):
+            self.writer.send_to(local, staging)
+            yield local
+
     def score(self, dataset, options: CurateOptions, timings: dict[str, float]):
         """``(dataset without the images that failed to decode, Scored)``."""
-        return score_with_beam(dataset, options, timings)
+        return score_with_beam(dataset, options, timings, self.beam_options)
 
     def finish(self, timings: dict[str, float]) -> list[str]:
         """Copy the kept images and TFRecord shards on the workers."""
         started = time.perf_counter()
-        copied, shards = self.writer.run(self.options.work_dir, pipeline_options(self.options.beam_options))
+        copied, shards = self.writer.run(self.options.work_dir, self.beam_options)
         timings["copy"] = time.perf_counter() - started
         return [f"runner beam: {copied} image files and {shards} TFRecord shards written by the Beam workers"]
 
@@ -67,10 +105,12 @@ def _backbone(dataset: Dataset, options: CurateOptions, timings):
     return resolve_backbone(options, source, options.cache_dir or default_cache_root(), timings)
 
 
-def score_with_beam(dataset: Dataset, options: CurateOptions, timings: dict[str, float]) -> tuple[Dataset, Scored]:
+def score_with_beam(
+    dataset: Dataset, options: CurateOptions, timings: dict[str, float], beam_options=None
+) -> tuple[Dataset, Scored]:
     """Run stages 1-4 (each skipped when its work-dir folder is finished); returns ``(dataset without the images
     that failed to decode, Scored)`` for selection and the writers."""
-    beam_options = pipeline_options(options.beam_options)
+    beam_options = beam_options if beam_options is not None else pipeline_options(options.beam_options)
     backbone = _backbone(dataset, options, timings)  # a bad backbone fails before the work dir is touched
     work = WorkDir(str(options.work_dir))
     reused: list[str] = []

@@ -24,6 +24,7 @@ import numpy as np
 
 from ...beam.inference import EmbedUnit, read_embeddings, unit_files
 from ...beam.options import run_pipeline
+from ...beam.remote import is_uri, use_options
 from ...beam.workdir import Stage, WorkDir, join, matching, read_array, read_bytes, write_array, write_bytes
 from ...cluster.autok import AUTO_CHOICES, parse_k
 from ...datasets import Dataset
@@ -62,7 +63,10 @@ def manifest_rows(dataset: Dataset) -> list[dict]:
     rows = []
     for index, img in enumerate(dataset.images):
         row = {"index": index, "name": img.file_name}
-        if img.path is not None:
+        if img.uri is not None:
+            size, updated = img.extra.get("uri_stat", (None, None))
+            row.update(path=img.uri, bytes=size, mtime=updated)
+        elif img.path is not None:
             stat = os.stat(img.path)
             row.update(path=str(img.path), bytes=stat.st_size, mtime=stat.st_mtime_ns)
         else:
@@ -72,8 +76,20 @@ def manifest_rows(dataset: Dataset) -> list[dict]:
 
 
 def _source_files(dataset: Dataset) -> list[str]:
-    """The TFRecord shard paths of a TFRecord dataset, in read order."""
+    """The TFRecord shard paths (or URIs) of a TFRecord dataset, in read order."""
+    if is_uri(dataset.source):
+        return [f"{str(dataset.source).rstrip('/')}/{name}" for name in dataset.extra.get("shards", [])]
     return [str(Path(dataset.source) / name) for name in dataset.extra.get("shards", [])]
+
+
+def _shard_stat(path: str) -> tuple:
+    """What changes when a shard is replaced: size and modification time (local) or the object's metadata."""
+    if is_uri(path):
+        from apache_beam.io.filesystems import FileSystems
+
+        (meta,) = FileSystems.match([path])[0].metadata_list
+        return (path, meta.size_in_bytes, meta.last_updated_in_seconds)
+    return (path, os.stat(path).st_size, os.stat(path).st_mtime_ns)
 
 
 def work_units(dataset: Dataset, rows: list[dict]) -> list[dict]:
@@ -98,7 +114,7 @@ def run_manifest(work: WorkDir, dataset: Dataset) -> Stage:
     per-category box counts."""
     rows = manifest_rows(dataset)
     text = "".join(json.dumps(row) + "\n" for row in rows)
-    shards = [(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in _source_files(dataset)]
+    shards = [_shard_stat(path) for path in _source_files(dataset)]
     digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
     stage = work.stage("manifest", LAYOUT, digest, shards, UNIT_IMAGES)
     if stage.reused:
@@ -142,7 +158,8 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
     stage = work.stage("embed", manifest.key, backbone.key, options.batch_size, rate, options.seed)
     if stage.reused:
         return stage
-    embed = EmbedUnit(stage.path, backbone, options.batch_size, functools.partial(in_sample, options.seed, rate))
+    sample = functools.partial(in_sample, options.seed, rate)
+    embed = EmbedUnit(stage.path, backbone, options.batch_size, sample, beam_options)
     with run_pipeline("embed", beam_options) as p:
         (
             p
@@ -214,8 +231,9 @@ def _score_batch(indices: np.ndarray, vectors: np.ndarray, centers: np.ndarray, 
     return "".join(f"{i},{label},{distance:.9g}\n" for i, label, distance in zip(indices, labels, distances))
 
 
-def score_unit(path: str, out_dir: str, centers: np.ndarray, mean: np.ndarray, flags, metric: str) -> int:
+def score_unit(path: str, out_dir: str, centers: np.ndarray, mean: np.ndarray, flags, metric: str, options) -> int:
     """Score one ``embeddings-U.npz`` file into ``scores-U.csv`` (index, cluster, distance); returns its rows."""
+    use_options(options)
     with np.load(io.BytesIO(read_bytes(path))) as saved:
         indices, vectors = saved["indices"], saved["embeddings"]
     name = path.rsplit("/", 1)[-1].replace("embeddings-", "scores-").replace(".npz", ".csv")
@@ -236,7 +254,7 @@ def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) ->
             p
             | "Units" >> beam.Create(unit_files(embed.path, "embeddings"))
             | beam.Reshuffle()
-            | "Score" >> beam.Map(score_unit, stage.path, centers, mean, flags, metric)
+            | "Score" >> beam.Map(score_unit, stage.path, centers, mean, flags, metric, beam_options)
             | "Count" >> beam.CombineGlobally(sum)
         )
     stage.finish()

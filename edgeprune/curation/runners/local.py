@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from pathlib import Path
+from typing import Callable, Iterator
 
+from ...atomic import atomic_output_dir, check_output_dir
 from ...datasets import write_dataset
 from ..dedup import duplicate_groups, duplicate_of
 from ..embed import embed_for_curation
@@ -64,6 +68,19 @@ class LocalRunner:
     def score(self, dataset, options: CurateOptions, timings: dict[str, float]):
         """``(dataset, Scored)``: every image of the dataset is scored."""
         return dataset, score_dataset(dataset, options, timings)
+
+    def check_output(self, out: Path, overwrite: bool) -> None:
+        """Before any work: ``out`` may be written."""
+        check_output_dir(out, overwrite=overwrite)
+
+    @contextlib.contextmanager
+    def dataset(self, path, read: Callable) -> Iterator:
+        """The dataset ``read(path)`` returns."""
+        yield read(path)
+
+    def output_dir(self, out: Path, overwrite: bool):
+        """The temporary folder that becomes ``out`` (:func:`edgeprune.atomic.atomic_output_dir`)."""
+        return atomic_output_dir(out, overwrite=overwrite)
 
     def finish(self, timings: dict[str, float]) -> list[str]:
         """Nothing deferred."""
