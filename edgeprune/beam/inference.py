@@ -24,8 +24,8 @@ from typing import Iterator, Sequence
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
+from ..uris import open_uri
 from .workdir import join, matching, read_bytes, write_bytes
 
 
@@ -72,7 +72,7 @@ class Decoder:
 
 def read_file(path: str) -> bytes:
     """A whole file through Beam's filesystems (a local path or a URI)."""
-    with FileSystems.open(path, compression_type="uncompressed") as handle:
+    with open_uri(path) as handle:
         return handle.read()
 
 

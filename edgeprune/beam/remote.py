@@ -25,7 +25,8 @@ from typing import Iterator
 from ..datasets import Dataset
 from ..datasets.files import IMAGE_SUFFIXES
 from ..errors import EdgepruneError
-from ..uris import is_uri  # noqa: F401 - re-exported for the Beam modules
+from ..quiet import beam_logs_to_debug
+from ..uris import open_uri, use_filesystem_options
 
 log = logging.getLogger(__name__)
 HEADER_BYTES = 1 << 16  # an image's header (size, EXIF orientation) lies in its first 64 KiB
@@ -33,10 +34,8 @@ HEADER_BYTES = 1 << 16  # an image's header (size, EXIF orientation) lies in its
 
 def use_options(beam_options) -> None:
     """Give Beam's ``FileSystems`` this run's options (S3 endpoint and credentials); workers call it too."""
-    from apache_beam.io.filesystems import FileSystems
-
     if beam_options is not None:
-        FileSystems.set_options(beam_options)
+        use_filesystem_options(beam_options)
 
 
 def refused(what: str, uri: str, exc: BaseException) -> EdgepruneError:
@@ -57,17 +56,16 @@ def list_objects(uri: str, what: str) -> dict[str, object]:
 
     root = _strip(uri)
     try:
-        found = FileSystems.match([f"{root}/**"])[0].metadata_list
+        with beam_logs_to_debug():
+            found = FileSystems.match([f"{root}/**"])[0].metadata_list
     except Exception as exc:  # noqa: BLE001 - BeamIOError wraps the client's reason
         raise refused(what, uri, exc) from None
     return {m.path[len(root) + 1 :]: m for m in found if m.path.startswith(root + "/")}
 
 
 def _download(uri: str, target: Path, limit: int | None) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileSystems.open(uri, compression_type="uncompressed") as src, target.open("wb") as dst:
+    with beam_logs_to_debug(), open_uri(uri) as src, target.open("wb") as dst:
         if limit is not None:
             dst.write(src.read(limit))
             return
@@ -124,19 +122,24 @@ def _pointing_at(dataset: Dataset, local: Path, root: str, objects: dict) -> Dat
 
 
 def check_output(out: str, *, overwrite: bool) -> None:
-    """Before any work: ``out`` must not hold objects (unless ``overwrite``), and a probe object must be writable
-    and deletable beside it (a missing bucket or refused credentials fail here)."""
-    from apache_beam.io.filesystems import FileSystems
-
+    """Before any work: ``out`` must not hold objects (unless ``overwrite``), and must be writable."""
     if list_objects(out, "check --out") and not overwrite:
         raise EdgepruneError(f"{out}: output already exists; pass --overwrite to replace it")
-    probe = f"{_strip(out)}.probe-{uuid.uuid4().hex}"
+    check_writable(f"{_strip(out)}.probe-{uuid.uuid4().hex}", "write --out", out)
+
+
+def check_writable(probe: str, what: str, uri: str) -> None:
+    """Write and delete the object ``probe``: a missing bucket or refused credentials fail here, as one line
+    naming ``what`` and ``uri``, before any work."""
+    from apache_beam.io.filesystems import FileSystems
+
     try:
-        with FileSystems.create(probe) as handle:
-            handle.write(b"edgeprune write check\n")
-        FileSystems.delete([probe])
+        with beam_logs_to_debug():
+            with open_uri(probe, "wb") as handle:
+                handle.write(b"edgeprune write check\n")
+            FileSystems.delete([probe])
     except Exception as exc:  # noqa: BLE001
-        raise refused("write --out", out, exc) from None
+        raise refused(what, uri, exc) from None
 
 
 @contextlib.contextmanager
@@ -159,13 +162,11 @@ def remote_output_dir(out: str, *, overwrite: bool) -> Iterator[tuple[Path, str]
 
 def upload_tree(local: Path, uri: str) -> int:
     """Copy every file under ``local`` to the same relative key under ``uri``; returns the count."""
-    from apache_beam.io.filesystems import FileSystems
-
     files = sorted(p for p in local.rglob("*") if p.is_file())
     for path in files:
         target = f"{uri}/{path.relative_to(local).as_posix()}"
         try:
-            with FileSystems.create(target) as dst, path.open("rb") as src:
+            with beam_logs_to_debug(), open_uri(target, "wb") as dst, path.open("rb") as src:
                 shutil.copyfileobj(src, dst, 1 << 22)
         except Exception as exc:  # noqa: BLE001
             raise refused("write --out", target, exc) from None
@@ -177,12 +178,15 @@ def publish(staging: str, out: str, *, overwrite: bool) -> None:
     output); with ``overwrite``, what ``out`` held before is deleted first."""
     from apache_beam.io.filesystems import FileSystems
 
-    objects = sorted(list_objects(staging, "publish --out"), key=lambda rel: (rel == "summary.json", rel))
+    objects = sorted(list_objects(staging, "publish --out"))
     old = list_objects(out, "publish --out") if overwrite else {}
     try:
-        if old:
-            FileSystems.delete([f"{_strip(out)}/{rel}" for rel in old])
-        FileSystems.rename([f"{staging}/{rel}" for rel in objects], [f"{_strip(out)}/{rel}" for rel in objects])
+        with beam_logs_to_debug():
+            if old:
+                FileSystems.delete([f"{_strip(out)}/{rel}" for rel in old])
+            for batch in ([r for r in objects if r != "summary.json"], [r for r in objects if r == "summary.json"]):
+                if batch:
+                    FileSystems.rename([f"{staging}/{r}" for r in batch], [f"{_strip(out)}/{r}" for r in batch])
     except Exception as exc:  # noqa: BLE001
         raise refused("publish --out", out, exc) from None
     _delete_quietly(staging)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from ..uris import open_uri
+
 SUCCESS = "_SUCCESS"
 
 
@@ -31,13 +33,13 @@ def join(*parts: str) -> str:
 
 def write_bytes(path: str, data: bytes) -> None:
     """Write a small file (``FileSystems``; a rerun overwrites it)."""
-    with FileSystems.create(path) as handle:
+    with open_uri(path, "wb") as handle:
         handle.write(data)
 
 
 def read_bytes(path: str) -> bytes:
     """Read a small file."""
-    with FileSystems.open(path) as handle:
+    with open_uri(path) as handle:
         return handle.read()
 
 
@@ -95,12 +97,14 @@ class WorkDir:
     """The stages of one work directory."""
 
     def __init__(self, root: str) -> None:
+        from ..quiet import beam_logs_to_debug
         from .remote import refused
 
         self.root = str(root)
         try:
-            if not FileSystems.exists(self.root):
-                FileSystems.mkdirs(self.root)
+            with beam_logs_to_debug():
+                if not FileSystems.exists(self.root):
+                    FileSystems.mkdirs(self.root)
         except Exception as exc:  # noqa: BLE001 - a missing bucket, refused credentials, a read-only folder
             raise refused("--work-dir", self.root, exc) from None
 

@@ -24,7 +24,8 @@ from ..datasets.files import IMAGE_MODES, copy_image
 from ..datasets.tfrecord import LABEL_MAP_NAME, format_label_map, label_ids
 from ..datasets.types import RecordRef
 from ..errors import EdgepruneError
-from .remote import is_uri, use_options
+from ..uris import is_uri, open_uri
+from .remote import use_options
 from .workdir import join, read_bytes, write_bytes
 
 JOBS_PER_UNIT = 256  # write jobs per work unit
@@ -123,7 +124,7 @@ def run_job(job: dict) -> None:
     if "shard" in job:
         _write_shard([RecordRef(*ref) for ref in job["shard"]], job["to"])
         return
-    with FileSystems.open(job["copy"], compression_type="uncompressed") as src, _create(job["to"]) as dst:
+    with open_uri(job["copy"]) as src, _create(job["to"]) as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
 
@@ -131,7 +132,7 @@ def run_job(job: dict) -> None:
 def _create(target: str):
     """A writable file at a local path (its folders made) or a URI."""
     if is_uri(target):
-        return FileSystems.create(target, compression_type="uncompressed")
+        return open_uri(target, "wb")
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     return open(target, "wb")
 

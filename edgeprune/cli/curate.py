@@ -231,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"  note: {note}")
     print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items()))
-    print(f"  pruned dataset ({result.output_format}): {result.out / 'pruned'}")
-    print(f"  report: {result.out / 'report.html'}")
-    print(f"  scores: {result.out / 'scores.csv'}")
+    out = str(result.out).rstrip("/")
+    print(f"  pruned dataset ({result.output_format}): {out}/pruned")
+    print(f"  report: {out}/report.html")
+    print(f"  scores: {out}/scores.csv")
     return 0

@@ -51,9 +51,9 @@ class RecordRef:
 def _open_binary(path: str):
     """A local file, or an object at a URI (``s3://``, ``gs://``) through Beam's filesystems."""
     if "://" in path:
-        from apache_beam.io.filesystems import FileSystems
+        from ..uris import open_uri
 
-        return FileSystems.open(path, compression_type="uncompressed")
+        return open_uri(path)
     return open(path, "rb")
 
 

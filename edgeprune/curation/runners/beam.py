@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -20,11 +21,12 @@ import numpy as np
 from ...atomic import atomic_output_dir, check_output_dir
 from ...beam.inference import read_embeddings, unit_files
 from ...beam.options import pipeline_options
-from ...beam.remote import check_output, is_uri, remote_output_dir, staged_dataset, use_options
+from ...beam.remote import check_output, check_writable, remote_output_dir, staged_dataset, use_options
 from ...beam.workdir import Stage, WorkDir
 from ...beam.write import BeamWriter
 from ...datasets import Dataset
 from ...errors import EdgepruneError
+from ...uris import is_uri
 from ..dedup import duplicate_groups, duplicate_of
 from ..embed import resolve_backbone
 from ..features import option_features
@@ -57,7 +59,8 @@ class BeamRunner:
         else:
             check_output_dir(out, overwrite=overwrite)
         if is_uri(self.options.work_dir):
-            WorkDir(str(self.options.work_dir))  # reachable and writable, before any work
+            work = str(self.options.work_dir).rstrip("/")
+            check_writable(f"{work}/.probe-{uuid.uuid4().hex}", "--work-dir", work)
 
     @contextlib.contextmanager
     def dataset(self, path, read: Callable) -> Iterator[Dataset]:

@@ -24,11 +24,12 @@ import numpy as np
 
 from ...beam.inference import EmbedUnit, read_embeddings, unit_files
 from ...beam.options import run_pipeline
-from ...beam.remote import is_uri, use_options
+from ...beam.remote import use_options
 from ...beam.workdir import Stage, WorkDir, join, matching, read_array, read_bytes, write_array, write_bytes
 from ...cluster.autok import AUTO_CHOICES, parse_k
 from ...datasets import Dataset
 from ...errors import EdgepruneError
+from ...uris import is_uri
 from ..features import score_metric
 from ..fit import fit_image_prototypes
 from ..score import l2_normalize, prototype_scores
