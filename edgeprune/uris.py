@@ -17,6 +17,7 @@ def path_or_uri(text: str | Path) -> Path | str:
 
 
 _S3: dict = {}  # this process's filesystem options and its one S3 client
+READ_BUFFER = 1 << 20
 
 
 def use_filesystem_options(beam_options) -> None:
@@ -41,6 +42,8 @@ def open_uri(path: str, mode: str = "rb"):
             from apache_beam.io.aws.s3io import S3IO
 
             _S3["io"] = S3IO(options=_S3["options"])
+        if mode == "rb":  # Beam reads ahead 16 MiB by default: a whole TFRecord shard for one example
+            return _S3["io"].open(path, mode, read_buffer_size=READ_BUFFER)
         return _S3["io"].open(path, mode)
     if mode == "rb":
         return FileSystems.open(path, compression_type="uncompressed")

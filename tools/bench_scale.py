@@ -4,6 +4,7 @@ embeddings. Not timed tests: each part writes ``tools/results/bench_scale/<part>
     python tools/bench_scale.py local --images 10000,100000 [--baseline-rev REV]  # peak RSS and time of curate
     python tools/bench_scale.py beam --images 10000            # --runner beam on FnApiRunner, 2 workers, vs local
     python tools/bench_scale.py prune --n 1000000 --dim 256 --k 1000
+    python tools/bench_scale.py dask --images 10000          # DaskRunner on a 2-worker LocalCluster, local disk and S3
 
 Every run is a child process, so its peak RSS (``wait4``'s ``ru_maxrss``) is its own. Datasets are generated once
 under ``--data`` (default /tmp/edgeprune-bench-scale): 320x240 JPEG scenes with one to three boxes, in shards of
@@ -103,7 +104,7 @@ def tiny_backbone(path: Path) -> Path:
     return path
 
 
-def curate_args(data: Path, out: Path, backbone: Path, cache: Path) -> list[str]:
+def curate_args(data: Path | str, out: Path | str, backbone: Path, cache: Path) -> list[str]:
     return [
         *EDGEPRUNE, "-q", "curate", str(data), "--out", str(out), "--overwrite", "--backbone", str(backbone),
         "--image-size", "64", "--cache-dir", str(cache), "--map-points", "0", "--keep", "0.5", "-k", "20",
@@ -184,6 +185,99 @@ def bench_beam(args) -> dict:
     return {"rows": rows, "workers": args.workers, "runner": "FnApiRunner multi_processing"}
 
 
+def _peak_rss_gib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _moto(data: Path, records: Path):
+    """A moto S3 server process on a free port with ``records`` uploaded to ``s3://bench/records``; returns
+    ``(process, endpoint, boto3 client)``."""
+    import socket
+    import urllib.request
+
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (data / "moto.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench",
+                          region_name="us-east-1")  # fmt: skip
+    client.create_bucket(Bucket="bench")
+    for path in sorted(records.iterdir()):
+        client.upload_file(str(path), "bench", f"records/{path.name}")
+    return process, endpoint, client
+
+
+def bench_dask(args) -> dict:
+    """Local against ``--runner beam`` on Beam's Dask runner (a LocalCluster of ``--workers`` single-threaded worker
+    processes on 127.0.0.1), reading the records from local disk, then from a moto S3 server into S3. Peak RSS of
+    the driver (the curate process) and of each worker (its own ``ru_maxrss``; the workers restart between runs)."""
+    from distributed import Client, LocalCluster
+
+    backbone = tiny_backbone(args.data / "backbone")
+    rows = []
+    for n in args.images:
+        data = make_records(args.data / f"records_{n}", n)
+        runs = {}
+        cache = args.data / f"cache_dask_{n}"
+        subprocess.run(["rm", "-rf", str(cache)], check=True)
+        local = run_child(curate_args(data, args.data / f"out_local_{n}", backbone, cache))
+        runs["local"] = {"seconds": local["seconds"], "driver_peak_rss_gib": local["peak_rss_gib"],
+                         "stages": stage_times(local["output"])}  # fmt: skip
+        process, endpoint, s3 = _moto(args.data, data)
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)  # fmt: skip
+        client = Client(cluster)
+        try:
+            s3_flags = f"--s3_endpoint_url={endpoint} --s3_access_key_id=bench --s3_secret_access_key=bench " \
+                "--s3_region_name=us-east-1"  # fmt: skip
+            for name, source, out, work in (
+                ("dask", str(data), str(args.data / f"out_dask_{n}"), str(args.data / f"work_dask_{n}")),
+                ("dask_s3", "s3://bench/records", "s3://bench/out", "s3://bench/work"),
+            ):
+                subprocess.run(["rm", "-rf", str(args.data / f"work_dask_{n}")], check=True)
+                client.restart()
+                flags = f"--runner=DaskRunner --dask_client_address={cluster.scheduler_address} {s3_flags}"
+                argv = curate_args(source, out, backbone, cache)
+                argv += ["--runner", "beam", "--work-dir", work, "--sample-per-cluster", str(n),
+                         f"--beam-options={flags}"]  # fmt: skip
+                result = run_child(argv)
+                workers = sorted(client.run(_peak_rss_gib).values())
+                runs[name] = {"seconds": result["seconds"], "driver_peak_rss_gib": result["peak_rss_gib"],
+                              "worker_peak_rss_gib": [round(w, 3) for w in workers],
+                              "stages": stage_times(result["output"])}  # fmt: skip
+            expected = (args.data / f"out_local_{n}" / "scores.csv").read_bytes()
+            same = {
+                "dask": (args.data / f"out_dask_{n}" / "scores.csv").read_bytes() == expected,
+                "dask_s3": s3.get_object(Bucket="bench", Key="out/scores.csv")["Body"].read() == expected,
+            }
+        finally:
+            client.close()
+            cluster.close()
+            process.terminate()
+        ratios = {f"{k}_over_local": round(runs[k]["seconds"] / runs["local"]["seconds"], 2) for k in same}
+        rows.append({"images": n, **runs, "same_scores_csv": same, **ratios})
+        for name, run in runs.items():
+            print(f"{n} images, {name}: {run['seconds']:.1f} s, driver peak RSS {run['driver_peak_rss_gib']:.2f} GiB"
+                  + (f", workers {run['worker_peak_rss_gib']} GiB" if "worker_peak_rss_gib" in run else "")
+                  + f" ({run['stages']})")  # fmt: skip
+        print(f"identical scores.csv: {same}")
+    return {"rows": rows, "workers": args.workers, "runner": "DaskRunner on distributed.LocalCluster",
+            "s3": "moto server on 127.0.0.1"}  # fmt: skip
+
+
 PRUNE_CHILD = r"""
 import json, resource, sys, time
 import numpy as np
@@ -247,7 +341,7 @@ def bench_prune(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("local", "beam", "prune"))
+    parser.add_argument("part", choices=("local", "beam", "prune", "dask"))
     parser.add_argument("--images", default="10000,100000", help="dataset sizes (local, beam)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline-rev", help="local: also curate the largest set with this git revision's code")
@@ -259,7 +353,8 @@ def main() -> None:
     args = parser.parse_args()
     args.images = [int(n) for n in args.images.split(",")]
     args.data.mkdir(parents=True, exist_ok=True)
-    result = {"local": bench_local, "beam": bench_beam, "prune": bench_prune}[args.part](args)
+    parts = {"local": bench_local, "beam": bench_beam, "prune": bench_prune, "dask": bench_dask}
+    result = parts[args.part](args)
     result["machine"] = f"{os.cpu_count()} cores"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.part}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -49,8 +49,8 @@ class BeamWriter:
         self.remote = (Path(local), uri)
 
     def _target(self, target: Path) -> str:
-        if self.remote is None:
-            return str(target)
+        if self.remote is None:  # absolute: workers need not share the driver's working directory
+            return os.path.abspath(target)
         local, uri = self.remote
         return f"{uri}/{Path(target).relative_to(local).as_posix()}"
 
@@ -61,7 +61,8 @@ class BeamWriter:
             # folder of an s3:// output, which is uploaded with it; links to URIs are refused before any work)
             copy_image(img, target, mode=self.mode)
             return
-        self.jobs.append({"copy": str(source), "to": self._target(target)})
+        source = source if isinstance(source, str) else os.path.abspath(source)
+        self.jobs.append({"copy": source, "to": self._target(target)})
 
     def write_dataset(self, dataset: Dataset, out_dir: Path, *, format: str | None = None) -> str:
         """Like :func:`edgeprune.datasets.write_dataset`; TFRecords whose examples are all unchanged become one
@@ -76,7 +77,8 @@ class BeamWriter:
             shards[int(img.extra["tfrecord_shard"])].append(img.extra["tfrecord_record"])
         for shard, refs in shards.items():
             target = out_dir / dataset.extra["shards"][shard]
-            self.jobs.append({"shard": [dataclasses.astuple(ref) for ref in refs], "to": self._target(target)})
+            records = [(os.path.abspath(r.file) if not is_uri(r.file) else r.file, r.offset, r.length) for r in refs]
+            self.jobs.append({"shard": records, "to": self._target(target)})
         ids = label_ids(dataset.categories)
         categories = [dataclasses.replace(c, id=ids[c.id]) for c in dataset.categories]
         (out_dir / LABEL_MAP_NAME).write_text(format_label_map(categories))
@@ -89,7 +91,8 @@ class BeamWriter:
             return 0, 0
         from .options import run_pipeline
 
-        folder = join(str(work_dir), f"write-{uuid.uuid4().hex}")
+        root = str(work_dir) if is_uri(work_dir) else os.path.abspath(work_dir)
+        folder = join(root, f"write-{uuid.uuid4().hex}")
         units = []
         for number, start in enumerate(range(0, len(self.jobs), JOBS_PER_UNIT)):
             units.append(join(folder, f"jobs-{number:06d}.json"))

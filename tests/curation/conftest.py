@@ -39,3 +39,17 @@ def assert_same_result(local, beam):
     assert [a[k]["cluster"] for k in a] == [b[k]["cluster"] for k in a]
     np.testing.assert_allclose([float(a[k]["distance"]) for k in a], [float(b[k]["distance"]) for k in a], atol=1e-6)
     assert tree_digest(local / "pruned") == tree_digest(beam / "pruned")
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A ``distributed.LocalCluster`` of 2 single-threaded worker processes on 127.0.0.1 (ports chosen by the OS);
+    yields ``(scheduler address, client)`` and shuts it down after the session."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield cluster.scheduler_address, client

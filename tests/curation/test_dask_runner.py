@@ -14,18 +14,6 @@ from edgeprune.beam.inference import cached_backbone  # noqa: E402
 from tests.curation.conftest import assert_same_result  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    """A LocalCluster of 2 single-threaded worker processes; yields ``(scheduler address, client)``."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield cluster.scheduler_address, client
-
-
 def _loaded_backbones() -> int:
     return cached_backbone.cache_info().currsize
 

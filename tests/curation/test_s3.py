@@ -74,8 +74,8 @@ def _body(client, key: str) -> bytes:
     return client.get_object(Bucket="data", Key=key)["Body"].read()
 
 
-def _flags(endpoint: str) -> str:
-    return "--beam-options=" + " ".join(["--runner=FnApiRunner", f"--s3_endpoint_url={endpoint}", *ACCESS])
+def _flags(endpoint: str, runner: str = "--runner=FnApiRunner") -> str:
+    return "--beam-options=" + " ".join([runner, f"--s3_endpoint_url={endpoint}", *ACCESS])
 
 
 def test_curate_from_s3_into_s3_equals_the_local_run(curate, bccd, s3, tmp_path):
@@ -94,11 +94,35 @@ def test_curate_from_s3_into_s3_equals_the_local_run(curate, bccd, s3, tmp_path)
     for name in [n for n in local_files if n.startswith("pruned/")]:  # the pruned VOC set, byte for byte
         assert _body(client, written[name]) == (local / name).read_bytes(), name
     summary = json.loads(_body(client, written["summary.json"]))
-    assert summary["runner"] == "beam" and summary["images_after"] == json.loads(
-        (local / "summary.json").read_text()
-    )["images_after"]
+    assert (
+        summary["runner"] == "beam"
+        and summary["images_after"] == json.loads((local / "summary.json").read_text())["images_after"]
+    )
     assert _keys(client, "work/") and not [k for k in _keys(client, "") if ".partial-" in k or ".probe-" in k]
     assert not list(tmp_path.glob("unused*"))
+
+
+def test_dask_workers_read_and_write_s3(curate, digits_coco, s3, tmp_path, dask_cluster):
+    """TFRecord shards in S3, read and written by Dask worker processes that share nothing with the driver but
+    the S3 server."""
+    endpoint, client = s3
+    address, _ = dask_cluster
+    code, _ = curate(digits_coco, "--keep", "1", "--out-format", "tfrecord", out="records")
+    records = tmp_path / "records" / "pruned"
+    for path in sorted(records.iterdir()):
+        client.upload_file(str(path), "data", f"digits/{path.name}")
+    code, local = curate(records, "-k", "3", out="local")
+    assert code == 0
+    runner = f"--runner=DaskRunner --dask_client_address={address}"
+    code, _ = curate(
+        "s3://data/digits", "-k", "3", _flags(endpoint, runner), out="unused", beam=True, work="s3://data/w-digits",
+        out_uri="s3://data/out-digits",
+    )  # fmt: skip
+    assert code == 0
+    written = _keys(client, "out-digits/")
+    assert _body(client, written["scores.csv"]) == (local / "scores.csv").read_bytes()
+    shards = sorted(n for n in written if n.startswith("pruned/") and "record" in n)
+    assert shards and all(_body(client, written[n]) == (local / n).read_bytes() for n in shards)
 
 
 @pytest.mark.parametrize(

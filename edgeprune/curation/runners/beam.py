@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import uuid
 from pathlib import Path
@@ -115,7 +116,7 @@ def score_with_beam(
     that failed to decode, Scored)`` for selection and the writers."""
     beam_options = beam_options if beam_options is not None else pipeline_options(options.beam_options)
     backbone = _backbone(dataset, options, timings)  # a bad backbone fails before the work dir is touched
-    work = WorkDir(str(options.work_dir))
+    work = WorkDir(str(options.work_dir) if is_uri(options.work_dir) else os.path.abspath(options.work_dir))
     reused: list[str] = []
     n = len(dataset)
     rate = sample_rate(options, n)

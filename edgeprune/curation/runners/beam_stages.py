@@ -67,9 +67,9 @@ def manifest_rows(dataset: Dataset) -> list[dict]:
         if img.uri is not None:
             size, updated = img.extra.get("uri_stat", (None, None))
             row.update(path=img.uri, bytes=size, mtime=updated)
-        elif img.path is not None:
+        elif img.path is not None:  # absolute: workers need not share the driver's working directory
             stat = os.stat(img.path)
-            row.update(path=str(img.path), bytes=stat.st_size, mtime=stat.st_mtime_ns)
+            row.update(path=os.path.abspath(img.path), bytes=stat.st_size, mtime=stat.st_mtime_ns)
         else:
             row["shard"] = int(img.extra.get("tfrecord_shard", 0))
         rows.append(row)
@@ -80,7 +80,7 @@ def _source_files(dataset: Dataset) -> list[str]:
     """The TFRecord shard paths (or URIs) of a TFRecord dataset, in read order."""
     if is_uri(dataset.source):
         return [f"{str(dataset.source).rstrip('/')}/{name}" for name in dataset.extra.get("shards", [])]
-    return [str(Path(dataset.source) / name) for name in dataset.extra.get("shards", [])]
+    return [os.path.abspath(Path(dataset.source) / name) for name in dataset.extra.get("shards", [])]
 
 
 def _shard_stat(path: str) -> tuple:
@@ -147,7 +147,8 @@ class MeanCombineFn(beam.CombineFn):
         return accumulator
 
 
-def _write_mean(result, path: str) -> None:
+def _write_mean(result, path: str, beam_options) -> None:
+    use_options(beam_options)
     total, count = result
     if count:
         write_array(path, (total / count).astype(np.float64))
@@ -168,10 +169,13 @@ def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, option
             | beam.Reshuffle()
             | "Embed" >> beam.ParDo(embed)
             | "Mean" >> beam.CombineGlobally(MeanCombineFn())
-            | "WriteMean" >> beam.Map(_write_mean, stage.file("mean.npy"))
+            | "WriteMean" >> beam.Map(_write_mean, stage.file("mean.npy"), beam_options)
         )
-    mean = read_array(stage.file("mean.npy")) if matching(stage.file("mean.npy")) else None
-    stage.finish({"dim": int(mean.shape[0]) if mean is not None else 0})
+    if not matching(stage.file("mean.npy")):
+        failed = bad_images(stage)
+        example = f" (e.g. {failed[0]['name']}: {failed[0]['error'][:200]})" if failed else ""
+        raise EdgepruneError(f"beam stage embed: no image could be read or decoded{example}")
+    stage.finish({"dim": int(read_array(stage.file("mean.npy")).shape[0])})
     return stage
 
 
