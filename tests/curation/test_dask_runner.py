@@ -20,6 +20,7 @@ def _loaded_backbones() -> int:
 
 def test_dask_cluster_gives_the_local_result_on_bccd(curate, bccd, tmp_path, dask_cluster):
     address, client = dask_cluster
+    cached_backbone.cache_clear()  # earlier in-process Beam runs may have loaded it here
     code, local = curate(bccd, "--keep", "0.4", "-k", "6", out="local")
     assert code == 0
     flags = f"--beam-options=--runner=DaskRunner --dask_client_address={address}"

