@@ -41,10 +41,11 @@ def assert_same_result(local, beam):
     assert tree_digest(local / "pruned") == tree_digest(beam / "pruned")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster():
     """A ``distributed.LocalCluster`` of 2 single-threaded worker processes on 127.0.0.1 (ports chosen by the OS);
-    yields ``(scheduler address, client)`` and shuts it down after the session."""
+    yields ``(scheduler address, client)`` and shuts it down after the test module, so that its workers (each holding
+    TensorFlow and a backbone) do not outlive the tests that use them."""
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
