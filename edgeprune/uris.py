@@ -21,10 +21,11 @@ READ_BUFFER = 1 << 20
 
 
 def use_filesystem_options(beam_options) -> None:
-    """Give Beam's ``FileSystems`` (and :func:`open_uri`) a run's options: S3 endpoint, region and credentials."""
+    """Give Beam's ``FileSystems`` (and :func:`open_uri`) a run's options: S3 endpoint, region and credentials. The
+    driver calls it once; the workers call it before their first file (None: keep what is set)."""
     from apache_beam.io.filesystems import FileSystems
 
-    if _S3.get("options") is beam_options:
+    if beam_options is None or _S3.get("options") is beam_options:
         return
     FileSystems.set_options(beam_options)
     _S3.clear()

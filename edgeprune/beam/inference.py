@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import apache_beam as beam
 import numpy as np
 
-from ..uris import open_uri
+from ..uris import use_filesystem_options
 from .workdir import join, matching, read_bytes, write_bytes
 
 
@@ -70,12 +70,6 @@ class Decoder:
         return {"image_size": self.image_size, "preprocess": self.preprocess, "_decode": None}
 
 
-def read_file(path: str) -> bytes:
-    """A whole file through Beam's filesystems (a local path or a URI)."""
-    with open_uri(path) as handle:
-        return handle.read()
-
-
 def tfrecord_payloads(data: bytes, source: str) -> Iterator[bytes]:
     """The records of TFRecord file contents (length, masked CRC, payload, masked CRC each); a truncated file raises
     ``ValueError`` naming ``source``."""
@@ -96,12 +90,12 @@ def unit_images(unit: dict) -> Iterator[tuple[int, str, bytes | Exception]]:
     if "shard" not in unit:
         for index, name, path in unit["rows"]:
             try:
-                yield index, name, read_file(path)
+                yield index, name, read_bytes(path)
             except Exception as exc:  # noqa: BLE001 - a dead letter names any reason
                 yield index, name, exc
         return
     try:
-        payloads: list = list(tfrecord_payloads(read_file(unit["shard"]), unit["shard"]))
+        payloads: list = list(tfrecord_payloads(read_bytes(unit["shard"]), unit["shard"]))
     except (OSError, ValueError) as exc:
         payloads = []
         missing: Exception = exc
@@ -138,9 +132,7 @@ class EmbedUnit(beam.DoFn):
         self.handle, self.image_size, self.preprocess = backbone.handle, backbone.image_size, backbone.preprocess
 
     def setup(self) -> None:
-        from .remote import use_options
-
-        use_options(self.beam_options)
+        use_filesystem_options(self.beam_options)
         self.model = cached_backbone(self.handle, self.image_size, self.preprocess)
         self.decoder = Decoder(self.image_size, self.preprocess)
 

@@ -26,16 +26,10 @@ from ..datasets import Dataset
 from ..datasets.files import IMAGE_SUFFIXES
 from ..errors import EdgepruneError
 from ..quiet import beam_logs_to_debug
-from ..uris import open_uri, use_filesystem_options
+from ..uris import open_uri
 
 log = logging.getLogger(__name__)
 HEADER_BYTES = 1 << 16  # an image's header (size, EXIF orientation) lies in its first 64 KiB
-
-
-def use_options(beam_options) -> None:
-    """Give Beam's ``FileSystems`` this run's options (S3 endpoint and credentials); workers call it too."""
-    if beam_options is not None:
-        use_filesystem_options(beam_options)
 
 
 def refused(what: str, uri: str, exc: BaseException) -> EdgepruneError:

@@ -24,8 +24,7 @@ from ..datasets.files import IMAGE_MODES, copy_image
 from ..datasets.tfrecord import LABEL_MAP_NAME, format_label_map, label_ids
 from ..datasets.types import RecordRef
 from ..errors import EdgepruneError
-from ..uris import is_uri, open_uri
-from .remote import use_options
+from ..uris import is_uri, open_uri, use_filesystem_options
 from .workdir import join, read_bytes, write_bytes
 
 JOBS_PER_UNIT = 256  # write jobs per work unit
@@ -114,7 +113,7 @@ class BeamWriter:
 
 def run_jobs(path: str, beam_options=None) -> int:
     """Run the write jobs listed in one file; returns how many."""
-    use_options(beam_options)
+    use_filesystem_options(beam_options)
     jobs = json.loads(read_bytes(path))
     for job in jobs:
         run_job(job)
@@ -127,17 +126,9 @@ def run_job(job: dict) -> None:
     if "shard" in job:
         _write_shard([RecordRef(*ref) for ref in job["shard"]], job["to"])
         return
-    with open_uri(job["copy"]) as src, _create(job["to"]) as dst:
+    with open_uri(job["copy"]) as src, open_uri(job["to"], "wb") as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
-
-
-def _create(target: str):
-    """A writable file at a local path (its folders made) or a URI."""
-    if is_uri(target):
-        return open_uri(target, "wb")
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    return open(target, "wb")
 
 
 def _write_shard(refs: list[RecordRef], target: str) -> None:
@@ -156,7 +147,7 @@ def _write_shard(refs: list[RecordRef], target: str) -> None:
             for ref in refs:
                 writer.write(ref.read())
         if local != target:
-            with open(local, "rb") as src, _create(target) as dst:
+            with open(local, "rb") as src, open_uri(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 22)
     finally:
         if local != target:

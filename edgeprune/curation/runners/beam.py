@@ -22,12 +22,12 @@ import numpy as np
 from ...atomic import atomic_output_dir, check_output_dir
 from ...beam.inference import read_embeddings, unit_files
 from ...beam.options import pipeline_options
-from ...beam.remote import check_output, check_writable, remote_output_dir, staged_dataset, use_options
+from ...beam.remote import check_output, check_writable, remote_output_dir, staged_dataset
 from ...beam.workdir import Stage, WorkDir
 from ...beam.write import BeamWriter
 from ...datasets import Dataset
 from ...errors import EdgepruneError
-from ...uris import is_uri
+from ...uris import is_uri, use_filesystem_options
 from ..dedup import duplicate_groups, duplicate_of
 from ..embed import resolve_backbone
 from ..features import option_features
@@ -47,7 +47,7 @@ class BeamRunner:
     def __init__(self, options: CurateOptions) -> None:
         self.options = options
         self.beam_options = pipeline_options(options.beam_options)
-        use_options(self.beam_options)  # the driver's filesystem calls (s3 endpoint, credentials)
+        use_filesystem_options(self.beam_options)  # the driver's filesystem calls (s3 endpoint, credentials)
         self.writer = BeamWriter(options.image_mode, self.beam_options)
         self.image_mode = self.writer
         self.write = self.writer.write_dataset

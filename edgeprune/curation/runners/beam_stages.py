@@ -24,12 +24,11 @@ import numpy as np
 
 from ...beam.inference import EmbedUnit, read_embeddings, unit_files
 from ...beam.options import run_pipeline
-from ...beam.remote import use_options
 from ...beam.workdir import Stage, WorkDir, join, matching, read_array, read_bytes, write_array, write_bytes
 from ...cluster.autok import AUTO_CHOICES, parse_k
 from ...datasets import Dataset
 from ...errors import EdgepruneError
-from ...uris import is_uri
+from ...uris import is_uri, use_filesystem_options
 from ..features import score_metric
 from ..fit import fit_image_prototypes
 from ..score import l2_normalize, prototype_scores
@@ -148,7 +147,7 @@ class MeanCombineFn(beam.CombineFn):
 
 
 def _write_mean(result, path: str, beam_options) -> None:
-    use_options(beam_options)
+    use_filesystem_options(beam_options)
     total, count = result
     if count:
         write_array(path, (total / count).astype(np.float64))
@@ -238,7 +237,7 @@ def _score_batch(indices: np.ndarray, vectors: np.ndarray, centers: np.ndarray, 
 
 def score_unit(path: str, out_dir: str, centers: np.ndarray, mean: np.ndarray, flags, metric: str, options) -> int:
     """Score one ``embeddings-U.npz`` file into ``scores-U.csv`` (index, cluster, distance); returns its rows."""
-    use_options(options)
+    use_filesystem_options(options)
     with np.load(io.BytesIO(read_bytes(path))) as saved:
         indices, vectors = saved["indices"], saved["embeddings"]
     name = path.rsplit("/", 1)[-1].replace("embeddings-", "scores-").replace(".npz", ".csv")
