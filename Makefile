@@ -9,7 +9,7 @@ TASKLIB_VENV ?= $(VENV)-tasklib
 TASKLIB_PY := $(TASKLIB_VENV)/bin/python
 TASKLIB_STAMP := $(TASKLIB_VENV)/.tflite-support-0.4.4
 
-.PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results label-studio-check clean
+.PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results label-loop-fod label-studio-check clean
 BCCD ?= ../shared/datasets/bccd/BCCD
 
 # Debian packages the tests need: libusb-1.0 for the TFLite Task Library (tflite-support loads it at import), and
@@ -107,10 +107,10 @@ scaling-fod: install
 # tools/results/pruning/ gets the summary files after each target.
 PRUNING_OUT ?= data/pruning_fod
 PRUNING_RESULTS := tools/results/pruning
-PRUNING_FOD = $(VENV)/bin/edgeprune scaling $(FOD) --train-split train_half --val $(FOD) --val-split val \
-	--out $(PRUNING_OUT) --map-categories '*=debris' --image-size 192 --width 0.35 --batch-size 16 --steps 600 \
-	--init-backbone selfsup --set task.model.detection_generator.pre_nms_score_threshold=0.05 \
-	-k 30 --dedup 0.998 --cache-dir data/cache --seeds 3
+FOD_TASK = $(FOD) --train-split train_half --val $(FOD) --val-split val --map-categories '*=debris' \
+	--image-size 192 --width 0.35 --batch-size 16 --steps 600 --init-backbone selfsup \
+	--set task.model.detection_generator.pre_nms_score_threshold=0.05 --cache-dir data/cache --seeds 3
+PRUNING_FOD = $(VENV)/bin/edgeprune scaling $(FOD_TASK) --out $(PRUNING_OUT) -k 30 --dedup 0.998
 $(FOD)/ImageSets/Main/train_half.txt: $(PRUNING_RESULTS)/split/train_half.txt
 	cp $< $@
 # The regime check: full data against random subsets of 13 to 67 frames, 3 seeds each (15 cells). At 600 steps a
@@ -132,6 +132,17 @@ pruning-grid: pruning-regime
 pruning-results:
 	mkdir -p $(PRUNING_RESULTS)
 	cp $(PRUNING_OUT)/scaling.* $(PRUNING_OUT)/plan.json $(PRUNING_RESULTS)/
+
+# Issue 25's experiment, on the same task, detector and budget: each seed starts from the regime check's random 0.1%
+# (13 frames) and its detector (--start-from), then random, diversity, uncertainty and combined (diversity x
+# uncertainty) each pick 13 more frames with `select`'s code; retrained, scored on val. 12 cells per round.
+LABEL_LOOP_OUT ?= data/label_loop_fod
+SELECT_RESULTS := tools/results/select
+label-loop-fod: pruning-regime
+	$(VENV)/bin/edgeprune label-loop $(FOD_TASK) --out $(LABEL_LOOP_OUT) --start 0.001 --rounds 1 \
+		--start-from $(PRUNING_OUT)
+	mkdir -p $(SELECT_RESULTS)
+	cp $(LABEL_LOOP_OUT)/labeling.* $(LABEL_LOOP_OUT)/plan.json $(SELECT_RESULTS)/
 
 clean:
 	rm -rf demo_out .pytest_cache build *.egg-info .venv-tasklib

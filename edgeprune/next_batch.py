@@ -110,21 +110,25 @@ def check_options(options: SelectOptions) -> None:
         raise EdgepruneError(f"{options.model}: not a train-export output (no labelmap.txt)")
 
 
-def model_objectives(pool, labeled, options: SelectOptions) -> tuple[dict[str, np.ndarray], list, list[str]]:
-    """``--model``: uncertainty (and balance) per pool image, the detections, the detector's class names. A
-    labelled set whose classes differ from the detector's is an error."""
+def model_objectives(
+    pool, labeled, options: SelectOptions, detections: list | None = None
+) -> tuple[dict[str, np.ndarray], list, list[str]]:
+    """``--model``: uncertainty (and balance) per pool image, the detections (computed unless given), the
+    detector's class names. A labelled set whose classes differ from the detector's is an error."""
     from .detect.checkpoint_eval import detect_dataset
     from .uncertainty import balance, uncertainty
 
     names = [line for line in (Path(options.model) / "labelmap.txt").read_text().splitlines() if line.strip()]
     counts = labeled.box_counts() if labeled is not None else {}
     labeled_names = {name for name, count in counts.items() if count}
-    if labeled is not None and labeled_names != set(names):
+    unknown = sorted(labeled_names - set(names))
+    if unknown:  # the labelled set may lack a class the detector knows (a rare one); balance then favours it
         raise EdgepruneError(
-            f"{options.model}: the detector's classes ({', '.join(names)}) differ from those of --labeled "
-            f"{options.labeled} ({', '.join(sorted(labeled_names))})"
+            f"{options.model}: the labelled set {options.labeled} has classes the detector does not know "
+            f"({', '.join(unknown)}; the detector's: {', '.join(names)})"
         )
-    detections = detect_dataset(options.model, pool, progress_enabled=options.progress)
+    if detections is None:
+        detections = detect_dataset(options.model, pool, progress_enabled=options.progress)
     objectives = {"uncertainty": uncertainty(detections, options.uncertainty)}
     if options.balance_strength:
         by_label = {names.index(name) + 1: count for name, count in counts.items() if name in names}
@@ -199,6 +203,45 @@ def _features(pool, labeled, options: SelectOptions, timings) -> tuple[np.ndarra
     return features[: len(pool)], features[len(pool) :], embedded.backbone
 
 
+@dataclass
+class Picks:
+    """What :func:`choose_next` chose: pool rows in pick order, each objective's score per pool row, the pool rows
+    that were near-copies of the labelled set, both sets' unit features, and the detector's output with ``--model``."""
+
+    picked: np.ndarray
+    shown: dict[str, np.ndarray]
+    near_labeled: np.ndarray
+    pool_features: np.ndarray
+    labeled_features: np.ndarray
+    strengths: dict[str, float]
+    detections: list | None = None
+    names: list[str] = field(default_factory=list)
+
+
+def choose_next(
+    pool, labeled, options: SelectOptions, timings: dict[str, float], detections: list | None = None
+) -> Picks:
+    """Pick up to ``options.budget`` images of the dataset ``pool`` given the labelled dataset ``labeled`` (or None),
+    writing nothing. ``detections``: the detector's output on ``pool`` when the caller already has it (else, with
+    ``options.model``, it is computed)."""
+    pool_features, labeled_features, _ = _features(pool, labeled, options, timings)
+    started = time.perf_counter()
+    strengths = {"diversity": options.diversity, "prototype": options.prototype_strength}
+    fixed, names = {}, []
+    if options.model is not None:
+        fixed, detections, names = model_objectives(pool, labeled, options, detections)
+        strengths.update(uncertainty=options.uncertainty_strength, balance=options.balance_strength)
+        fixed = {name: values for name, values in fixed.items() if strengths[name]}
+    if options.prototype_strength:
+        every = np.concatenate([pool_features, labeled_features])
+        fixed["prototype"] = prototype_scores(every, options.clusters, options.seed, options.prototype)[: len(pool)]
+    picked, shown, near_labeled = greedy_pick(
+        pool_features, labeled_features, options.budget, strengths, fixed, options.threshold
+    )
+    timings["select"] = time.perf_counter() - started
+    return Picks(picked, shown, near_labeled, pool_features, labeled_features, strengths, detections, names)
+
+
 def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
     """Choose ``options.budget`` pool images; write ``to_label/``, ``selection.csv``, ``report.html``."""
     from .datasets import read_dataset, read_with_options
@@ -210,43 +253,34 @@ def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     pool = read_with_options(pool_path, options)
-    labeled = read_dataset(options.labeled, split=options.labeled_split) if options.labeled else None
+    labeled = None
+    if options.labeled:
+        labeled = read_dataset(options.labeled, split=options.labeled_split, map_categories=options.map_categories)
     check_apart(options.out, dataset_inputs(pool, "POOL") + (dataset_inputs(labeled, "--labeled") if labeled else []))
     if options.budget > len(pool):
         raise EdgepruneError(f"{pool_path}: --budget {options.budget} is larger than the pool ({len(pool)} images)")
     timings["read"] = time.perf_counter() - started
-    pool_features, labeled_features, _ = _features(pool, labeled, options, timings)
-    started = time.perf_counter()
-    strengths = {"diversity": options.diversity, "prototype": options.prototype_strength}
-    fixed, detections, names = {}, None, []
-    if options.model is not None:
-        fixed, detections, names = model_objectives(pool, labeled, options)
-        strengths.update(uncertainty=options.uncertainty_strength, balance=options.balance_strength)
-        fixed = {name: values for name, values in fixed.items() if strengths[name]}
-    if options.prototype_strength:
-        every = np.concatenate([pool_features, labeled_features])
-        fixed["prototype"] = prototype_scores(every, options.clusters, options.seed, options.prototype)[: len(pool)]
-    picked, shown, near_labeled = greedy_pick(
-        pool_features, labeled_features, options.budget, strengths, fixed, options.threshold
-    )
-    if not len(picked):
+    picks = choose_next(pool, labeled, options, timings)
+    if not len(picks.picked):
         raise EdgepruneError(
             f"{pool_path}: every pool image is a near-copy (cosine >= {options.threshold}) of the labelled set "
             f"{options.labeled}; nothing new to label"
         )
-    timings["select"] = time.perf_counter() - started
     notes = []
-    if len(picked) < options.budget:
+    if len(picks.picked) < options.budget:
         notes.append(
-            f"only {len(picked)} pool images are not near-copies of the labelled set or of each other; all of them "
-            f"are picked (--budget {options.budget})"
+            f"only {len(picks.picked)} pool images are not near-copies of the labelled set or of each other; all of "
+            f"them are picked (--budget {options.budget})"
         )
     result = SelectResult(
-        options.out, len(pool), len(labeled) if labeled else 0, len(picked), int(near_labeled.sum()),
-        {name: strength for name, strength in strengths.items() if strength}, timings, notes,
+        options.out, len(pool), len(labeled) if labeled else 0, len(picks.picked), int(picks.near_labeled.sum()),
+        {name: strength for name, strength in picks.strengths.items() if strength}, timings, notes,
     )  # fmt: skip
-    model = (detections, names) if detections is not None else None
-    _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result, model)
+    model = (picks.detections, picks.names) if picks.detections is not None else None
+    _write(
+        pool, picks.picked, picks.shown, picks.near_labeled, picks.pool_features, picks.labeled_features, options,
+        result, model,
+    )  # fmt: skip
     return result
 
 

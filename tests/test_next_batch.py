@@ -143,4 +143,4 @@ def test_model_classes_must_match_the_labelled_set(tmp_path, digits_coco, pixel_
     code, out = _select(
         tmp_path, digits_coco, pixel_backbone, "--budget", "3", "--model", str(trained), "--labeled", str(bccd)
     )
-    assert code == 2 and "differ from those of --labeled" in capsys.readouterr().err and not out.exists()
+    assert code == 2 and "has classes the detector does not know" in capsys.readouterr().err and not out.exists()

@@ -11,10 +11,10 @@ from typing import Sequence
 from .. import __version__
 from ..errors import EdgepruneError
 from ..quiet import show_native_output
-from . import benchmark, convert, curate, leaks, pretrain, scaling, select, split, train_export
+from . import benchmark, convert, curate, label_loop, leaks, pretrain, scaling, select, split, train_export
 
 _QUIET_NATIVE = "3"
-SUBCOMMANDS = (curate, select, leaks, split, convert, pretrain, train_export, benchmark, scaling)
+SUBCOMMANDS = (curate, select, leaks, split, convert, pretrain, train_export, benchmark, scaling, label_loop)
 
 
 def build_parser() -> argparse.ArgumentParser:

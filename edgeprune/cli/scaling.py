@@ -20,9 +20,7 @@ def register(subparsers) -> None:
         "of steps, evaluate COCO mAP on VAL. Resumable: rerun the same command to continue. Writes scaling.json, "
         "scaling.csv, scaling.png and a verdict into --out.",
     )
-    p.add_argument("train", help="training dataset (any format edgeprune reads)")
-    p.add_argument("--val", required=True, help="validation dataset (any format)")
-    p.add_argument("--out", "-o", type=Path, required=True, help="experiment directory (created, or continued)")
+    add_experiment_arguments(p)
     p.add_argument("--fractions", default="0.25,0.5,0.75,1.0", help="kept fractions; 1.0 adds the full-data runs")
     p.add_argument(
         "--policies",
@@ -31,7 +29,30 @@ def register(subparsers) -> None:
         "(near-duplicates removed first, then P, at the same kept count)",
     )
     p.add_argument("--level", default="image", help="image, object, or image,object for both")
-    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 for curation and training (3)")
+    cur = p.add_argument_group("curation (shared by every cell)")
+    cur.add_argument("--method", default="kmeans", choices=sorted(METHODS))
+    cur.add_argument("--clusters", "-k", default="10")
+    cur.add_argument("--global", dest="per_cluster", action="store_false", help="rank all images together")
+    cur.add_argument("--object-clusters", choices=GROUPINGS, default="category")
+    cur.add_argument("--aggregate", choices=AGGREGATES, default="mean")
+    cur.add_argument("--min-per-category", type=int, default=0, metavar="N")
+    cur.add_argument(
+        "--dedup",
+        type=float,
+        default=0.95,
+        metavar="THRESHOLD",
+        help="cosine similarity at which the dedup+P policies call two images near-duplicates (0.95)",
+    )
+    p.set_defaults(run=run, interrupt_hint="rerun the same command to continue; finished cells are kept")
+
+
+def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
+    """The options every cell of an experiment shares (the detector, its budget, the backbone, the data), as
+    :class:`edgeprune.scaling.run.ExperimentSettings` holds them; ``scaling`` and ``label-loop`` both take them."""
+    p.add_argument("train", help="training dataset (any format edgeprune reads)")
+    p.add_argument("--val", required=True, help="validation dataset (any format)")
+    p.add_argument("--out", "-o", type=Path, required=True, help="experiment directory (created, or continued)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (3)")
     p.add_argument("--steps", type=positive_int, default=1000, help="training steps for every cell (1000)")
     p.add_argument(
         "--config",
@@ -53,30 +74,15 @@ def register(subparsers) -> None:
         help="also export every cell's SavedModel and TFLite models (fp32, fp16, int8); by default a cell's mAP "
         "comes from its checkpoint, evaluated in process and batched",
     )
-    cur = p.add_argument_group("curation (shared by every cell)")
-    cur.add_argument("--backbone", default="selfsup", help="TF-Hub handle or SavedModel; selfsup (default)")
-    cur.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
-    cur.add_argument("--method", default="kmeans", choices=sorted(METHODS))
-    cur.add_argument("--clusters", "-k", default="10")
-    cur.add_argument("--global", dest="per_cluster", action="store_false", help="rank all images together")
-    cur.add_argument("--object-clusters", choices=GROUPINGS, default="category")
-    cur.add_argument("--aggregate", choices=AGGREGATES, default="mean")
-    cur.add_argument("--min-per-category", type=int, default=0, metavar="N")
-    cur.add_argument(
-        "--dedup",
-        type=float,
-        default=0.95,
-        metavar="THRESHOLD",
-        help="cosine similarity at which the dedup+P policies call two images near-duplicates (0.95)",
-    )
-    cur.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
+    p.add_argument("--backbone", default="selfsup", help="curation backbone: TF-Hub handle or SavedModel; selfsup")
+    p.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
+    p.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
     data = p.add_argument_group("data")
     data.add_argument("--train-split", help="VOC split of TRAIN (e.g. train)")
     data.add_argument("--val-split", help="VOC split of VAL (e.g. val)")
     data.add_argument("--format", dest="train_format", choices=FORMATS)
     data.add_argument("--val-format", choices=FORMATS)
     data.add_argument("--map-categories", metavar="SPEC", help=MAP_CATEGORIES_HELP + "; applied to TRAIN and VAL")
-    p.set_defaults(run=run, interrupt_hint="rerun the same command to continue; finished cells are kept")
 
 
 def run(args: argparse.Namespace) -> int:

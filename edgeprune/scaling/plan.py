@@ -83,12 +83,12 @@ def plan_cells(fractions: list[float], policies: list[str], levels: list[str], s
     return cells
 
 
-def check_same_settings(saved: dict, current: dict, path) -> None:
-    """A directory holds one experiment: refuse to mix cells trained or curated with other settings."""
+def check_same_settings(saved: dict, current: dict, path, kind: str = "scaling run") -> None:
+    """A directory holds one experiment (a ``kind``): refuse to mix cells trained or curated with other settings."""
     changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if changed:
         details = "; ".join(f"{k}: {saved.get(k)!r} there, {current.get(k)!r} now" for k in changed)
         raise EdgepruneError(
-            f"{path}: holds a scaling run with other settings ({details}); use another --out, or the same settings "
+            f"{path}: holds a {kind} with other settings ({details}); use another --out, or the same settings "
             "to continue it"
         )

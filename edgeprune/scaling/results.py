@@ -54,13 +54,13 @@ def aggregate_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _spread(entry: dict, metric: str = "mAP") -> str:
+def format_spread(entry: dict, metric: str = "mAP") -> str:
     """``"49.5 ± 0.7"`` over several seeds, ``"49.5"`` for one."""
     value = f"{entry[metric]:.1f}"
     return value if entry["seeds"] < 2 else f"{value} ± {entry[metric + '_std']:.1f}"
 
 
-def _difference(best: dict, base: dict, metric: str) -> tuple[float, float]:
+def seed_paired_difference(best: dict, base: dict, metric: str) -> tuple[float, float]:
     """Mean difference and its standard error.
 
     Cells of one seed share the detector's initial weights and the data order, and on FOD-A that seed effect moves
@@ -77,7 +77,8 @@ def _difference(best: dict, base: dict, metric: str) -> tuple[float, float]:
     return gain, error
 
 
-def _paired(a: dict, b: dict, metric: str) -> bool:
+def paired(a: dict, b: dict, metric: str) -> bool:
+    """Whether two summary entries share two or more seeds (their difference is then paired by seed)."""
     return len(set(a.get(f"{metric}_by_seed", {})) & set(b.get(f"{metric}_by_seed", {}))) >= 2
 
 
@@ -90,7 +91,7 @@ def _comparison(summary: list[dict], fraction: float, metric: str) -> dict | Non
         return None
     best = max(curated, key=lambda s: s[metric])
     base = max(random, key=lambda s: s[metric])
-    gain, error = _difference(best, base, metric)
+    gain, error = seed_paired_difference(best, base, metric)
     return {"fraction": fraction, "best": best, "random": base, "gain": gain, "error": error}
 
 
@@ -133,20 +134,20 @@ def verdict(
     gap = full[metric] - best_top[metric]
     first, second = beats(winner), bool(gap <= full_gap)
     lines = [
-        f"at {_percent(c['fraction'])}: best curated {c['best']['series']} {_spread(c['best'], metric)} vs random "
-        f"{_spread(c['random'], metric)}, difference {c['gain']:+.1f} ± {c['error']:.1f} (standard error"
-        f"{', paired by seed' if _paired(c['best'], c['random'], metric) else ''})"
+        f"at {percent(c['fraction'])}: best curated {c['best']['series']} {format_spread(c['best'], metric)} vs random "
+        f"{format_spread(c['random'], metric)}, difference {c['gain']:+.1f} ± {c['error']:.1f} (standard error"
+        f"{', paired by seed' if paired(c['best'], c['random'], metric) else ''})"
         for c in comparisons
     ]
     text = (
         f"{name}: "
         + "; ".join(lines)
-        + f". At {_percent(top)} the best curated policy, {best_top['series']} ({best_top[metric]:.1f}), is "
-        f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'} full data ({_spread(full, metric)}). "
+        + f". At {percent(top)} the best curated policy, {best_top['series']} ({best_top[metric]:.1f}), is "
+        f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'} full data ({format_spread(full, metric)}). "
         f"Target 1 (a curated policy >= +{margin:g} {name} over the best random series at some fraction <= "
         f"{largest:.0%}, > 2 standard errors, >= {min_seeds} seeds): "
-        f"{'met at ' + _percent(winner['fraction']) if first else 'not met'}. Target 2 (within {full_gap:g} {name} of "
-        f"full data at {_percent(top)}): {'met' if second else 'not met'}."
+        f"{'met at ' + percent(winner['fraction']) if first else 'not met'}. Target 2 (within {full_gap:g} {name} of "
+        f"full data at {percent(top)}): {'met' if second else 'not met'}."
     )
     return {
         "met": first and second,
@@ -160,7 +161,7 @@ def verdict(
     }
 
 
-def _percent(fraction: float) -> str:
+def percent(fraction: float) -> str:
     """``0.005`` -> ``"0.5%"``, ``0.25`` -> ``"25%"``."""
     return f"{100 * fraction:.{0 if (100 * fraction).is_integer() else 1}f}%"
 
@@ -255,9 +256,9 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
     fits = scaling_exponents(summary, metric=metric)
     for number, label in enumerate(series):
         points = sorted((s for s in summary if s["series"] == label), key=lambda s: s["fraction"])
-        spread = 1.04 ** (number - (len(series) - 1) / 2) if logarithmic else 1.0
+        offset = 1.04 ** (number - (len(series) - 1) / 2) if logarithmic else 1.0
         nudge = 0.0 if logarithmic else 0.006 * (number - (len(series) - 1) / 2)  # error bars side by side
-        xs = [p["fraction"] * spread + nudge for p in points]
+        xs = [p["fraction"] * offset + nudge for p in points]
         ys, errors = [p[metric] for p in points], [p[f"{metric}_std"] for p in points]
         style = "--" if "random" in label else "-"
         line = ax.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=label, linestyle=style)
@@ -271,7 +272,7 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
             law.plot(grid, fit["c"] * grid ** -fit["nu"], style, color=color, label=f"{label}: ν = {fit['nu']:.2f}")
     if full is not None:
         ax.axhline(
-            full[metric], color="black", linewidth=1, linestyle=":", label=f"full data ({_spread(full, metric)})"
+            full[metric], color="black", linewidth=1, linestyle=":", label=f"full data ({format_spread(full, metric)})"
         )
         law.axhline(1 - full[metric] / 100, color="black", linewidth=1, linestyle=":", label="full data")
     if logarithmic:
@@ -279,7 +280,7 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
 
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(FixedLocator(fractions))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _percent(value)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: percent(value)))
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("kept fraction of the training set")
     ax.set_ylabel(f"{name} on val (%)")
@@ -299,7 +300,7 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
     return buffer.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     with atomic_file(path) as tmp:
         tmp.write_bytes(data)
 
@@ -320,15 +321,15 @@ def write_results(out: Path, rows: list[dict], settings: dict, *, title: str, ra
         "verdict": verdict(summary),
         "rare_classes": rare_class_table(rows, list(rare)),
     }
-    _atomic_write(out / "scaling.json", json.dumps(document, indent=2).encode())
+    atomic_write(out / "scaling.json", json.dumps(document, indent=2).encode())
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write(out / "scaling.csv", text.getvalue().encode())
+    atomic_write(out / "scaling.csv", text.getvalue().encode())
     if rows:
-        _atomic_write(out / "scaling.png", plot_png(summary, steps=settings["steps"], title=title))
-    _atomic_write(out / "scaling.md", markdown(document, title=title).encode())
+        atomic_write(out / "scaling.png", plot_png(summary, steps=settings["steps"], title=title))
+    atomic_write(out / "scaling.md", markdown(document, title=title).encode())
     return document
 
 
@@ -362,7 +363,7 @@ def regime_markdown(check: dict) -> str:
     ]
     for row in check["rows"]:
         lines.append(
-            f"| {_percent(row['fraction'])} | {row['images']:.0f} | {row['seeds']} | {row['mAP50']:.1f} ± "
+            f"| {percent(row['fraction'])} | {row['images']:.0f} | {row['seeds']} | {row['mAP50']:.1f} ± "
             f"{row['mAP50_std']:.1f} | {row['gap_to_full']:+.1f} |"
         )
     return "\n".join(lines) + "\n"
@@ -389,7 +390,7 @@ def rare_markdown(rare: dict) -> str:
         return ""
     classes = rare["classes"]
     lines = [
-        f"\n## Rarest classes at {_percent(rare['fraction'])} kept\n",
+        f"\n## Rarest classes at {percent(rare['fraction'])} kept\n",
         "COCO AP (%) per class, mean over seeds; the classes with the fewest training boxes.\n",
         "| series | " + " | ".join(classes) + " | mean |",
         "|---|" + "---|" * (len(classes) + 1),
@@ -405,7 +406,7 @@ def table(summary: list[dict]) -> str:
     lines = ["| series | kept | images | seeds | mAP | mAP50 |", "|---|---|---|---|---|---|"]
     for s in sorted(summary, key=lambda s: (s["fraction"], s["series"])):
         lines.append(
-            f"| {s['series']} | {_percent(s['fraction'])} | {s['images']:.0f} | {s['seeds']} | "
-            f"{_spread(s)} | {_spread(s, 'mAP50')} |"
+            f"| {s['series']} | {percent(s['fraction'])} | {s['images']:.0f} | {s['seeds']} | "
+            f"{format_spread(s)} | {format_spread(s, 'mAP50')} |"
         )
     return "\n".join(lines)

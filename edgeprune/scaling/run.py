@@ -34,14 +34,12 @@ from .results import write_results
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class ScalingOptions:
-    """The grid, the shared training budget and the curation settings of a scaling run."""
+@dataclass(kw_only=True)
+class ExperimentSettings:
+    """What every cell of an experiment shares: the detector, its training budget, the curation backbone and the
+    data. ``edgeprune scaling`` and ``edgeprune label-loop`` both build on it."""
 
     out: Path
-    fractions: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
-    policies: list[str] = field(default_factory=lambda: ["random", "easy", "hard", "stratified"])
-    levels: list[str] = field(default_factory=lambda: ["image"])
     seeds: int = 3
     steps: int = 1000
     config: str | None = None
@@ -50,16 +48,8 @@ class ScalingOptions:
     image_size: int | None = None
     width: float | None = None
     init_backbone: str | None = None  # a backbone dir/checkpoint for the detector, or "selfsup": the curation one
-    # curation (the same for every cell; the seed varies)
     backbone: str = SELFSUP
     pretrain_steps: int | None = None
-    method: str = "kmeans"
-    clusters: str = "10"
-    per_cluster: bool = True
-    object_clusters: str = "category"
-    aggregate: str = "mean"
-    min_per_category: int = 0
-    dedup: float = 0.95  # the near-duplicate threshold of the dedup+P policies
     cache_dir: Path | None = None
     train_format: str | None = None
     val_format: str | None = None
@@ -68,6 +58,22 @@ class ScalingOptions:
     map_categories: str | None = None  # applied to TRAIN and VAL alike
     export: bool = False  # also export each cell's SavedModel and TFLite models (the mAP comes from the checkpoint)
     progress: bool = True
+
+
+@dataclass(kw_only=True)
+class ScalingOptions(ExperimentSettings):
+    """The grid and the curation settings of a scaling run (the curation seed is the cell's)."""
+
+    fractions: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    policies: list[str] = field(default_factory=lambda: ["random", "easy", "hard", "stratified"])
+    levels: list[str] = field(default_factory=lambda: ["image"])
+    method: str = "kmeans"
+    clusters: str = "10"
+    per_cluster: bool = True
+    object_clusters: str = "category"
+    aggregate: str = "mean"
+    min_per_category: int = 0
+    dedup: float = 0.95  # the near-duplicate threshold of the dedup+P policies
 
     def shared_settings(self) -> dict:
         """What must not change between runs into one ``--out`` (the grid itself may grow)."""
@@ -154,16 +160,13 @@ def finished_rows(out: Path) -> list[dict]:
     return rows
 
 
-def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict:
-    """Run (or continue) the experiment; returns the ``scaling.json`` document."""
+def load_experiment(train_path: str, val_path: str, options: ExperimentSettings) -> tuple:
+    """Read TRAIN and VAL (refusing overlaps with ``--out`` and with each other), the class list every cell trains
+    with, and the curation backbone: ``(train_set, val_set, labels, backbone, cache_dir)``."""
     from ..detect.data import LabelSpace
-    from ..detect.pipeline import TrainExportOptions, train_export_datasets
     from ..embed import default_cache_root
 
-    cells = plan_cells(options.fractions, options.policies, options.levels, options.seeds)
     out = Path(options.out)
-    if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
-        raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another --out")
     cache_dir = options.cache_dir or default_cache_root()
     check_apart(out, [("TRAIN", train_path), ("--val", val_path), ("--cache-dir", cache_dir)])
     mapping = options.map_categories
@@ -172,7 +175,38 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
     check_apart(out, dataset_inputs(train_set, "TRAIN") + dataset_inputs(val_set, "--val"))
     check_disjoint(train_set, val_set, train_path, val_path)
     labels = LabelSpace.from_dataset(train_set)
-    backbone = _resolve_backbone(train_set, options, cache_dir)
+    return train_set, val_set, labels, _resolve_backbone(train_set, options, cache_dir), cache_dir
+
+
+def train_cell(subset, val_set, out: Path, seed: int, options: ExperimentSettings, labels, backbone: str, validation):
+    """Train (or resume) one cell's detector on ``subset`` with the experiment's budget and ``seed``; evaluate it
+    on ``val_set``. Returns train-export's metrics."""
+    from ..detect.pipeline import TrainExportOptions, train_export_datasets
+
+    train_options = TrainExportOptions(
+        out=out,
+        config=options.config,
+        steps=options.steps,
+        batch_size=options.batch_size,
+        image_size=options.image_size,
+        width=options.width,
+        resume=True,
+        export=options.export,
+        quantize=["fp32", "fp16", "int8"] if options.export else [],
+        init_backbone=backbone if options.init_backbone == SELFSUP else options.init_backbone,
+        overrides=[*options.overrides, f"task.train_data.seed={seed}"],
+    )
+    _seed_everything(seed)
+    return train_export_datasets(subset, val_set, train_options, labels=labels, validation=validation)
+
+
+def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict:
+    """Run (or continue) the experiment; returns the ``scaling.json`` document."""
+    cells = plan_cells(options.fractions, options.policies, options.levels, options.seeds)
+    out = Path(options.out)
+    if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
+        raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another --out")
+    train_set, val_set, labels, backbone, cache_dir = load_experiment(train_path, val_path, options)
     settings = options.shared_settings()
     if (out / "plan.json").is_file():
         check_same_settings(json.loads((out / "plan.json").read_text())["settings"], settings, out)
@@ -209,21 +243,7 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
             "kept": [img.file_name for img in subset.images],
         }
         (cell_dir / "selection.json").write_text(json.dumps(selection, indent=2))
-        train_options = TrainExportOptions(
-            out=cell_dir / "model",
-            config=options.config,
-            steps=options.steps,
-            batch_size=options.batch_size,
-            image_size=options.image_size,
-            width=options.width,
-            resume=True,
-            export=options.export,
-            quantize=["fp32", "fp16", "int8"] if options.export else [],
-            init_backbone=backbone if options.init_backbone == SELFSUP else options.init_backbone,
-            overrides=[*options.overrides, f"task.train_data.seed={cell.seed}"],
-        )
-        _seed_everything(cell.seed)
-        metrics = train_export_datasets(subset, val_set, train_options, labels=labels, validation=validation)
+        metrics = train_cell(subset, val_set, cell_dir / "model", cell.seed, options, labels, backbone, validation)
         log.info(
             "cell %s: %d images, mAP %.1f (%.0f s)",
             cell.name,
