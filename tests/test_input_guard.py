@@ -145,6 +145,20 @@ def test_scaling_refuses_its_datasets_and_cache(data, digits_coco_val, tmp_path,
     assert snapshot(data) == before and not (tmp_path / "exp").exists()
 
 
+def test_label_loop_refuses_its_datasets_and_the_scaling_run_it_starts_from(data, digits_coco_val, tmp_path, capsys):
+    before = snapshot(data)
+    refused(
+        ["label-loop", data, "--val", digits_coco_val, "--out", data / "loop", "--steps", "1"], capsys, data / "loop"
+    )
+    scaling = tmp_path / "scaling"
+    refused(
+        ["label-loop", data, "--val", digits_coco_val, "--out", scaling / "loop", "--start-from", scaling],
+        capsys,
+        scaling / "loop",
+    )
+    assert snapshot(data) == before and not (scaling / "loop").exists()
+
+
 def test_outputs_beside_the_input_are_fine(data, tmp_path):
     dataset = read_dataset(data)
     check_apart(tmp_path / "pruned", dataset_inputs(dataset))

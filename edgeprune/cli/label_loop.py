@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from .common import fraction, options_from_args, positive_int
-from .scaling import add_experiment_arguments
+from .scaling import add_experiment_arguments, print_summary
 
 
 def register(subparsers) -> None:
@@ -54,9 +54,5 @@ def run(args: argparse.Namespace) -> int:
         strategies=parse_choices(args.strategies, STRATEGIES, "--strategies"),
         progress=not args.quiet,
     )
-    document = run_labeling(args.train, args.val, options)
-    print(f"edgeprune label-loop: {len(document['cells'])} finished cells in {args.out}")
-    print(table(document["summary"]))
-    print(f"verdict: {document['verdict']['text']}")
-    print(f"plot: {args.out / 'labeling.png'}")
+    print_summary("label-loop", run_labeling(args.train, args.val, options), table, args.out / "labeling.png")
     return 0

@@ -99,9 +99,13 @@ def run(args: argparse.Namespace) -> int:
         levels=parse_choices(args.level, LEVELS, "--level"),
         progress=not args.quiet,
     )
-    document = run_scaling(args.train, args.val, options)
-    print(f"edgeprune scaling: {len(document['cells'])} finished cells in {args.out}")
+    print_summary("scaling", run_scaling(args.train, args.val, options), table, args.out / "scaling.png")
+    return 0
+
+
+def print_summary(command: str, document: dict, table, plot: Path) -> None:
+    """An experiment's summary screen: finished cells, the table (``table(summary)``), the verdict, the plot."""
+    print(f"edgeprune {command}: {len(document['cells'])} finished cells in {plot.parent}")
     print(table(document["summary"]))
     print(f"verdict: {document['verdict']['text']}")
-    print(f"plot: {args.out / 'scaling.png'}")
-    return 0
+    print(f"plot: {plot}")

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgepruneError
+from ..input_guard import check_apart
 from .plan import check_same_settings
 from .run import ExperimentSettings, load_experiment, train_cell
 
@@ -175,6 +176,7 @@ def run_labeling(train_path: str, val_path: str, options: LabelingOptions) -> di
     out = Path(options.out)
     if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
         raise EdgepruneError(f"{out}: exists and is not a label-loop directory; choose another --out")
+    check_apart(out, [("--start-from", options.start_from)])  # its cells are read in place, never written
     train_set, val_set, labels, backbone, cache_dir = load_experiment(train_path, val_path, options)
     starts = StartSets(train_set, options)
     batch, left = options.batch or starts.count, len(train_set) - starts.count

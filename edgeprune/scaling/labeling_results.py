@@ -8,15 +8,13 @@ per-seed difference.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from .results import atomic_write, format_spread, seed_paired_difference
+from .results import format_spread, seed_paired_difference, write_documents
 
 CSV_FIELDS = ("cell", "strategy", "round", "seed", "images", "mAP", "mAP50", "select_seconds", "train_seconds")
 START = "start"
@@ -156,18 +154,11 @@ def write_labeling_results(out: Path, rows: list[dict], settings: dict, *, title
     summary = summarize(rows)
     document = {
         "settings": settings,
-        "cells": rows,
+        "cells": sorted(rows, key=lambda r: (r["round"], r["strategy"], r["seed"])),
         "summary": summary,
         "comparisons": comparisons(summary),
         "verdict": verdict(summary),
     }
-    atomic_write(out / "labeling.json", json.dumps(document, indent=2).encode())
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: (r["round"], r["strategy"], r["seed"])))
-    atomic_write(out / "labeling.csv", text.getvalue().encode())
-    if rows:
-        atomic_write(out / "labeling.png", plot_png(summary, steps=settings["steps"], title=title))
-    atomic_write(out / "labeling.md", markdown(document, title=title).encode())
+    png = plot_png(summary, steps=settings["steps"], title=title) if rows else None
+    write_documents(out / "labeling", document, CSV_FIELDS, png, markdown(document, title=title))
     return document

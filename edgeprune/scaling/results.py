@@ -321,16 +321,23 @@ def write_results(out: Path, rows: list[dict], settings: dict, *, title: str, ra
         "verdict": verdict(summary),
         "rare_classes": rare_class_table(rows, list(rare)),
     }
-    atomic_write(out / "scaling.json", json.dumps(document, indent=2).encode())
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(out / "scaling.csv", text.getvalue().encode())
-    if rows:
-        atomic_write(out / "scaling.png", plot_png(summary, steps=settings["steps"], title=title))
-    atomic_write(out / "scaling.md", markdown(document, title=title).encode())
+    png = plot_png(summary, steps=settings["steps"], title=title) if rows else None
+    write_documents(out / "scaling", document, CSV_FIELDS, png, markdown(document, title=title))
     return document
+
+
+def write_documents(stem: Path, document: dict, csv_fields: tuple[str, ...], png: bytes | None, text: str) -> None:
+    """An experiment's result files, each written atomically: ``<stem>.json`` (the document), ``.csv`` (its
+    ``cells``, columns ``csv_fields``), ``.png`` (when given) and ``.md``."""
+    atomic_write(stem.with_suffix(".json"), json.dumps(document, indent=2).encode())
+    table_text = io.StringIO()
+    writer = csv.DictWriter(table_text, fieldnames=csv_fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(document["cells"])
+    atomic_write(stem.with_suffix(".csv"), table_text.getvalue().encode())
+    if png is not None:
+        atomic_write(stem.with_suffix(".png"), png)
+    atomic_write(stem.with_suffix(".md"), text.encode())
 
 
 def markdown(document: dict, *, title: str) -> str:

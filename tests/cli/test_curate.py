@@ -262,7 +262,13 @@ def test_coreset_and_balanced_keep_round_keep_n(run, digits_coco, policy):
 
 @pytest.mark.parametrize(
     "command, module",
-    [("curate", "curation"), ("scaling", "scaling.run"), ("split", "splits"), ("select", "next_batch")],
+    [
+        ("curate", "curation"),
+        ("scaling", "scaling.run"),
+        ("label-loop", "scaling.labeling"),
+        ("split", "splits"),
+        ("select", "next_batch"),
+    ],
 )
 def test_every_option_field_is_filled_from_the_command_line(command, module):
     """The CLI builds its options object from argument names: a field without an argument would silently keep its
@@ -275,6 +281,7 @@ def test_every_option_field_is_filled_from_the_command_line(command, module):
     options_class = {
         "curate": "CurateOptions",
         "scaling": "ScalingOptions",
+        "label-loop": "LabelingOptions",
         "split": "SplitOptions",
         "select": "SelectOptions",
     }[command]
@@ -283,6 +290,7 @@ def test_every_option_field_is_filled_from_the_command_line(command, module):
     positional = {
         "curate": ["data"],
         "scaling": ["train", "--val", "v"],
+        "label-loop": ["train", "--val", "v"],
         "split": ["data"],
         "select": ["pool", "--budget", "3"],
     }[command]
@@ -290,6 +298,7 @@ def test_every_option_field_is_filled_from_the_command_line(command, module):
     derived = {
         "curate": {"keep", "progress"},
         "scaling": {"fractions", "policies", "levels", "progress"},
+        "label-loop": {"strategies", "progress"},
         "split": {"progress"},
         "select": {"progress"},
     }[command]
