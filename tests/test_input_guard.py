@@ -151,12 +151,14 @@ def test_label_loop_refuses_its_datasets_and_the_scaling_run_it_starts_from(data
         ["label-loop", data, "--val", digits_coco_val, "--out", data / "loop", "--steps", "1"], capsys, data / "loop"
     )
     scaling = tmp_path / "scaling"
+    scaling.mkdir()
     refused(
         ["label-loop", data, "--val", digits_coco_val, "--out", scaling / "loop", "--start-from", scaling],
         capsys,
         scaling / "loop",
     )
     assert snapshot(data) == before and not (scaling / "loop").exists()
+    refused(["label-loop", data, "--val", digits_coco_val, "--out", tmp_path / "l", "--start-from", scaling], capsys)
 
 
 def test_outputs_beside_the_input_are_fine(data, tmp_path):

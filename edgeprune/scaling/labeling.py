@@ -90,19 +90,9 @@ def check_options(options: LabelingOptions) -> None:
 class StartSets:
     """The initial labelled set of each seed, and where its trained detector is."""
 
-    def __init__(self, train_set, options: LabelingOptions) -> None:
-        self.train_set, self.options = train_set, options
+    def __init__(self, train_set, options: LabelingOptions, scaling: dict | None) -> None:
+        self.train_set, self.options, self.scaling = train_set, options, scaling
         self.count = max(1, round(options.start * len(train_set)))
-        self.scaling = self._scaling_plan() if options.start_from else None
-
-    def _scaling_plan(self) -> dict:
-        plan_path = Path(self.options.start_from) / "plan.json"
-        if not plan_path.is_file():
-            raise EdgepruneError(f"{self.options.start_from}: --start-from must be an `edgeprune scaling` --out")
-        settings = json.loads(plan_path.read_text())["settings"]
-        ours = {k: getattr(self.options, k) for k in TRAINING_KEYS}
-        check_same_settings({k: settings.get(k) for k in TRAINING_KEYS}, ours, self.options.start_from)
-        return settings
 
     def scaling_cell(self, seed: int) -> Path:
         """The scaling run's random cell at ``--start`` for ``seed`` (finished, or an error)."""
@@ -126,6 +116,19 @@ class StartSets:
             raise EdgepruneError(f"{self.scaling_cell(seed)}: {len(missing)} kept images are not in TRAIN")
         kept[[index[n] for n in names]] = True
         return kept
+
+
+def scaling_settings(options: LabelingOptions) -> dict | None:
+    """``--start-from``: the scaling run's settings, after checking that it trained with ours (None without it)."""
+    if options.start_from is None:
+        return None
+    plan_path = Path(options.start_from) / "plan.json"
+    if not plan_path.is_file():
+        raise EdgepruneError(f"{options.start_from}: --start-from must be an `edgeprune scaling` --out")
+    settings = json.loads(plan_path.read_text())["settings"]
+    ours = {k: getattr(options, k) for k in TRAINING_KEYS}
+    check_same_settings({k: settings.get(k) for k in TRAINING_KEYS}, ours, options.start_from)
+    return settings
 
 
 def pick(strategy: str, train_set, labeled: np.ndarray, model: Path, options: LabelingOptions, seed: int, round_: int,
@@ -177,8 +180,9 @@ def run_labeling(train_path: str, val_path: str, options: LabelingOptions) -> di
     if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
         raise EdgepruneError(f"{out}: exists and is not a label-loop directory; choose another --out")
     check_apart(out, [("--start-from", options.start_from)])  # its cells are read in place, never written
+    scaling = scaling_settings(options)
     train_set, val_set, labels, backbone, cache_dir = load_experiment(train_path, val_path, options)
-    starts = StartSets(train_set, options)
+    starts = StartSets(train_set, options, scaling)
     batch, left = options.batch or starts.count, len(train_set) - starts.count
     if batch * options.rounds > left:
         raise EdgepruneError(
