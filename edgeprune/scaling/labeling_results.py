@@ -130,12 +130,12 @@ def table(summary: list[dict]) -> str:
 def markdown(document: dict, *, title: str) -> str:
     """The text report: the protocol, the table, every strategy against random, and the verdict."""
     settings = document["settings"]
+    batch = f"{settings['batch']} images" if settings["batch"] else "as many images as the start set holds"
     lines = [
         f"# {title}\n",
-        f"Each seed starts from the same random labelled set ({settings['start']:.2%} of TRAIN). Every round each "
-        f"strategy adds {settings['batch'] or 'as many images as the start set'} images to its own labelled set; the "
-        f"detector is retrained for {settings['steps']} steps and scored on VAL. Mean ± sample standard deviation "
-        "over seeds.\n",
+        f"Each seed starts from a random labelled set ({settings['start']:.2%} of TRAIN) that every strategy shares. "
+        f"Every round each strategy adds {batch} to its own labelled set; the detector is retrained for "
+        f"{settings['steps']} steps and scored on VAL. Mean ± sample standard deviation over seeds.\n",
         table(document["summary"]),
         "\n## Against random, paired by seed\n",
         "| round | strategy | labelled images | AP50 minus random | seeds |",
