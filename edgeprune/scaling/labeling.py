@@ -131,12 +131,11 @@ def scaling_settings(options: LabelingOptions) -> dict | None:
     return settings
 
 
-def pick(strategy: str, train_set, labeled: np.ndarray, model: Path, options: LabelingOptions, seed: int, round_: int,
-         cache: dict) -> tuple[np.ndarray, dict]:  # fmt: skip
-    """The TRAIN rows ``strategy`` adds to the labelled rows ``labeled``, and how long the choice took."""
+def pick(strategy: str, train_set, labeled: np.ndarray, batch: int, model: Path, options: LabelingOptions, seed: int,
+         round_: int, cache: dict) -> tuple[np.ndarray, dict]:  # fmt: skip
+    """The ``batch`` TRAIN rows ``strategy`` adds to the labelled rows ``labeled``, and how long the choice took."""
     from ..next_batch import SelectOptions, choose_next
 
-    batch = options.batch or int(cache["start_count"])
     pool_rows = np.flatnonzero(~labeled)
     started = time.perf_counter()
     if strategy == "random":
@@ -195,7 +194,7 @@ def run_labeling(train_path: str, val_path: str, options: LabelingOptions) -> di
     out.mkdir(parents=True, exist_ok=True)
     plan = {"settings": settings, "train": str(train_path), "val": str(val_path), "backbone path": backbone}
     (out / "plan.json").write_text(json.dumps(plan, indent=2))
-    cache = {"backbone": backbone, "cache_dir": cache_dir, "detections": {}, "start_count": starts.count}
+    cache = {"backbone": backbone, "cache_dir": cache_dir, "detections": {}}
     validation: dict = {}
     title = f"{Path(str(train_path)).name}: simulated labelling, strategies vs random"
     for seed in range(options.seeds):
@@ -213,7 +212,7 @@ def run_labeling(train_path: str, val_path: str, options: LabelingOptions) -> di
                 if (cell_dir / "model" / "metrics.json").is_file():
                     labeled = _labeled_mask(train_set, cell_dir)
                 else:
-                    added, timings = pick(strategy, train_set, labeled, model, options, seed, round_, cache)
+                    added, timings = pick(strategy, train_set, labeled, batch, model, options, seed, round_, cache)
                     grown = labeled.copy()
                     grown[added] = True
                     _run_cell(out, strategy, round_, seed, train_set, grown, added, val_set, options, labels,
