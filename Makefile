@@ -132,6 +132,8 @@ pruning-grid: pruning-regime
 pruning-results:
 	mkdir -p $(PRUNING_RESULTS)
 	cp $(PRUNING_OUT)/scaling.* $(PRUNING_OUT)/plan.json $(PRUNING_RESULTS)/
+	$(VENV)/bin/python tools/pruning_coverage.py $(PRUNING_OUT) --data $(FOD) --split train_half \
+		--segments tools/results/scaling_fod/split/split.json --out $(PRUNING_RESULTS)/coverage > /dev/null
 
 # Issue 25's experiment, on the same task, detector and budget: each seed starts from the regime check's random 0.1%
 # (13 frames) and its detector (--start-from), then random, diversity, uncertainty and combined (diversity x
