@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import format_spread, seed_paired_difference, write_documents
+from .results import format_spread, paired_power, power_markdown, seed_paired_difference, write_documents
 
 CSV_FIELDS = ("cell", "strategy", "round", "seed", "images", "mAP", "mAP50", "select_seconds", "train_seconds")
 START = "start"
@@ -42,17 +42,20 @@ def summarize(rows: list[dict]) -> list[dict]:
 def comparisons(summary: list[dict], metric: str = "mAP50") -> list[dict]:
     """Every strategy against random in the same round: the difference and its standard error (paired by seed)."""
     out = []
-    for entry in summary:
-        if entry["strategy"] in (START, "random"):
-            continue
-        random = next((s for s in summary if s["strategy"] == "random" and s["round"] == entry["round"]), None)
-        if random is None:
-            continue
+    for entry, random in strategy_random_pairs(summary):
         gain, error = seed_paired_difference(entry, random, metric)
         seeds = len(set(entry[f"{metric}_by_seed"]) & set(random[f"{metric}_by_seed"]))
         out.append({"strategy": entry["strategy"], "round": entry["round"], "images": entry["images"],
                     "gain": gain, "error": error, "seeds": seeds})  # fmt: skip
     return out
+
+
+def strategy_random_pairs(summary: list[dict]) -> list[tuple[dict, dict]]:
+    """Every strategy against random in the same round."""
+    randoms = {s["round"]: s for s in summary if s["strategy"] == "random"}
+    return [
+        (s, randoms[s["round"]]) for s in summary if s["strategy"] not in (START, "random") and s["round"] in randoms
+    ]
 
 
 def verdict(
@@ -146,6 +149,7 @@ def markdown(document: dict, *, title: str) -> str:
         for c in document["comparisons"]
     ]
     lines.append(f"\n**Verdict.** {document['verdict']['text']}\n")
+    lines.append(power_markdown(document.get("power"), compared="each strategy and random in the same round"))
     return "\n".join(lines)
 
 
@@ -158,6 +162,7 @@ def write_labeling_results(out: Path, rows: list[dict], settings: dict, *, title
         "summary": summary,
         "comparisons": comparisons(summary),
         "verdict": verdict(summary),
+        "power": paired_power(strategy_random_pairs(summary)),
     }
     png = plot_png(summary, steps=settings["steps"], title=title) if rows else None
     write_documents(out / "labeling", document, CSV_FIELDS, png, markdown(document, title=title))

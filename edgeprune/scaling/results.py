@@ -95,6 +95,67 @@ def _comparison(summary: list[dict], fraction: float, metric: str) -> dict | Non
     return {"fraction": fraction, "best": best, "random": base, "gain": gain, "error": error}
 
 
+def paired_power(
+    pairs: list[tuple[dict, dict]], *, metric: str = "mAP50", margin: float = 2.0, seeds: int = 3
+) -> dict | None:
+    """How small a difference the experiment can resolve, from the noise of its own paired comparisons.
+
+    Every (series, baseline) pair of summary entries with two or more seeds in common contributes its per-seed
+    differences; their deviations from that pair's mean difference pool into one standard deviation ``s`` of a
+    per-seed difference (degrees of freedom: the sum of n - 1). With n seeds a gain clears two standard errors when
+    it exceeds 2 s / sqrt(n), so ``resolvable`` is that bound at ``seeds`` seeds, and resolving ``margin`` points
+    takes about (2 s / margin)^2 seeds. None without a pair.
+    """
+    deviations = []
+    for ours, theirs in pairs:
+        a, b = ours.get(f"{metric}_by_seed", {}), theirs.get(f"{metric}_by_seed", {})
+        common = sorted(set(a) & set(b))
+        if len(common) >= 2:
+            differences = np.array([a[seed] - b[seed] for seed in common])
+            deviations.append(differences - differences.mean())
+    if not deviations:
+        return None
+    dof = sum(len(d) - 1 for d in deviations)
+    sd = float(np.sqrt(sum(float((d**2).sum()) for d in deviations) / dof))
+    return {
+        "metric": metric,
+        "pairs": len(deviations),
+        "dof": dof,
+        "sd_of_paired_difference": sd,
+        "seeds": seeds,
+        "resolvable": 2 * sd / np.sqrt(seeds),
+        "margin": margin,
+        "seeds_for_margin": int(np.ceil((2 * sd / margin) ** 2)),
+    }
+
+
+def power_markdown(power: dict | None, *, compared: str) -> str:
+    """The power paragraph: the noise of a paired difference and what it lets the experiment resolve."""
+    if not power:
+        return ""
+    name = "AP50" if power["metric"] == "mAP50" else power["metric"]
+    return (
+        "\n## How small a difference this experiment can resolve\n\n"
+        f"Per-seed differences between {compared} vary with a standard deviation of "
+        f"{power['sd_of_paired_difference']:.1f} {name} points (pooled over {power['pairs']} comparisons, "
+        f"{power['dof']} degrees of freedom). With {power['seeds']} seeds a gain must exceed "
+        f"{power['resolvable']:.1f} points to clear two standard errors; resolving +{power['margin']:g} points would "
+        f"take about {power['seeds_for_margin']} seeds per series.\n"
+    )
+
+
+def curated_random_pairs(summary: list[dict], *, metric: str = "mAP50", largest: float = 0.25) -> list[tuple]:
+    """Every curated series against the best random series at the same pruned fraction (<= ``largest``)."""
+    pairs = []
+    for fraction in sorted({s["fraction"] for s in summary if s["policy"] != FULL and s["fraction"] <= largest}):
+        at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
+        random = [s for s in at if base_policy(s["policy"])[0] == "random"]
+        if random:
+            base = max(random, key=lambda s: s[metric])
+            pairs += [(s, base) for s in at if base_policy(s["policy"])[0] != "random"]
+    return pairs
+
+
 def verdict(
     summary: list[dict],
     *,
@@ -319,6 +380,7 @@ def write_results(out: Path, rows: list[dict], settings: dict, *, title: str, ra
         "regime": regime(summary),
         "exponents": scaling_exponents(summary),
         "verdict": verdict(summary),
+        "power": paired_power(curated_random_pairs(summary)),
         "rare_classes": rare_class_table(rows, list(rare)),
     }
     png = plot_png(summary, steps=settings["steps"], title=title) if rows else None
@@ -350,6 +412,9 @@ def markdown(document: dict, *, title: str) -> str:
         f"{table(document['summary'])}\n\n**Verdict.** {document['verdict']['text']}\n"
         + regime_markdown(document.get("regime") or {})
         + exponents_markdown(document.get("exponents") or {})
+        + power_markdown(
+            document.get("power"), compared="each curated series and the best random series at its fraction"
+        )
         + rare_markdown(document.get("rare_classes") or {})
     )
 

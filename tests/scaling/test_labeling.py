@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from edgeprune.cli import main
-from edgeprune.scaling.labeling_results import comparisons, summarize, verdict
+from edgeprune.scaling.labeling_results import comparisons, strategy_random_pairs, summarize, verdict
+from edgeprune.scaling.results import paired_power
 from tests.conftest import TINY_DETECTOR_SETS
 
 SETS = [arg for override in TINY_DETECTOR_SETS for arg in ("--set", override)]
@@ -136,3 +137,6 @@ def test_verdict_needs_three_paired_seeds_and_two_standard_errors():
     assert verdict(noisy)["met"] is False  # +3 on average, but the spread of the differences is larger
     assert verdict(summarize(rows("random", [20.0, 40.0]) + rows("combined", [30.0, 50.0])))["met"] is False
     assert verdict(summarize(rows("random", [20.0])))["met"] is None
+    power = paired_power(strategy_random_pairs(noisy))  # differences +10, -2, +1: sd 6.2
+    assert power["sd_of_paired_difference"] == pytest.approx(np.std([10.0, -2.0, 1.0], ddof=1))
+    assert power["seeds_for_margin"] == int(np.ceil(np.var([10.0, -2.0, 1.0], ddof=1)))

@@ -8,6 +8,9 @@ import pytest
 
 from edgeprune.scaling.results import (
     aggregate_rows,
+    curated_random_pairs,
+    paired_power,
+    power_markdown,
     rare_class_table,
     regime,
     scaling_exponents,
@@ -88,6 +91,27 @@ def test_a_seed_effect_shared_by_every_cell_cancels_in_the_paired_difference():
     assert "Target 1 " in (text := verdict(aggregate_rows(unpaired))["text"]) and ": met at" not in text
 
 
+def test_power_pools_the_noise_of_every_paired_comparison():
+    summary = aggregate_rows(ROWS)
+    pairs = curated_random_pairs(summary)
+    assert sorted(ours["series"] for ours, _ in pairs) == ["easy (image)", "hard (image)"]  # 25%: no random there
+    power = paired_power(pairs)
+    # hard - random per seed: 5, 4, 4.5; easy - random (seeds 0 and 1): -4, -5 -> deviations from each pair's mean
+    deviations = np.array([0.5, -0.5, 0.0, 0.5, -0.5])
+    sd = np.sqrt((deviations**2).sum() / 3)
+    assert power["pairs"] == 2 and power["dof"] == 3 and power["sd_of_paired_difference"] == pytest.approx(sd)
+    assert power["resolvable"] == pytest.approx(2 * sd / np.sqrt(3)) and power["seeds_for_margin"] == 1
+    # a seed effect shared by both series does not count as noise; one that is not does
+    shifted = aggregate_rows([{**r, "mAP50": r["mAP50"] + 10 * r["seed"]} for r in ROWS])
+    assert paired_power(curated_random_pairs(shifted))["sd_of_paired_difference"] == pytest.approx(sd)
+    noisy = [{**r, "mAP50": r["mAP50"] + 6 * (r["seed"] - 1)} if r["policy"] == "random" else r for r in ROWS]
+    power = paired_power(curated_random_pairs(aggregate_rows(noisy)))
+    assert power["sd_of_paired_difference"] > 5 and power["seeds_for_margin"] > 25  # +2 needs many seeds
+    assert f"gain must exceed {power['resolvable']:.1f} points" in power_markdown(power, compared="x and y")
+    assert paired_power(curated_random_pairs(aggregate_rows([r for r in ROWS if r["seed"] == 0]))) is None
+    assert power_markdown(None, compared="x") == ""
+
+
 def test_regime_check_needs_a_strong_full_model_and_headroom_for_random():
     rows = [_row("full", 1.0, s, 40.0 + 0.5 * s) for s in range(3)]
     rows += [_row("random", f, s, m) for f, m in ((0.01, 30.5), (0.05, 38.5)) for s in range(3)]
@@ -141,3 +165,4 @@ def test_write_results_writes_json_csv_and_a_png(tmp_path):
     text = (tmp_path / "scaling.md").read_text()
     assert "same number of steps (100)" in text and "Target 1 (a curated policy >= +2 AP50 over the best" in text
     assert "## Regime check" in text and "## Scaling exponents" in text
+    assert "## How small a difference this experiment can resolve" in text
