@@ -144,15 +144,14 @@ def power_markdown(power: dict | None, *, compared: str) -> str:
     )
 
 
-def curated_random_pairs(summary: list[dict], *, metric: str = "mAP50", largest: float = 0.25) -> list[tuple]:
-    """Every curated series against the best random series at the same pruned fraction (<= ``largest``)."""
+def curated_random_pairs(summary: list[dict], *, largest: float = 0.25) -> list[tuple[dict, dict]]:
+    """Every curated series against every random series (random, dedup+random) at the same pruned fraction
+    (<= ``largest``): all the paired comparisons the verdict could make, whichever random series leads."""
     pairs = []
     for fraction in sorted({s["fraction"] for s in summary if s["policy"] != FULL and s["fraction"] <= largest}):
         at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
         random = [s for s in at if base_policy(s["policy"])[0] == "random"]
-        if random:
-            base = max(random, key=lambda s: s[metric])
-            pairs += [(s, base) for s in at if base_policy(s["policy"])[0] != "random"]
+        pairs += [(s, base) for s in at if base_policy(s["policy"])[0] != "random" for base in random]
     return pairs
 
 
@@ -412,9 +411,7 @@ def markdown(document: dict, *, title: str) -> str:
         f"{table(document['summary'])}\n\n**Verdict.** {document['verdict']['text']}\n"
         + regime_markdown(document.get("regime") or {})
         + exponents_markdown(document.get("exponents") or {})
-        + power_markdown(
-            document.get("power"), compared="each curated series and the best random series at its fraction"
-        )
+        + power_markdown(document.get("power"), compared="each curated series and each random series at its fraction")
         + rare_markdown(document.get("rare_classes") or {})
     )
 

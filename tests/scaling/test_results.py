@@ -109,6 +109,11 @@ def test_power_pools_the_noise_of_every_paired_comparison():
     assert power["sd_of_paired_difference"] > 5 and power["seeds_for_margin"] > 25  # +2 needs many seeds
     assert f"gain must exceed {power['resolvable']:.1f} points" in power_markdown(power, compared="x and y")
     assert paired_power(curated_random_pairs(aggregate_rows([r for r in ROWS if r["seed"] == 0]))) is None
+    # a second random series is a second baseline: each curated series is compared with both
+    with_dedup = ROWS + [
+        {**r, "policy": "dedup+random", "mAP50": r["mAP50"] + 1} for r in ROWS if r["policy"] == "random"
+    ]
+    assert len(curated_random_pairs(aggregate_rows(with_dedup))) == 4
     assert power_markdown(None, compared="x") == ""
 
 
