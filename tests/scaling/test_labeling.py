@@ -63,6 +63,7 @@ def test_it_writes_json_csv_markdown_and_a_png_with_a_verdict(loop):
         assert 0.0 <= cell["mAP50"] <= 100.0
     assert {c["strategy"] for c in document["comparisons"]} == {"uncertainty", "combined"}
     assert document["verdict"]["met"] is False  # one seed can never meet a 3-seed target
+    assert document["power"] is None  # one seed: no spread of paired differences to pool yet
     with (out / "labeling.csv").open() as fh:
         assert len(list(csv.DictReader(fh))) == 4
     assert (out / "labeling.png").read_bytes()[:4] == b"\x89PNG"
