@@ -409,6 +409,7 @@ def markdown(document: dict, *, title: str) -> str:
         "number of epochs: a smaller subset is seen more often. mAP is COCO mAP@[.5:.95] and mAP50 COCO AP at IoU "
         "0.5 on the validation set, mean ± sample standard deviation over seeds.\n\n"
         f"{table(document['summary'])}\n\n**Verdict.** {document['verdict']['text']}\n"
+        + by_seed_markdown(document["summary"])
         + regime_markdown(document.get("regime") or {})
         + exponents_markdown(document.get("exponents") or {})
         + power_markdown(document.get("power"), compared="each curated series and each random series at its fraction")
@@ -467,6 +468,29 @@ def rare_markdown(rare: dict) -> str:
     for series, values in rare["series"].items():
         cells = " | ".join(f"{values[c]:.1f}" for c in classes)
         lines.append(f"| {series} | {cells} | {np.mean(list(values.values())):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def by_seed_markdown(summary: list[dict], metric: str = "mAP50") -> str:
+    """AP50 of every series per seed, and its per-seed difference to plain random at the same fraction: the numbers
+    behind the paired verdict. Seeds a series has not run yet show ``·``."""
+    pruned = [s for s in summary if s["policy"] != FULL]
+    if not pruned:
+        return ""
+    seeds = sorted({int(k) for s in summary for k in s[f"{metric}_by_seed"]})
+    lines = [
+        "\n## AP50 by seed\n",
+        "`minus random`: the difference to random (image) at the same fraction and seed.\n",
+        "| series | kept | " + " | ".join(f"seed {k}" for k in seeds) + " | minus random, by seed |",
+        "|---|---|" + "---|" * (len(seeds) + 1),
+    ]
+    for s in sorted(pruned, key=lambda s: (s["fraction"], s["policy"] != "random", s["series"])):
+        values = s[f"{metric}_by_seed"]
+        random = next((r for r in pruned if r["fraction"] == s["fraction"] and r["series"] == "random (image)"), None)
+        base = random[f"{metric}_by_seed"] if random is not None and random is not s else {}
+        differences = ", ".join(f"{values[k] - base[k]:+.1f}" for k in sorted(values, key=int) if k in base)
+        cells = " | ".join(f"{values[str(k)]:.1f}" if str(k) in values else "·" for k in seeds)
+        lines.append(f"| {s['series']} | {percent(s['fraction'])} | {cells} | {differences} |")
     return "\n".join(lines) + "\n"
 
 

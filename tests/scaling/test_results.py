@@ -171,3 +171,6 @@ def test_write_results_writes_json_csv_and_a_png(tmp_path):
     assert "same number of steps (100)" in text and "Target 1 (a curated policy >= +2 AP50 over the best" in text
     assert "## Regime check" in text and "## Scaling exponents" in text
     assert "## How small a difference this experiment can resolve" in text
+    assert "| hard (image) | 10% | 79.0 | 80.0 | 79.5 | +5.0, +4.0, +4.5 |" in text  # AP50 by seed, minus random
+    assert "| easy (image) | 10% | 70.0 | 71.0 | · | -4.0, -5.0 |" in text  # a seed not run yet
+    assert "| hard (image) | 25% | 80.0 | · | · |  |" in text  # no random at 25%: nothing to subtract
