@@ -67,14 +67,18 @@ def seed_paired_difference(best: dict, base: dict, metric: str) -> tuple[float, 
     every cell of a seed together (by over 10 AP50 points). So where both series have two or more seeds in
     common, the difference is paired: the mean and standard error of the per-seed differences. Otherwise it is
     unpaired, sqrt(s1^2/n1 + s2^2/n2) (0 with a single seed each)."""
-    ours, theirs = best.get(f"{metric}_by_seed", {}), base.get(f"{metric}_by_seed", {})
-    common = sorted(set(ours) & set(theirs))
-    if len(common) >= 2:
-        differences = np.array([ours[s] - theirs[s] for s in common])
-        return float(differences.mean()), float(differences.std(ddof=1) / np.sqrt(len(common)))
+    differences = per_seed_differences(best, base, metric)
+    if len(differences) >= 2:
+        return float(differences.mean()), float(differences.std(ddof=1) / np.sqrt(len(differences)))
     gain = best[metric] - base[metric]
     error = float(np.sqrt(best[f"{metric}_std"] ** 2 / best["seeds"] + base[f"{metric}_std"] ** 2 / base["seeds"]))
     return gain, error
+
+
+def per_seed_differences(ours: dict, theirs: dict, metric: str) -> np.ndarray:
+    """``ours - theirs`` at every seed the two summary entries share, in seed order."""
+    a, b = ours.get(f"{metric}_by_seed", {}), theirs.get(f"{metric}_by_seed", {})
+    return np.array([a[seed] - b[seed] for seed in sorted(set(a) & set(b))], np.float64)
 
 
 def paired(a: dict, b: dict, metric: str) -> bool:
@@ -108,10 +112,8 @@ def paired_power(
     """
     deviations = []
     for ours, theirs in pairs:
-        a, b = ours.get(f"{metric}_by_seed", {}), theirs.get(f"{metric}_by_seed", {})
-        common = sorted(set(a) & set(b))
-        if len(common) >= 2:
-            differences = np.array([a[seed] - b[seed] for seed in common])
+        differences = per_seed_differences(ours, theirs, metric)
+        if len(differences) >= 2:
             deviations.append(differences - differences.mean())
     if not deviations:
         return None
