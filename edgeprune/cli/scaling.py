@@ -67,6 +67,11 @@ def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
         help="initialise every detector's MobileNetV2 from this edgeprune backbone dir or checkpoint; 'selfsup': the "
         "self-supervised backbone curation uses (its width must match --width)",
     )
+    p.add_argument(
+        "--init-detector",
+        help="start every cell from the whole detector of a train-export output (or a scaling cell's model/): "
+        "the fine-tuning setting, where a shipped detector meets new data",
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument(
         "--export",

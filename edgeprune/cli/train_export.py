@@ -31,6 +31,11 @@ def register(subparsers) -> None:
     p.add_argument("--image-size", type=positive_int, help="input size; must be divisible by 2^max_level")
     p.add_argument("--width", type=float, help="MobileNetV2 width multiplier (default: the config's)")
     p.add_argument("--init-backbone", help="edgeprune pretrain directory or a checkpoint of a MobileNetV2 backbone")
+    p.add_argument(
+        "--init-detector",
+        help="start from the whole detector of an earlier train-export output (same classes and architecture), "
+        "as when fine-tuning the shipped model on new data",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run for the same --out")
     p.add_argument("--quantize", default="fp32,fp16,int8", help="TFLite variants (default fp32,fp16,int8)")
     p.add_argument(
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         width=args.width,
         init_backbone=args.init_backbone,
+        init_detector=args.init_detector,
         resume=args.resume,
         quantize=quantize,
         overrides=args.overrides,

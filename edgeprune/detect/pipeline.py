@@ -27,6 +27,7 @@ from .config import DataSettings, build_params
 from .data import LabelSpace, remap, write_label_files, write_records
 from .evaluate import coco_metrics, ground_truth, parity, run_detector, tf_detector, tflite_detector
 from .export import convert, edgetpu_command, export_saved_model
+from .init_detector import init_checkpoint
 from .metadata import write_metadata
 from .tflite_graph import edgetpu_summary, non_integer_ops, read_ops
 from .train import check_checkpoint, loss_curve, train
@@ -45,6 +46,7 @@ class TrainExportOptions:
     image_size: int | None = None
     width: float | None = None
     init_backbone: str | None = None
+    init_detector: str | None = None  # a train-export output whose whole detector the training starts from
     resume: bool = False
     quantize: list[str] = field(default_factory=lambda: ["fp32", "fp16", "int8"])
     overrides: list[str] = field(default_factory=list)
@@ -72,6 +74,7 @@ def train_export(train_path: str, val_path: str, options: TrainExportOptions) ->
     check_output_dir(Path(options.out), overwrite=False)
     _check_partial(Path(options.out), options.resume)
     named = [("TRAIN", train_path), ("--val", val_path), ("--init-backbone", options.init_backbone)]
+    named.append(("--init-detector", options.init_detector))
     for out in (Path(options.out), partial_dir(Path(options.out))):
         check_apart(out, named)
     mapping = options.map_categories
@@ -152,6 +155,8 @@ def train_export_datasets(
     val_data = remap(val_set, labels, role="VAL")
     if not any(img.boxes for img in val_data.images):
         raise EdgepruneError(f"{val_set.source}: validation set has no boxes; mAP needs annotated VAL images")
+    if options.init_backbone and options.init_detector:
+        raise EdgepruneError("--init-backbone and --init-detector exclude each other: the detector holds a backbone")
     init = _encoder_checkpoint(options.init_backbone)
     settings = DataSettings(
         str(work / "data" / "train.record-*"),
@@ -173,6 +178,9 @@ def train_export_datasets(
             write_records(train_data, work / "data", "train")
             write_records(val_data, work / "data", "val")
         write_label_files(labels, work)
+        if options.init_detector:
+            params.task.init_checkpoint = init_checkpoint(params, options.init_detector, labels.names)
+            params.task.init_checkpoint_modules = "all"
         from official.core import train_utils
 
         train_utils.serialize_config(params, str(work))

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("random", "diversity", "uncertainty", "combined")
 START = "start"
 TRAINING_KEYS = ("steps", "config", "overrides", "batch_size", "image_size", "width", "init_backbone", "backbone")
-TRAINING_KEYS += ("pretrain_steps", "map_categories")
+TRAINING_KEYS += ("pretrain_steps", "init_detector", "map_categories")
 
 
 @dataclass(kw_only=True)

@@ -48,6 +48,7 @@ class ExperimentSettings:
     image_size: int | None = None
     width: float | None = None
     init_backbone: str | None = None  # a backbone dir/checkpoint for the detector, or "selfsup": the curation one
+    init_detector: str | None = None  # a train-export output every cell's detector starts from
     backbone: str = SELFSUP
     pretrain_steps: int | None = None
     cache_dir: Path | None = None
@@ -78,7 +79,7 @@ class ScalingOptions(ExperimentSettings):
     def shared_settings(self) -> dict:
         """What must not change between runs into one ``--out`` (the grid itself may grow)."""
         keys = ("steps", "config", "overrides", "batch_size", "image_size", "width", "init_backbone", "backbone")
-        keys += ("pretrain_steps",)
+        keys += ("pretrain_steps", "init_detector")
         keys += ("method", "clusters")
         keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
         keys += ("dedup", "map_categories")
@@ -168,7 +169,8 @@ def load_experiment(train_path: str, val_path: str, options: ExperimentSettings)
 
     out = Path(options.out)
     cache_dir = options.cache_dir or default_cache_root()
-    check_apart(out, [("TRAIN", train_path), ("--val", val_path), ("--cache-dir", cache_dir)])
+    named = [("TRAIN", train_path), ("--val", val_path), ("--cache-dir", cache_dir)]
+    check_apart(out, [*named, ("--init-detector", options.init_detector)])
     mapping = options.map_categories
     train_set = read_dataset(train_path, format=options.train_format, split=options.train_split, map_categories=mapping)
     val_set = read_dataset(val_path, format=options.val_format, split=options.val_split, map_categories=mapping)
@@ -194,6 +196,7 @@ def train_cell(subset, val_set, out: Path, seed: int, options: ExperimentSetting
         export=options.export,
         quantize=["fp32", "fp16", "int8"] if options.export else [],
         init_backbone=backbone if options.init_backbone == SELFSUP else options.init_backbone,
+        init_detector=options.init_detector,
         overrides=[*options.overrides, f"task.train_data.seed={seed}"],
     )
     _seed_everything(seed)
