@@ -124,8 +124,11 @@ def test_train_export_refuses_train_and_val(data, digits_coco_val, tmp_path, cap
     before, before_val = snapshot(data), snapshot(val)
     refused(["train-export", data, "--val", val, "--out", data / "model", "--steps", "1"], capsys, data / "model")
     refused(["train-export", data, "--val", val, "--out", val / "images" / "m", "--steps", "1"], capsys, val)
+    earlier = tmp_path / "earlier"  # an earlier train-export output to fine-tune: never written into
+    earlier.mkdir()
+    refused(["train-export", data, "--val", val, "--out", earlier / "m", "--init-detector", earlier], capsys, earlier)
     assert snapshot(data) == before and snapshot(val) == before_val
-    assert not list(tmp_path.rglob("*.partial"))
+    assert not list(tmp_path.rglob("*.partial")) and list(earlier.iterdir()) == []
 
 
 def test_pretrain_refuses_its_dataset(data, capsys):
@@ -139,6 +142,11 @@ def test_scaling_refuses_its_datasets_and_cache(data, digits_coco_val, tmp_path,
     refused(["scaling", data, "--val", digits_coco_val, "--out", data / "exp", "--steps", "1"], capsys, data / "exp")
     refused(
         ["scaling", data, "--val", digits_coco_val, "--out", tmp_path / "exp", "--cache-dir", tmp_path / "exp" / "c"],
+        capsys,
+        tmp_path / "exp",
+    )
+    refused(
+        ["scaling", data, "--val", digits_coco_val, "--out", tmp_path / "exp", "--init-detector", tmp_path / "exp"],
         capsys,
         tmp_path / "exp",
     )
