@@ -159,7 +159,7 @@ pruning-ft-init: install $(FOD)/ImageSets/Main/pool.txt
 		--steps 1800 --policies random --fractions 1.0 --seeds 1 --out $(FT_INIT)
 # The regime check: random subsets of the pool against all of it, 3 seeds.
 pruning-ft-regime: pruning-ft-init
-	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random --fractions 0.01,0.02,0.05,0.1,1.0 --out $(FT_OUT)
+	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random --fractions 0.005,0.01,0.02,0.05,1.0 --out $(FT_OUT)
 	$(MAKE) pruning-ft-results
 FT_FRACTIONS ?= 0.01,0.02,0.05
 pruning-ft-grid: pruning-ft-regime

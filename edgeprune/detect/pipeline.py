@@ -172,15 +172,15 @@ def train_export_datasets(
     params = build_params(options.config, settings, options.overrides)
     if init:
         check_checkpoint(init)
+    if options.init_detector:  # before the fingerprint, so --resume refuses another starting detector
+        params.task.init_checkpoint = init_checkpoint(params, options.init_detector, labels.names)
+        params.task.init_checkpoint_modules = "all"
     fresh = _claim_work(work, fingerprint(train_data, val_data, params))
     try:
         if not (work / "data").is_dir():
             write_records(train_data, work / "data", "train")
             write_records(val_data, work / "data", "val")
         write_label_files(labels, work)
-        if options.init_detector:
-            params.task.init_checkpoint = init_checkpoint(params, options.init_detector, labels.names)
-            params.task.init_checkpoint_modules = "all"
         from official.core import train_utils
 
         train_utils.serialize_config(params, str(work))
