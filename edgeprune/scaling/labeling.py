@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import EdgepruneError
 from ..input_guard import check_apart
-from .plan import check_same_settings
+from .plan import check_same_settings, fraction_label
 from .run import ExperimentSettings, load_experiment, train_cell
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class StartSets:
 
     def scaling_cell(self, seed: int) -> Path:
         """The scaling run's random cell at ``--start`` for ``seed`` (finished, or an error)."""
-        cell = Path(self.options.start_from) / "cells" / f"image-random-{self.options.start:.3f}-s{seed}"
+        cell = Path(self.options.start_from) / "cells" / f"image-random-{fraction_label(self.options.start)}-s{seed}"
         if not (cell / "model" / "metrics.json").is_file():
             raise EdgepruneError(
                 f"{cell}: no finished random cell at --start {self.options.start} for seed {seed} in --start-from"

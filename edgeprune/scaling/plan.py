@@ -38,12 +38,19 @@ class Cell:
         """Directory name of the cell."""
         if self.policy == FULL:
             return f"full-s{self.seed}"
-        return f"{self.level}-{self.policy}-{self.fraction:.3f}-s{self.seed}"
+        return f"{self.level}-{self.policy}-{fraction_label(self.fraction)}-s{self.seed}"
 
     @property
     def series(self) -> str:
         """The plot line this cell belongs to."""
         return FULL if self.policy == FULL else f"{self.policy} ({self.level})"
+
+
+def fraction_label(fraction: float) -> str:
+    """A fraction as cell names spell it: three decimals (``0.010``), or every digit where three would round it
+    (``0.0025``), so two fractions never share a cell directory."""
+    fixed = f"{fraction:.3f}"
+    return fixed if float(fixed) == fraction else repr(fraction)
 
 
 def parse_fractions(text: str) -> list[float]:

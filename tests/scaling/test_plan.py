@@ -3,7 +3,14 @@
 import pytest
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.scaling.plan import Cell, check_same_settings, parse_choices, parse_fractions, plan_cells
+from edgeprune.scaling.plan import (
+    Cell,
+    check_same_settings,
+    fraction_label,
+    parse_choices,
+    parse_fractions,
+    plan_cells,
+)
 
 
 def test_full_data_cells_are_shared_by_all_policies_and_levels():
@@ -47,3 +54,10 @@ def test_dedup_policies_and_their_base_policy():
     assert base_policy("dedup+hard") == ("hard", True) and base_policy("coreset") == ("coreset", False)
     with pytest.raises(EdgepruneError, match="unknown policy 'dedup\\+nope'"):
         plan_cells([0.5], ["dedup+nope"], ["image"], 1)
+
+
+def test_fractions_finer_than_three_decimals_get_cell_names_of_their_own():
+    names = {Cell("image", "random", f, 0).name for f in (0.0025, 0.002, 0.003, 0.0075, 0.008)}
+    assert len(names) == 5
+    assert Cell("image", "random", 0.01, 1).name == "image-random-0.010-s1"  # existing runs keep their names
+    assert fraction_label(0.0025) == "0.0025" and fraction_label(0.005) == "0.005"
