@@ -224,8 +224,8 @@ def verdict(
 
 
 def percent(fraction: float) -> str:
-    """``0.005`` -> ``"0.5%"``, ``0.25`` -> ``"25%"``."""
-    return f"{100 * fraction:.{0 if (100 * fraction).is_integer() else 1}f}%"
+    """``0.005`` -> ``"0.5%"``, ``0.25`` -> ``"25%"``, ``0.0025`` -> ``"0.25%"``."""
+    return f"{100 * fraction:.3g}%"
 
 
 def regime(

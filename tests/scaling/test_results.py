@@ -10,6 +10,7 @@ from edgeprune.scaling.results import (
     aggregate_rows,
     curated_random_pairs,
     paired_power,
+    percent,
     power_markdown,
     rare_class_table,
     regime,
@@ -174,3 +175,7 @@ def test_write_results_writes_json_csv_and_a_png(tmp_path):
     assert "| hard (image) | 10% | 79.0 | 80.0 | 79.5 | +5.0, +4.0, +4.5 |" in text  # AP50 by seed, minus random
     assert "| easy (image) | 10% | 70.0 | 71.0 | · | -4.0, -5.0 |" in text  # a seed not run yet
     assert "| hard (image) | 25% | 80.0 | · | · |  |" in text  # no random at 25%: nothing to subtract
+
+
+def test_percent_keeps_the_digits_a_fraction_has():
+    assert [percent(f) for f in (0.001, 0.0025, 0.005, 0.0075, 0.25, 1.0)] == ["0.1%", "0.25%", "0.5%", "0.75%", "25%", "100%"]
