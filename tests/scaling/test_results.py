@@ -178,4 +178,5 @@ def test_write_results_writes_json_csv_and_a_png(tmp_path):
 
 
 def test_percent_keeps_the_digits_a_fraction_has():
-    assert [percent(f) for f in (0.001, 0.0025, 0.005, 0.0075, 0.25, 1.0)] == ["0.1%", "0.25%", "0.5%", "0.75%", "25%", "100%"]
+    written = [percent(f) for f in (0.001, 0.0025, 0.005, 0.0075, 0.25, 1.0)]
+    assert written == ["0.1%", "0.25%", "0.5%", "0.75%", "25%", "100%"]
