@@ -16,6 +16,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from ..errors import EdgepruneError, first_line
+from .data import read_labelmap
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ def detector_checkpoint(run_dir: Path) -> str:
 def check_same_labels(run_dir: Path, labels: list[str]) -> None:
     """Refuse a detector trained on other classes (or the same ones in another order): its head would score the
     wrong class for each output."""
-    theirs = (Path(run_dir) / "labelmap.txt").read_text().split("\n")
-    theirs = [name for name in theirs if name]
+    theirs = read_labelmap(Path(run_dir) / "labelmap.txt").names
     if theirs != list(labels):
         raise EdgepruneError(
             f"{run_dir}: --init-detector was trained on classes {theirs}, this run trains {list(labels)}; "
