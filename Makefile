@@ -164,10 +164,15 @@ pruning-ft-regime: pruning-ft-init
 	$(MAKE) pruning-ft-results
 	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random --fractions 0.0025,0.0075 --out $(FT_OUT)
 	$(MAKE) pruning-ft-results
-# The grid at the fractions where random has headroom (>= 5 AP50 below full data).
+# The grid at the fractions where random has headroom (>= 5 AP50 below full data). Scarce data, so the policies
+# the paper expects to help there run first: easy, coreset and dedup+random; then object level (random is shared
+# with image level, a random pick ignores embeddings), then hard and dedup+hard.
 FT_FRACTIONS ?= 0.0025,0.005,0.0075
 pruning-ft-grid: pruning-ft-regime
-	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random,easy,hard --level image,object \
+	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random,easy,coreset,dedup+random \
+		--fractions $(FT_FRACTIONS),1.0 --out $(FT_OUT)
+	$(MAKE) pruning-ft-results
+	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies easy,hard --level object \
 		--fractions $(FT_FRACTIONS),1.0 --out $(FT_OUT)
 	$(MAKE) pruning-ft-results
 	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random,easy,hard,coreset,dedup+random,dedup+hard \

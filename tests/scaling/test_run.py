@@ -112,3 +112,16 @@ def test_out_that_is_not_an_experiment_is_refused(experiment, tmp_path, capsys):
     assert run(out=tmp_path / "x") == 2
     assert "is not a scaling run directory" in capsys.readouterr().err
     assert (tmp_path / "x" / "notes.txt").read_text() == "mine"
+
+
+def test_init_detector_is_recorded_in_the_plan_and_a_change_is_refused(experiment, tmp_path, capsys):
+    run, out, _ = experiment
+    start = out / "cells" / "full-s0" / "model"  # a finished cell is a run every cell can start from
+    assert run("--fractions", "1.0", "--init-detector", str(start), out=tmp_path / "ft") == 0
+    settings = json.loads((tmp_path / "ft" / "plan.json").read_text())["settings"]
+    assert settings["init_detector"] == str(start)
+    assert (tmp_path / "ft" / "cells" / "full-s0" / "model" / "metrics.json").is_file()
+    capsys.readouterr()
+    assert run("--fractions", "1.0", out=tmp_path / "ft") == 2
+    err = capsys.readouterr().err.strip()
+    assert f"init_detector: {str(start)!r} there, None now" in err and len(err.splitlines()) == 1
