@@ -181,6 +181,8 @@ pruning-ft-grid: pruning-ft-regime
 pruning-ft-results:
 	mkdir -p $(FT_RESULTS)
 	cp $(FT_OUT)/scaling.* $(FT_OUT)/plan.json $(FT_RESULTS)/
+	$(VENV)/bin/python tools/pruning_coverage.py $(FT_OUT) --data $(FOD) --split pool \
+		--segments tools/results/scaling_fod/split/split.json --out $(FT_RESULTS)/coverage > /dev/null
 
 # Issue 25's experiment, on the same task, detector and budget: each seed starts from the regime check's random 0.1%
 # (13 frames) and its detector (--start-from), then random, diversity, uncertainty and combined (diversity x
