@@ -180,6 +180,7 @@ pruning-ft-grid: pruning-ft-regime
 	$(MAKE) pruning-ft-results
 pruning-ft-results:
 	mkdir -p $(FT_RESULTS)
+	$(VENV)/bin/python tools/rewrite_results.py $(FT_OUT) > /dev/null  # the grid process runs the code it started with
 	cp $(FT_OUT)/scaling.* $(FT_OUT)/plan.json $(FT_RESULTS)/
 	$(VENV)/bin/python tools/pruning_coverage.py $(FT_OUT) --data $(FOD) --split pool \
 		--segments tools/results/scaling_fod/split/split.json --out $(FT_RESULTS)/coverage > /dev/null

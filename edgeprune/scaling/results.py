@@ -171,8 +171,8 @@ def verdict(
     1. At some pruned fraction <= ``largest``, the best curated policy beats the best random series (random or
        dedup+random) by >= ``margin`` points (means over >= ``min_seeds`` seeds), and by more than twice the
        standard error of the difference.
-    2. At the largest pruned fraction of the grid, the best curated policy is within ``full_gap`` points of full
-       data.
+    2. At the largest pruned fraction with a curated series, the best curated policy is within ``full_gap`` points
+       of full data (larger fractions with random alone, such as a regime check's, are not the grid).
     """
     name = "AP50" if metric == "mAP50" else metric
     pruned = sorted({s["fraction"] for s in summary if s["policy"] != FULL})
@@ -189,7 +189,9 @@ def verdict(
         return enough and c["gain"] >= margin and c["gain"] > 2 * c["error"]
 
     winner = max(comparisons, key=lambda c: (beats(c), c["gain"] - 2 * c["error"]))
-    top = max(pruned)
+    # The grid's largest fraction: random-only fractions above it (a regime check in the same run) do not count.
+    curated = [s for s in summary if s["policy"] != FULL and base_policy(s["policy"])[0] != "random"]
+    top = max(s["fraction"] for s in curated) if curated else max(pruned)
     at_top = [s for s in summary if s["fraction"] == top and s["policy"] != FULL]
     curated_top = [s for s in at_top if base_policy(s["policy"])[0] != "random"] or at_top
     best_top = max(curated_top, key=lambda s: s[metric])

@@ -78,6 +78,9 @@ def test_verdict_checks_ap50_margin_standard_error_seeds_and_gap_to_full():
         and "Target 2 (within 2 AP50" in verdict(aggregate_rows(far))["text"]
     )
     assert verdict(aggregate_rows([r for r in ROWS if r["policy"] != "random"]))["met"] is None
+    regime = [*ROWS, _row("random", 0.5, 0, 50.5), _row("random", 0.5, 1, 51.0)]  # random alone above the grid
+    assert verdict(aggregate_rows(regime))["gap_to_full"] == pytest.approx(1.0)  # still hard at 25%, not random
+    assert verdict(aggregate_rows([*regime, _row("easy", 0.5, 0, 20.0)]))["gap_to_full"] == pytest.approx(31.0)
     only_half = [{**r, "fraction": 0.5} if r["fraction"] == 0.1 else r for r in ROWS]
     assert verdict(aggregate_rows(only_half))["met"] is None  # target 1 looks at fractions <= 25% only
 
