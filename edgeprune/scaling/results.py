@@ -267,12 +267,23 @@ def regime(
     }
 
 
+def grid_fractions(summary: list[dict]) -> set[float]:
+    """The pruned fractions with a curated series: the policy grid, without random-only fractions such as a regime
+    check's (all pruned fractions when no curated series ran yet)."""
+    pruned = [s for s in summary if s["policy"] != FULL]
+    curated = {s["fraction"] for s in pruned if base_policy(s["policy"])[0] != "random"}
+    return curated or {s["fraction"] for s in pruned}
+
+
 def scaling_exponents(summary: list[dict], *, metric: str = "mAP50") -> dict[str, dict]:
-    """Per series, the power law ``error = c * n^-nu`` fitted to (images, 1 - metric/100) at the pruned fractions
-    (least squares on log-log axes, means over seeds); series with fewer than two fractions are left out."""
+    """Per series, the power law ``error = c * n^-nu`` fitted to (images, 1 - metric/100) at the grid's fractions
+    (least squares on log-log axes, means over seeds); series with fewer than two fractions are left out. Every
+    series is fitted over the same fractions, so that the exponents compare: random's points above the grid (a
+    regime check) would fit another part of its curve."""
     fits = {}
+    grid = grid_fractions(summary)
     for name in sorted({s["series"] for s in summary if s["policy"] != FULL}):
-        points = [(s["images"], 1 - s[metric] / 100) for s in summary if s["series"] == name]
+        points = [(s["images"], 1 - s[metric] / 100) for s in summary if s["series"] == name and s["fraction"] in grid]
         points = [(n, e) for n, e in points if n > 0 and 0 < e < 1]
         if len({n for n, _ in points}) < 2:
             continue
@@ -332,7 +343,8 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
                      color=color, linestyle="none")  # fmt: skip
         if label in fits:
             fit = fits[label]
-            grid = np.geomspace(min(images), max(images), 20)
+            fitted = [p["images"] for p in points if p["fraction"] in grid_fractions(summary)]
+            grid = np.geomspace(min(fitted), max(fitted), 20)
             law.plot(grid, fit["c"] * grid ** -fit["nu"], style, color=color, label=f"{label}: ν = {fit['nu']:.2f}")
     if full is not None:
         ax.axhline(
@@ -351,6 +363,11 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
     ax.set_title(f"{title}\nsame budget for every run: {steps} steps")
     law.set_xscale("log")
     law.set_yscale("log")
+    if logarithmic:
+        sizes = sorted({s["images"] for s in summary if s["policy"] != FULL and s["images"] > 0})
+        law.xaxis.set_major_locator(FixedLocator(sizes))  # only the sizes trained on: minor labels overlap
+        law.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        law.xaxis.set_minor_formatter(NullFormatter())
     law.set_xlabel("training images")
     law.set_ylabel(f"error = 1 - {name}")
     law.set_title("error against training-set size, fitted power laws (error ∝ n^-ν)")
@@ -449,8 +466,8 @@ def exponents_markdown(fits: dict) -> str:
         return ""
     lines = [
         "\n## Scaling exponents\n",
-        "error = 1 - AP50 fitted as c · n^-ν over the pruned fractions (log-log least squares, means over seeds); a "
-        "policy that bends the curve below random's power law has a larger ν.\n",
+        "error = 1 - AP50 fitted as c · n^-ν over the grid's fractions, the same for every series (log-log least "
+        "squares, means over seeds); a policy that bends the curve below random's power law has a larger ν.\n",
         "| series | ν | fractions |",
         "|---|---|---|",
     ]

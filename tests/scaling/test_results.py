@@ -145,6 +145,11 @@ def test_scaling_exponents_recover_a_planted_power_law():
     fits = scaling_exponents(aggregate_rows(rows))
     assert fits["random (image)"]["nu"] == pytest.approx(0.2, abs=1e-6)
     assert fits["hard (image)"]["nu"] == pytest.approx(0.4, abs=1e-6) and fits["hard (image)"]["points"] == 3
+    above = {**_row("random", 0.9, 0, 0.0), "mAP50": 99.0}  # a regime check's random point above the grid
+    fits = scaling_exponents(aggregate_rows([*rows, above]))
+    assert fits["random (image)"]["nu"] == pytest.approx(0.2, abs=1e-6) and fits["random (image)"]["points"] == 3
+    alone = scaling_exponents(aggregate_rows([r for r in [*rows, above] if r["policy"] == "random"]))
+    assert alone["random (image)"]["points"] == 4  # no grid yet: every fraction counts
 
 
 def test_verdict_counts_dedup_random_as_a_random_baseline():
