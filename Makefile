@@ -179,13 +179,13 @@ pruning-ft-grid: pruning-ft-regime
 		--fractions $(FT_FRACTIONS),1.0 --out $(FT_OUT)
 	$(MAKE) pruning-ft-results
 # A confirmation on fresh seeds: the 3-seed grid picks its leading policy and fraction after the fact, so its own
-# verdict there is optimistic. Seeds 3-7 of that pair and of random test the lead on seeds the choice never saw
-# (tools/pruning_confirm.py).
+# verdict there is optimistic. Seeds 3-7 of that pair and of both random series test the lead on seeds the choice
+# never saw (tools/pruning_confirm.py).
 CONFIRM_SERIES ?= coreset
 CONFIRM_FRACTION ?= 0.0025
 pruning-ft-confirm: pruning-ft-regime
-	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random,$(CONFIRM_SERIES) --fractions $(CONFIRM_FRACTION) \
-		--seeds 8 --out $(FT_OUT)
+	$(VENV)/bin/edgeprune scaling $(FT_TASK) --policies random,dedup+random,$(CONFIRM_SERIES) \
+		--fractions $(CONFIRM_FRACTION) --seeds 8 --out $(FT_OUT)
 	$(MAKE) pruning-ft-results
 	$(VENV)/bin/python tools/pruning_confirm.py $(FT_OUT) --series "$(CONFIRM_SERIES) (image)" \
 		--fraction $(CONFIRM_FRACTION) --first-seed 3 --out $(FT_RESULTS)/confirm.json

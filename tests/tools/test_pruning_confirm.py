@@ -35,3 +35,17 @@ def test_too_few_fresh_seeds_give_no_verdict():
     result = pruning_confirm.confirm(summary, "easy (image)", "random (image)", 0.01, first_seed=3)
     assert result["fresh"] == {"seeds": [], "differences": []}  # seed 3 has no random cell to pair with
     assert "met" not in result["fresh"] and result["all"]["met"] is True
+
+
+def test_the_verdict_is_against_the_strongest_random_series():
+    summary = [
+        _entry("coreset (image)", 0.01, [70] * 6),
+        _entry("random (image)", 0.01, [60] * 6),
+        _entry("dedup+random (image)", 0.01, [60, 60, 60, 69, 69.5, 68]),  # only 1.2 below on the fresh seeds
+    ]
+    comparisons = [
+        pruning_confirm.confirm(summary, "coreset (image)", base, 0.01, first_seed=3)
+        for base in ("random (image)", "dedup+random (image)")
+    ]
+    result = pruning_confirm.strongest_baseline(comparisons)
+    assert result["strongest_baseline"] == "dedup+random (image)" and result["met"] is False
