@@ -189,9 +189,7 @@ def verdict(
         return enough and c["gain"] >= margin and c["gain"] > 2 * c["error"]
 
     winner = max(comparisons, key=lambda c: (beats(c), c["gain"] - 2 * c["error"]))
-    # The grid's largest fraction: random-only fractions above it (a regime check in the same run) do not count.
-    curated = [s for s in summary if s["policy"] != FULL and base_policy(s["policy"])[0] != "random"]
-    top = max(s["fraction"] for s in curated) if curated else max(pruned)
+    top = max(grid_fractions(summary))  # random-only fractions above the grid (a regime check) do not count
     at_top = [s for s in summary if s["fraction"] == top and s["policy"] != FULL]
     curated_top = [s for s in at_top if base_policy(s["policy"])[0] != "random"] or at_top
     best_top = max(curated_top, key=lambda s: s[metric])
@@ -329,6 +327,7 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
     fractions = sorted({s["fraction"] for s in summary})
     logarithmic = len(fractions) > 1 and fractions[0] < 0.05
     fits = scaling_exponents(summary, metric=metric)
+    fitted_fractions = grid_fractions(summary)
     for number, label in enumerate(series):
         points = sorted((s for s in summary if s["series"] == label), key=lambda s: s["fraction"])
         offset = 1.04 ** (number - (len(series) - 1) / 2) if logarithmic else 1.0
@@ -343,7 +342,7 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
                      color=color, linestyle="none")  # fmt: skip
         if label in fits:
             fit = fits[label]
-            fitted = [p["images"] for p in points if p["fraction"] in grid_fractions(summary)]
+            fitted = [p["images"] for p in points if p["fraction"] in fitted_fractions]
             grid = np.geomspace(min(fitted), max(fitted), 20)
             law.plot(grid, fit["c"] * grid ** -fit["nu"], style, color=color, label=f"{label}: ν = {fit['nu']:.2f}")
     if full is not None:
