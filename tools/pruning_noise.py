@@ -5,11 +5,12 @@ the run scored it), and each detection's IoU-0.5 match is kept. AP50 is then rec
 the validation *videos* (segments of ``tools/fod_split.py``), which costs no detector time:
 
 - each cell's AP50 with a video-bootstrap standard error (the error bar a different val set of the same size gives);
-- for cells that differ only by seed (and for curated-minus-random differences at the same seed), the spread over
-  seeds when scored on ``k`` of the validation videos, for several ``k``. A fit of ``var(k) = a + b / k`` splits the
-  spread into a part no val set removes (``a``: one seed's detector is better everywhere) and a part that shrinks with
-  more videos (``b / k``: detectors that differ by seed do well on different videos). Its prediction for larger val
-  sets says whether a bigger held-out split, or a steadier training recipe, is what the grid needs.
+- for cells that differ only by seed (and for curated-minus-random differences at the same seed, against both
+  random series: ``random`` and ``dedup+random``), the spread over seeds when scored on ``k`` of the validation
+  videos, for several ``k``. A fit of ``var(k) = a + b / k`` splits the spread into a part no val set removes (``a``:
+  one seed's detector is better everywhere) and a part that shrinks with more videos (``b / k``: detectors that
+  differ by seed do well on different videos). Its prediction for larger val sets says whether a bigger held-out
+  split, or a steadier training recipe, is what the grid needs.
 
     python tools/pruning_noise.py data/pruning_fod --val data/fod_a --val-split val --map-categories '*=debris' \
         --segments tools/results/scaling_fod/split/split.json --cache data/noise_cache \
@@ -32,6 +33,7 @@ import numpy as np
 from edgeprune.datasets import read_dataset
 
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+RANDOM_POLICIES = ("random", "dedup+random")
 
 
 def match_flags(gt: dict, detections: list[dict]) -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -171,6 +173,31 @@ def seed_groups(names: list[str]) -> dict[str, dict[int, str]]:
     return groups
 
 
+def paired_with_random(groups: dict[str, dict[int, str]]) -> list[tuple[str, str, list[int]]]:
+    """Each curated series with each image-level random series (``random``, ``dedup+random``) at the same fraction,
+    and the seeds they share, where they share two or more: ``[("image-easy-0.005", "image-random-0.005", [0, 1, 2])]``.
+    The verdict compares a policy with the best random series, so every one of them is a baseline here."""
+    pairs = []
+    for stem, seeds in sorted(groups.items()):
+        _, policy, fraction = _stem_parts(stem)
+        if policy in (*RANDOM_POLICIES, "full"):
+            continue
+        for baseline in (f"image-{random}-{fraction}" for random in RANDOM_POLICIES):
+            common = sorted(set(seeds) & set(groups.get(baseline, {})))
+            if len(common) >= 2:
+                pairs.append((stem, baseline, common))
+    return pairs
+
+
+def _stem_parts(stem: str) -> tuple[str, str, str]:
+    """``"object-dedup+hard-0.005"`` -> ``("object", "dedup+hard", "0.005")``; ``"full"`` -> ``("", "full", "")``."""
+    if stem == "full":
+        return "", "full", ""
+    level, rest = stem.split("-", 1)
+    policy, fraction = rest.rsplit("-", 1)
+    return level, policy, fraction
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -219,18 +246,9 @@ def main() -> None:
             continue
         members = [[flags[seeds[s]]] for s in sorted(seeds)]
         spreads[stem] = _spread_entry(members, sorted(seeds), by_video, sizes, args.draws, rng)
-    for stem, seeds in sorted(groups.items()):
-        if "random" in stem or stem.startswith("full"):
-            continue
-        fraction = stem.rsplit("-", 1)[1]
-        random = groups.get(f"image-random-{fraction}", {})
-        common = sorted(set(seeds) & set(random))
-        if len(common) < 2:
-            continue
-        members = [[flags[seeds[s]], flags[random[s]]] for s in common]
-        spreads[f"{stem} minus image-random-{fraction}"] = _spread_entry(
-            members, common, by_video, sizes, args.draws, rng
-        )
+    for curated, baseline, common in paired_with_random(groups):
+        members = [[flags[groups[curated][s]], flags[groups[baseline][s]]] for s in common]
+        spreads[f"{curated} minus {baseline}"] = _spread_entry(members, common, by_video, sizes, args.draws, rng)
     for label, keys in (
         ("pooled: pruned cells over seeds", [k for k in spreads if " minus " not in k and k != "full"]),
         ("pooled: curated minus random at the same seed", [k for k in spreads if " minus " in k]),
