@@ -9,7 +9,7 @@ TASKLIB_VENV ?= $(VENV)-tasklib
 TASKLIB_PY := $(TASKLIB_VENV)/bin/python
 TASKLIB_STAMP := $(TASKLIB_VENV)/.tflite-support-0.4.4
 
-.PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results pruning-ft-init pruning-ft-regime pruning-ft-grid pruning-ft-confirm pruning-ft-results label-loop-fod label-studio-check clean
+.PHONY: sysdeps install tasklib demo test bench scaling scaling-fod pruning-regime pruning-grid pruning-results pruning-ft-init pruning-ft-regime pruning-ft-grid pruning-ft-confirm pruning-ft-noise pruning-ft-results label-loop-fod label-studio-check clean
 BCCD ?= ../shared/datasets/bccd/BCCD
 
 # Debian packages the tests need: libusb-1.0 for the TFLite Task Library (tflite-support loads it at import), and
@@ -188,7 +188,12 @@ pruning-ft-confirm: pruning-ft-regime
 		--fractions $(CONFIRM_FRACTION) --seeds 8 --out $(FT_OUT)
 	$(MAKE) pruning-ft-results
 	$(VENV)/bin/python tools/pruning_confirm.py $(FT_OUT) --series "$(CONFIRM_SERIES) (image)" \
-		--fraction $(CONFIRM_FRACTION) --first-seed 3 --out $(FT_RESULTS)/confirm.json
+		--fraction $(CONFIRM_FRACTION) --first-seed 3 --out $(FT_RESULTS)/confirm-$(CONFIRM_SERIES).json
+# How small a difference the grid can resolve, and whether a bigger val set would help: every finished cell runs
+# over val once (about 30 s a cell, detections cached), then AP50 is recomputed on subsets of the val videos.
+pruning-ft-noise: install
+	$(VENV)/bin/python tools/pruning_noise.py $(FT_OUT) --val $(FOD) --val-split val --map-categories '*=debris' \
+		--segments tools/results/scaling_fod/split/split.json --cache data/noise_cache --out $(FT_RESULTS)/noise
 pruning-ft-results:
 	mkdir -p $(FT_RESULTS)
 	$(VENV)/bin/python tools/rewrite_results.py $(FT_OUT) > /dev/null  # the grid process runs the code it started with

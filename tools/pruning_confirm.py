@@ -5,7 +5,7 @@ and the issue's rule (>= 2 AP50 points and > 2 standard errors) against the stro
 trained here; it reads ``scaling.json``.
 
     python tools/pruning_confirm.py data/pruning_ft --series "coreset (image)" --fraction 0.0025 --first-seed 3 \
-        --out tools/results/pruning_ft/confirm.json
+        --out tools/results/pruning_ft/confirm-coreset.json
 """
 
 from __future__ import annotations
