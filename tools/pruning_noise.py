@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeprune.datasets import read_dataset
+from edgeprune.scaling.plan import DEDUP_PREFIX, FULL, base_policy
 
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
-RANDOM_POLICIES = ("random", "dedup+random")
 
 
 def match_flags(gt: dict, detections: list[dict]) -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -180,9 +180,9 @@ def paired_with_random(groups: dict[str, dict[int, str]]) -> list[tuple[str, str
     pairs = []
     for stem, seeds in sorted(groups.items()):
         _, policy, fraction = _stem_parts(stem)
-        if policy in (*RANDOM_POLICIES, "full"):
+        if policy == FULL or base_policy(policy)[0] == "random":
             continue
-        for baseline in (f"image-{random}-{fraction}" for random in RANDOM_POLICIES):
+        for baseline in (f"image-random-{fraction}", f"image-{DEDUP_PREFIX}random-{fraction}"):
             common = sorted(set(seeds) & set(groups.get(baseline, {})))
             if len(common) >= 2:
                 pairs.append((stem, baseline, common))
