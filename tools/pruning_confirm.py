@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeprune.errors import EdgepruneError
+from edgeprune.input_guard import check_apart
+
 
 def by_seed(summary: list[dict], series: str, fraction: float, metric: str) -> dict[int, float]:
     """``metric`` per seed of one series at one fraction (empty if it never ran)."""
@@ -94,6 +97,11 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, required=True, help="the first seed the choice did not see")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.out:
+        try:
+            check_apart(args.out, [("the scaling run", args.run)])
+        except EdgepruneError as error:
+            parser.error(str(error))
     summary = json.loads((args.run / "scaling.json").read_text())["summary"]
     comparisons = [
         confirm(summary, args.series, baseline, args.fraction, args.first_seed)

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeprune.datasets import read_dataset
+from edgeprune.errors import EdgepruneError
+from edgeprune.input_guard import check_apart
 from edgeprune.scaling.plan import DEDUP_PREFIX, FULL, base_policy
 
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
@@ -210,6 +212,13 @@ def main() -> None:
     parser.add_argument("--cells", default="", help="comma-separated cell-name prefixes (default: every finished cell)")
     parser.add_argument("--out", type=Path, required=True, help="writes OUT.json")
     args = parser.parse_args()
+    try:
+        check_apart(
+            args.out.with_suffix(".json"),
+            [("the scaling run", args.run), ("the validation set", args.val), ("the segments file", args.segments)],
+        )
+    except EdgepruneError as error:
+        parser.error(str(error))
     from edgeprune.detect.checkpoint_eval import ValidationPixels, read_params
 
     val = read_dataset(args.val, split=args.val_split, map_categories=args.map_categories)

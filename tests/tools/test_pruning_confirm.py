@@ -49,3 +49,14 @@ def test_the_verdict_is_against_the_strongest_random_series():
     ]
     result = pruning_confirm.strongest_baseline(comparisons)
     assert result["strongest_baseline"] == "dedup+random (image)" and result["met"] is False
+
+
+def test_out_inside_the_scaling_run_is_refused_and_nothing_is_written(tmp_path, monkeypatch, capsys):
+    (tmp_path / "scaling.json").write_text("{}")
+    argv = ["pruning_confirm.py", str(tmp_path), "--series", "coreset (image)", "--fraction", "0.01"]
+    monkeypatch.setattr("sys.argv", [*argv, "--first-seed", "3", "--out", str(tmp_path / "scaling.json")])
+    with pytest.raises(SystemExit) as exit_info:
+        pruning_confirm.main()
+    assert exit_info.value.code == 2
+    assert "lies inside the scaling run" in capsys.readouterr().err
+    assert (tmp_path / "scaling.json").read_text() == "{}"

@@ -115,3 +115,18 @@ def test_curated_series_are_paired_with_both_random_series_on_common_seeds():
         ("image-easy-0.005", "image-dedup+random-0.005", [0, 1]),
         ("object-dedup+hard-0.005", "image-random-0.005", [1, 2]),
     ]
+
+
+def test_out_inside_the_scaling_run_is_refused_and_nothing_is_written(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "scaling.json").write_text("{}")
+    segments = tmp_path / "split.json"
+    segments.write_text("{}")
+    argv = ["pruning_noise.py", str(run), "--val", str(tmp_path / "val"), "--segments", str(segments)]
+    monkeypatch.setattr("sys.argv", [*argv, "--cache", str(tmp_path / "cache"), "--out", str(run / "scaling")])
+    with pytest.raises(SystemExit) as exit_info:
+        pruning_noise.main()
+    assert exit_info.value.code == 2
+    assert "lies inside the scaling run" in capsys.readouterr().err
+    assert (run / "scaling.json").read_text() == "{}" and not (tmp_path / "cache").exists()
