@@ -16,6 +16,11 @@ time, the image with the largest product of its objectives' scores raised to the
 
 Defaults: diversity alone without a model, diversity x uncertainty with one. Near-copies (cosine >= ``--threshold``)
 of the labelled set are never candidates, nor are near-copies of an image already picked.
+
+``--policy typical|probcover|ccs|zcore`` picks by one of the coverage policies of ``curate`` instead
+(:mod:`edgeprune.curation.coverage`; ProbCover counts what the labelled set's balls cover as covered, CCS ranks by
+the prototype distance). ``--groups`` (a video or clip per pool image) deals the picks round-robin over the groups:
+no group gets a second pick before every group with candidates left has one.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
 
 PROTOTYPE_MODES = ("hard", "easy")
+SELECT_POLICIES = ("objectives", "typical", "probcover", "ccs", "zcore")
 
 
 @dataclass(kw_only=True)
@@ -62,6 +68,11 @@ class SelectOptions(EmbeddingSettings):
     image_mode: str = "copy"
     overwrite: bool = False
     map_points: int = 5000
+    policy: str = "objectives"  # or a coverage policy: typical, probcover, ccs, zcore
+    groups: Path | None = None  # CSV image,group: picks dealt round-robin over the groups
+    probcover_delta: float | None = None
+    ccs_beta: float = 0.1
+    ccs_strata: int = 50
 
 
 @dataclass
@@ -91,6 +102,10 @@ def check_options(options: SelectOptions) -> None:
     """Reject bad settings before any work."""
     if options.budget < 1:
         raise EdgepruneError(f"--budget must be at least 1, got {options.budget}")
+    if options.policy not in SELECT_POLICIES:
+        raise EdgepruneError(f"--policy must be one of {', '.join(SELECT_POLICIES)}, got {options.policy!r}")
+    if options.policy != "objectives" and options.model is not None:
+        raise EdgepruneError(f"--model feeds the objectives; --policy {options.policy} picks by coverage alone")
     if options.prototype not in PROTOTYPE_MODES:
         raise EdgepruneError(f"--prototype must be hard or easy, got {options.prototype!r}")
     if min(options.diversity, options.prototype_strength, options.uncertainty_strength, options.balance_strength) < 0:
@@ -156,19 +171,20 @@ def greedy_pick(
     strengths: dict[str, float],
     fixed: dict[str, np.ndarray],
     threshold: float,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Pick up to ``budget`` rows of ``pool`` (unit rows) one at a time by the product of objective scores.
+    """Pick up to ``budget`` rows of ``pool`` (unit rows) one at a time by the product of objective scores; with
+    ``groups``, only among the groups with the fewest picks so far (round-robin).
 
     Returns the picked indices in order, each objective's score at the moment each image was picked (rows of the
     pool: the last value seen), and the mask of pool rows that were never candidates (near-copies of
     ``labeled``)."""
     n = len(pool)
-    nearest = np.full(n, 2.0)  # unit rows: squared distance <= 4, cosine distance <= 2
-    if len(labeled):
-        for start in range(0, len(labeled), 4096):
-            np.minimum(nearest, 1.0 - (pool @ labeled[start : start + 4096].T).max(axis=1), out=nearest)
+    nearest = distance_to_labeled(pool, labeled)
     near_labeled = nearest <= (1.0 - threshold) + 1e-6
     available = ~near_labeled
+    group_index = np.unique(groups, return_inverse=True)[1] if groups is not None else np.zeros(n, np.int64)
+    picks_per_group = np.zeros(group_index.max() + 1 if n else 0, np.int64)
     scale = max(float(nearest[available].max()), 1e-12) if available.any() else 1.0
     picked: list[int] = []
     shown = {"diversity": np.zeros(n), **{name: values.copy() for name, values in fixed.items()}}
@@ -177,13 +193,62 @@ def greedy_pick(
         diversity = np.clip(nearest / scale, 0.0, 1.0)
         shown["diversity"] = np.where(available, diversity, shown["diversity"])
         combined = log_fixed + strengths["diversity"] * np.log(np.maximum(diversity, 1e-9))
-        combined = np.where(available, combined, -np.inf)
+        turn = picks_per_group[group_index[available]].min()  # the round: groups behind it go first
+        combined = np.where(available & (picks_per_group[group_index] == turn), combined, -np.inf)
         index = int(np.argmax(combined))
         picked.append(index)
+        picks_per_group[group_index[index]] += 1
         similarity = pool @ pool[index]
         available &= similarity < threshold - 1e-6  # the pick and its near-copies leave the candidates
         np.minimum(nearest, 1.0 - similarity, out=nearest)
     return np.asarray(picked, np.int64), shown, near_labeled
+
+
+def distance_to_labeled(pool: np.ndarray, labeled: np.ndarray) -> np.ndarray:
+    """Cosine distance of every pool row to its nearest labelled row (2, the largest, without a labelled set)."""
+    nearest = np.full(len(pool), 2.0)
+    for start in range(0, len(labeled), 4096):
+        np.minimum(nearest, 1.0 - (pool @ labeled[start : start + 4096].T).max(axis=1), out=nearest)
+    return nearest
+
+
+def coverage_pick(
+    pool: np.ndarray, labeled: np.ndarray, options: SelectOptions, groups: np.ndarray | None
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """``--policy typical|probcover|ccs|zcore``: the policy's order over the pool rows that are not near-copies of
+    the labelled set (dealt over ``groups``), walked until ``budget`` picks, skipping near-copies of a pick. Returns
+    what :func:`greedy_pick` returns; the shown score is each image's place in the order (1 = first)."""
+    from .cluster import fit_prototypes
+    from .curation.coverage import deal_by_group, probcover_order, purity_delta
+    from .curation.score import prototype_scores as nearest_prototype
+    from .curation.select import CoverageSettings, preference_order
+
+    near_labeled = distance_to_labeled(pool, labeled) <= (1.0 - options.threshold) + 1e-6
+    rows = np.flatnonzero(~near_labeled)
+    every = np.concatenate([pool, labeled])
+    k = max(1, min(options.clusters, len(every)))
+    centers = fit_prototypes("kmeans", k, every, random_state=options.seed, metric="cosine").cluster_centers_
+    labels, distances = nearest_prototype(pool[rows], centers, "cosine")
+    settings = CoverageSettings(delta=options.probcover_delta, beta=options.ccs_beta, strata=options.ccs_strata)
+    if options.policy == "probcover":  # the labelled set's balls count as covered
+        delta = settings.delta if settings.delta is not None else purity_delta(pool[rows], labels)
+        covered = distance_to_labeled(pool[rows], labeled) <= delta**2 / 2 + 1e-6  # |x - y|^2 = 2 cosine distance
+        order = rows[probcover_order(pool[rows], delta, seed=options.seed, covered=covered)]
+    else:
+        order = rows[
+            preference_order(options.policy, distances, labels, options.budget, options.seed, pool[rows], settings)
+        ]
+    if groups is not None:
+        order = deal_by_group(order, groups)
+    picked: list[int] = []
+    for index in order:
+        if len(picked) == options.budget:
+            break
+        if not picked or (pool[picked] @ pool[index]).max() < options.threshold - 1e-6:
+            picked.append(int(index))
+    place = np.zeros(len(pool))
+    place[order] = 1.0 - np.arange(len(order)) / max(len(order), 1)
+    return np.asarray(picked, np.int64), {options.policy: place}, near_labeled
 
 
 def _features(pool, labeled, options: SelectOptions, timings) -> tuple[np.ndarray, np.ndarray, object]:
@@ -235,9 +300,18 @@ def choose_next(
     if options.prototype_strength:
         every = np.concatenate([pool_features, labeled_features])
         fixed["prototype"] = prototype_scores(every, options.clusters, options.seed, options.prototype)[: len(pool)]
-    picked, shown, near_labeled = greedy_pick(
-        pool_features, labeled_features, options.budget, strengths, fixed, options.threshold
-    )
+    groups = None
+    if options.groups is not None:
+        from .curation.groups import group_labels
+
+        groups = group_labels(options.groups, [img.file_name for img in pool.images])
+    if options.policy != "objectives":
+        strengths = {options.policy: 1.0}
+        picked, shown, near_labeled = coverage_pick(pool_features, labeled_features, options, groups)
+    else:
+        picked, shown, near_labeled = greedy_pick(
+            pool_features, labeled_features, options.budget, strengths, fixed, options.threshold, groups
+        )
     timings["select"] = time.perf_counter() - started
     return Picks(picked, shown, near_labeled, pool_features, labeled_features, strengths, detections, names)
 

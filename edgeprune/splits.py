@@ -1,13 +1,17 @@
 """``edgeprune split``: train/val/test splits that no near-copy crosses, stratified by category.
 
-1. Images are grouped transitively: two images share a group when their embeddings are within ``--threshold``
-   cosine similarity (the features and threshold ``edgeprune leaks`` uses), when their files are byte-identical, or
-   when ``--groups FILE`` (a CSV of ``image,group``, e.g. a video or clip id) puts them together. Groups are the
-   connected components of those links, so no chain of near-copies crosses a split.
+1. Images are grouped (``curation/groups.py``): a ``--groups FILE`` group (a CSV of ``image,group``, e.g. a video
+   or clip id) is never cut, byte-identical files stay together, and images without a given group form
+   leader-clustering groups at ``--threshold`` cosine similarity (the features and threshold ``edgeprune leaks``
+   uses). Two groups merge only where at least half the images of one have a near-copy in the other, and never
+   past the smallest split's share: a single link between two clips of one scene does not chain a collection of
+   videos into one group.
 2. Groups go to splits by iterative stratification (Sechidis, Tsoumakas & Vlahavas, "On the stratification of
    multi-label data", ECML PKDD 2011), with a group in place of an example: the rarest category first, each group to
    the split that most wants that category, ties to the split that most wants images, then by the seed.
-3. Each split is written in the input's format (or ``--out-format``) under ``--out/<name>/``, atomically, and read
+3. The near-copies still left across splits (a stray pair between two clips) are resolved by dropping the fewest
+   images that cut them all, listed in ``dropped.csv`` with their partner across the boundary.
+4. Each split is written in the input's format (or ``--out-format``) under ``--out/<name>/``, atomically, and read
    back by edgeprune's readers for the leak search of ``edgeprune leaks``, whose report lands in
    ``--out/leak_check/``: it must find no leak at the threshold used.
 
@@ -28,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
+from .curation.groups import read_groups
 from .curation.types import EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
@@ -70,15 +75,23 @@ class SplitResult:
     output_format: str
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    given_groups: int = 0  # distinct --groups values
+    dropped: int = 0  # images left out: a near-copy of an image in another split
 
     def lines(self) -> list[str]:
         """The summary screen."""
         total = sum(self.images.values())
-        out = [f"edgeprune split: {total} images in {self.groups} groups (largest {self.largest_group})"]
+        given = f", from {self.given_groups} given groups" if self.given_groups else ""
+        out = [f"edgeprune split: {total} images in {self.groups} groups (largest {self.largest_group}{given})"]
         for name, count in self.images.items():
             out.append(
                 f"  {name:<8} {count:>6} images ({count / max(total, 1):.1%})  {self.boxes[name]:>7} boxes  "
                 f"category shares within {self.share_gap[name]:.2f} points of the whole"
+            )
+        if self.dropped:
+            out.append(
+                f"  dropped  {self.dropped:>6} images: near-copies of an image in another split, left out so that no"
+                " group is cut (dropped.csv)"
             )
         out.append(f"  leak check: {self.leaks} leaks at the threshold used")
         return out + [f"  note: {note}" for note in self.notes]
@@ -96,53 +109,6 @@ def check_options(options: SplitOptions) -> list[str]:
     if not 0.0 < options.threshold <= 1.0:
         raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
     return names
-
-
-def read_groups(path: Path, file_names: list[str]) -> dict[str, str]:
-    """``image -> group`` from a CSV with ``image`` and ``group`` columns; images are file names as the dataset
-    lists them. An unknown image or a missing column is an error naming the file and line."""
-    known = set(file_names)
-    groups: dict[str, str] = {}
-    try:
-        with Path(path).open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"image", "group"} <= set(reader.fieldnames):
-                raise EdgepruneError(f"{path}: needs a header with 'image' and 'group' columns")
-            for line, row in enumerate(reader, 2):
-                image, group = (row["image"] or "").strip(), (row["group"] or "").strip()
-                if image not in known:
-                    raise EdgepruneError(f"{path}:{line}: image {image!r} is not in the dataset")
-                if not group:
-                    raise EdgepruneError(f"{path}:{line}: image {image!r} has an empty group")
-                groups[image] = group
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EdgepruneError(f"{path}: cannot read the groups file ({exc})") from None
-    return groups
-
-
-def link_groups(features: np.ndarray, hashes: list[str], given: list[str | None], threshold: float) -> np.ndarray:
-    """The group of every image: connected components of near-copy links (cosine >= ``threshold`` on
-    ``features``), byte-identical files and shared ``given`` group names."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    from .curation.dedup import near_copy_components
-
-    n = len(features)
-    near = near_copy_components(features, threshold)
-    keys = [("near", near), ("hash", hashes), ("given", given)]
-    rows, cols = [], []
-    for kind, values in keys:
-        first: dict = {}
-        for index, value in enumerate(values):
-            if value is None:
-                continue
-            anchor = first.setdefault((kind, value if kind != "near" else int(value)), index)
-            if anchor != index:
-                rows.append(anchor)
-                cols.append(index)
-    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
-    return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
 def assign_groups(group_of: np.ndarray, box_counts: np.ndarray, ratios: list[float], seed: int) -> np.ndarray:
@@ -177,14 +143,12 @@ def assign_groups(group_of: np.ndarray, box_counts: np.ndarray, ratios: list[flo
 
 
 def _embed(dataset, options: SplitOptions, timings: dict) -> tuple[np.ndarray, object]:
-    """Unit features of every image, as ``edgeprune leaks`` computes them (centred on the whole set), and the
-    backbone (None with ``--embeddings``)."""
+    """The embedding of every image, and the backbone (None with ``--embeddings``)."""
     from .curation.embed import embed_for_curation, embedding_options
-    from .curation.features import scoring_features
 
     curate_options = embedding_options(options, options.out)
     embedded = embed_for_curation(dataset, curate_options, timings)
-    return scoring_features(embedded.images), embedded.backbone
+    return np.asarray(embedded.images, np.float32), embedded.backbone
 
 
 def share_gaps(box_counts: np.ndarray, split_of: np.ndarray, names: list[str]) -> dict[str, float]:
@@ -201,6 +165,8 @@ def share_gaps(box_counts: np.ndarray, split_of: np.ndarray, names: list[str]) -
 def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
     """Group, assign, write and leak-check; returns what was done."""
     from .curation.dedup import content_hashes
+    from .curation.features import scoring_features
+    from .curation.groups import link_groups, separate
     from .curation.objects import box_counts as count_boxes
     from .datasets import read_with_options
 
@@ -221,21 +187,68 @@ def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
         raise EdgepruneError(f"{path}: {len(dataset)} images cannot fill {len(names)} splits")
     given_map = read_groups(options.groups, [img.file_name for img in dataset.images]) if options.groups else {}
     timings["read"] = time.perf_counter() - started
-    features, backbone = _embed(dataset, options, timings)
+    embeddings, backbone = _embed(dataset, options, timings)
     started = time.perf_counter()
     given = [given_map.get(img.file_name) for img in dataset.images]
-    group_of = link_groups(features, content_hashes(dataset), given, options.threshold)
+    largest = max(1, int(min(options.ratios) * len(dataset)))  # no merge past the smallest split's share
+    features = scoring_features(embeddings)  # as the leak check sees them: centred on the whole set
+    group_of = link_groups(features, content_hashes(dataset), given, options.threshold, max_group=largest)
     boxes, _ = count_boxes(dataset)
     split_of = assign_groups(group_of, boxes, options.ratios, options.seed)
+    dropped = separate(embeddings, split_of, options.threshold, options.ratios)
     timings["assign"] = time.perf_counter() - started
-    return _write(dataset, group_of, split_of, boxes, names, options, backbone, timings)
+    grouping = Grouping(group_of, split_of, dropped, len(set(given_map.values())))
+    return _write(dataset, grouping, boxes, names, options, backbone, timings)
 
 
-def _write(dataset, group_of, split_of, boxes, names, options: SplitOptions, backbone, timings) -> SplitResult:
+@dataclass
+class Grouping:
+    """Where every image goes: its group, its split, and the images dropped to keep near-copies apart."""
+
+    group_of: np.ndarray
+    split_of: np.ndarray  # before drops
+    dropped: list  # curation.groups.Dropped
+    given_groups: int
+
+    def final_split(self) -> np.ndarray:
+        """The split of every image, -1 where dropped."""
+        split_of = self.split_of.copy()
+        split_of[[drop.index for drop in self.dropped]] = -1
+        return split_of
+
+
+def _write_tables(tmp: Path, dataset, grouping: Grouping, names: list[str]) -> None:
+    """``split.csv`` (every image: split or ``dropped``, group, group size) and ``dropped.csv``."""
+    sizes = np.bincount(grouping.group_of)
+    split_of = grouping.final_split()
+    with (tmp / "split.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "split", "group", "group_size"])
+        for img, s, g in zip(dataset.images, split_of, grouping.group_of):
+            writer.writerow([img.file_name, names[s] if s >= 0 else "dropped", int(g), int(sizes[g])])
+    with (tmp / "dropped.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "split", "group", "near_copy_of", "its_split", "similarity", "reason"])
+        for drop in grouping.dropped:
+            writer.writerow(
+                [
+                    dataset.images[drop.index].file_name,
+                    names[drop.split],
+                    int(grouping.group_of[drop.index]),
+                    dataset.images[drop.partner].file_name,
+                    names[grouping.split_of[drop.partner]],
+                    f"{drop.similarity:.6f}",
+                    "near-copy across splits",
+                ]
+            )
+
+
+def _write(dataset, grouping: Grouping, boxes, names, options: SplitOptions, backbone, timings) -> SplitResult:
     from .datasets import read_dataset, write_dataset
     from .leaks import LeakOptions, search_splits
 
     started = time.perf_counter()
+    group_of, split_of = grouping.group_of, grouping.final_split()
     sizes = np.bincount(group_of)
     notes = []
     empty = [name for index, name in enumerate(names) if not (split_of == index).any()]
@@ -247,11 +260,7 @@ def _write(dataset, group_of, split_of, boxes, names, options: SplitOptions, bac
             output_format = write_dataset(
                 dataset.subset(split_of == index), tmp / name, format=options.out_format, image_mode=options.image_mode
             )
-        with (tmp / "split.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["image", "split", "group", "group_size"])
-            for img, s, g in zip(dataset.images, split_of, group_of):
-                writer.writerow([img.file_name, names[s], int(g), int(sizes[g])])
+        _write_tables(tmp, dataset, grouping, names)
         written = [(name, read_dataset(tmp / name)) for name in names if name not in empty]
         leak_options = LeakOptions(
             out=tmp / "leak_check",
@@ -283,6 +292,8 @@ def _write(dataset, group_of, split_of, boxes, names, options: SplitOptions, bac
             output_format,
             timings,
             notes,
+            grouping.given_groups,
+            len(grouping.dropped),
         )
         timings["write"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(asdict(result), default=str, indent=2))

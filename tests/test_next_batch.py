@@ -144,3 +144,39 @@ def test_model_classes_must_match_the_labelled_set(tmp_path, digits_coco, pixel_
         tmp_path, digits_coco, pixel_backbone, "--budget", "3", "--model", str(trained), "--labeled", str(bccd)
     )
     assert code == 2 and "has classes the detector does not know" in capsys.readouterr().err and not out.exists()
+
+
+def test_greedy_with_groups_goes_round_robin():
+    angles = np.linspace(0.0, 3.0, 8)
+    pool = _unit(np.c_[np.cos(angles), np.sin(angles)])
+    groups = np.array(["a", "a", "a", "a", "a", "a", "b", "c"])
+    picked, _, _ = greedy_pick(pool, pool[:0], 4, {"diversity": 1.0}, {}, threshold=0.9999, groups=groups)
+    assert sorted(groups[picked[:3]]) == ["a", "b", "c"]  # every group once before any twice
+    assert groups[picked[3]] == "a"  # b and c have nothing left
+
+
+@pytest.mark.parametrize("policy", ["typical", "probcover", "ccs", "zcore"])
+def test_coverage_policies_pick_over_groups_and_skip_the_labelled_set(
+    tmp_path, digits_coco, pixel_backbone, labeled_folder, policy
+):
+    names = sorted(img.file_name for img in read_dataset(digits_coco).images)
+    groups = tmp_path / "groups.csv"
+    groups.write_text("image,group\n" + "".join(f"{name},clip{i % 4}\n" for i, name in enumerate(names)))
+    extra = ["--policy", policy, "--budget", "8", "--labeled", str(labeled_folder), "--groups", str(groups)]
+    code, out = _select(tmp_path, digits_coco, pixel_backbone, *extra)
+    assert code == 0
+    order = sorted((int(row["pick_order"]), row["image"]) for row in _rows(out) if int(row["pick_order"]) >= 0)
+    picked = [image for _, image in order]
+    assert len(picked) == 8 and not set(picked) & {f"scene_0000{i}.jpg" for i in range(5)}
+    clip = {name: f"clip{i % 4}" for i, name in enumerate(names)}
+    assert sorted(clip[name] for name in picked[:4]) == ["clip0", "clip1", "clip2", "clip3"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["objectives"] == {policy: 1.0}
+
+
+def test_a_coverage_policy_with_a_model_is_refused(tmp_path, digits_coco, pixel_backbone, capsys):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "labelmap.txt").write_text("0\n")
+    code, out = _select(tmp_path, digits_coco, pixel_backbone, "--budget", "3", "--policy", "typical", "--model",
+                        str(tmp_path / "model"))  # fmt: skip
+    assert code == 2 and "picks by coverage alone" in capsys.readouterr().err and not out.exists()

@@ -41,8 +41,27 @@ def register(subparsers) -> None:
         help="hard: keep the farthest from prototypes (plenty of data); easy: keep the nearest "
         "(scarce data); random: seeded baseline; stratified: same share of each cluster, hard "
         "within; coreset: k-center greedy, the most diverse set; balanced: even box counts per "
-        "category, hard within (long-tailed classes) (default: hard)",
+        "category, hard within (long-tailed classes); typical (TypiClust), probcover (ProbCover), ccs "
+        "(coverage-centric, over the prototype distance), zcore (ZCore): coverage policies for small "
+        "budgets (default: hard)",
     )
+    sel.add_argument(
+        "--groups",
+        type=Path,
+        metavar="CSV",
+        help="image,group rows (the video or clip of every image): the policy's picks are dealt round-robin over "
+        "the groups, so no group gets a second image before every group has one (hard, easy, random and the "
+        "coverage policies)",
+    )
+    sel.add_argument(
+        "--probcover-delta",
+        type=float,
+        metavar="D",
+        help="probcover: ball radius between unit embeddings (default: the largest whose balls stay 95%% pure "
+        "over the clusters, the paper's rule)",
+    )
+    sel.add_argument("--ccs-beta", type=float, default=0.1, help="ccs: hardest share dropped first (0.1)")
+    sel.add_argument("--ccs-strata", type=int, default=50, help="ccs: equal-width strata of the score (50)")
     sel.add_argument(
         "--exact",
         action="store_true",

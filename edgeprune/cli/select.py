@@ -25,6 +25,24 @@ def register(subparsers) -> None:
     p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")
     p.add_argument("--labeled", type=Path, metavar="DATASET", help="the set already labelled (any format)")
     p.add_argument("--labeled-split", help="the split of --labeled to read")
+    pol = p.add_argument_group("policy")
+    pol.add_argument(
+        "--policy",
+        choices=("objectives", "typical", "probcover", "ccs", "zcore"),
+        default="objectives",
+        help="objectives: the greedy product of the objectives below (default); typical (TypiClust), probcover "
+        "(ProbCover), ccs (coverage-centric over the prototype distance), zcore (ZCore): a coverage policy",
+    )
+    pol.add_argument(
+        "--groups",
+        type=Path,
+        metavar="CSV",
+        help="image,group rows (the video or clip of every pool image): no group gets a second pick before every "
+        "group has one",
+    )
+    pol.add_argument("--probcover-delta", type=float, metavar="D", help="probcover: ball radius (default: purity)")
+    pol.add_argument("--ccs-beta", type=float, default=0.1, help="ccs: hardest share dropped first (0.1)")
+    pol.add_argument("--ccs-strata", type=int, default=50, help="ccs: equal-width strata of the score (50)")
     obj = p.add_argument_group("objectives (strength 0 turns one off)")
     obj.add_argument("--diversity", type=float, default=1.0, help="strength of diversity (1)")
     obj.add_argument("--prototype", choices=("hard", "easy"), default="hard", help="prefer far (hard) or near")

@@ -27,9 +27,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "split",
         help="split a dataset into train/val/test with no near-copy across splits, stratified by category",
-        description="Group images transitively (near-copies at --threshold, identical files, --groups), assign the "
-        "groups to splits by iterative stratification over categories, write each split under --out/<name>/ and "
-        "check the result with the leak search of `edgeprune leaks` (--out/leak_check/). Deterministic for a --seed.",
+        description="Group images (a --groups group is never cut; identical files and near-copies at --threshold "
+        "join one group, but two groups merge only where many of their images are near-copies), assign the groups "
+        "to splits by iterative stratification over categories, drop the few images that are still near-copies "
+        "across splits (--out/dropped.csv), write each split under --out/<name>/ and check the result with the "
+        "leak search of `edgeprune leaks` (--out/leak_check/). Deterministic for a --seed.",
     )
     p.add_argument("dataset", help=DATASET_HELP)
     p.add_argument("--out", "-o", type=Path, required=True, help="output directory (written atomically)")

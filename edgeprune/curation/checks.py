@@ -10,7 +10,7 @@ from ..errors import EdgepruneError
 from ..input_guard import check_apart
 from ..uris import is_uri
 from .objects import AGGREGATES, GROUPINGS
-from .select import POLICIES
+from .select import GROUPED_POLICIES, POLICIES
 from .types import RUNNERS, CurateOptions
 
 
@@ -34,11 +34,27 @@ def check_options(options: CurateOptions) -> None:
         raise EdgepruneError("--crop-padding and --min-crop-size must not be negative")
     if options.policy not in POLICIES:
         raise EdgepruneError(f"unknown policy {options.policy!r}; choose one of {', '.join(POLICIES)}")
-    if options.policy == "coreset" and options.level == "object":
-        raise EdgepruneError("--policy coreset covers the image embedding space; use it with --level image")
+    if options.policy in ("coreset", "typical", "probcover", "zcore") and options.level == "object":
+        raise EdgepruneError(f"--policy {options.policy} covers the image embedding space; use it with --level image")
+    check_coverage(options)
     if options.min_per_category < 0:
         raise EdgepruneError(f"--min-per-category must not be negative, got {options.min_per_category}")
     check_runner(options)
+
+
+def check_coverage(options: CurateOptions) -> None:
+    """The coverage policies' parameters and ``--groups``."""
+    if options.groups is not None and options.policy not in GROUPED_POLICIES:
+        raise EdgepruneError(
+            f"--groups deals a policy's order over the groups: use it with --policy {', '.join(GROUPED_POLICIES)}"
+        )
+    if options.probcover_delta is not None and not 0.0 < options.probcover_delta <= 2.0:
+        delta = options.probcover_delta
+        raise EdgepruneError(f"--probcover-delta must be a distance in (0, 2] between unit vectors, got {delta}")
+    if not 0.0 <= options.ccs_beta < 1.0:
+        raise EdgepruneError(f"--ccs-beta must be a share in [0, 1), got {options.ccs_beta}")
+    if options.ccs_strata < 1:
+        raise EdgepruneError(f"--ccs-strata must be at least 1, got {options.ccs_strata}")
 
 
 def check_runner(options: CurateOptions) -> None:

@@ -123,25 +123,20 @@ def shared_content(first, second) -> list[tuple[str, str]]:
     ]
 
 
-def near_copy_components(features: np.ndarray, threshold: float, *, block_rows: int = _BLOCK_ROWS) -> np.ndarray:
-    """The connected component of every row in the graph whose edges join rows within ``threshold`` cosine
-    similarity: transitive, so no chain of near-copies crosses two components (unlike :func:`duplicate_groups`,
-    whose members are near their representative only). Exact O(n^2 d) in blocks of ``block_rows``."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+def near_copy_pairs(
+    features: np.ndarray, threshold: float, *, block_rows: int = _BLOCK_ROWS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)``, ``i < j``, of rows within ``threshold`` cosine similarity (all of them, unlike
+    :func:`duplicate_groups`, whose members are near their representative only). Exact O(n^2 d) in blocks of
+    ``block_rows``."""
     if not 0.0 < threshold <= 1.0:
         raise EdgepruneError(f"near-copy threshold must be in (0, 1], got {threshold}")
     X = np.ascontiguousarray(l2_normalize(features), np.float32)
-    n = len(X)
-    rows, cols = [], []
-    for start in range(0, n, block_rows):
+    rows, cols = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for start in range(0, len(X), block_rows):
         similarity = X[start : start + block_rows] @ X[start:].T  # the upper triangle: partners at or after start
         i, j = np.nonzero(similarity >= threshold - 1e-6)
         keep = j > i
-        rows.append(i[keep] + start)
-        cols.append(j[keep] + start)
-    rows_all = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    cols_all = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    graph = coo_matrix((np.ones(len(rows_all), np.int8), (rows_all, cols_all)), shape=(n, n))
-    return connected_components(graph, directed=False)[1].astype(np.int64)
+        rows.append(i[keep].astype(np.int64) + start)
+        cols.append(j[keep].astype(np.int64) + start)
+    return np.concatenate(rows), np.concatenate(cols)

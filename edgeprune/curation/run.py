@@ -18,6 +18,7 @@ from ..input_guard import check_apart, dataset_inputs
 from ..uris import is_uri
 from .checks import check_clusters, check_locations, check_options
 from .embed import backbone_name
+from .groups import group_labels
 from .report import curate_settings, write_curate_report
 from .runners import make_runner
 from .select import check_keep
@@ -43,6 +44,8 @@ def checked_for_curation(dataset, options: CurateOptions) -> tuple[object, int]:
     n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
     if options.level == "image":
         check_clusters(options.clusters, len(dataset))
+    if options.groups is not None:
+        group_labels(options.groups, [img.file_name for img in dataset.images])  # every image has one
     return dataset, n_invalid
 
 

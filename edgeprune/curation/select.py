@@ -19,18 +19,46 @@ shared across clusters in proportion to their sizes (largest remainder), so ever
 - ``balanced``: keep the per-category box counts as even as the data allows: repeatedly take the category with the
   fewest kept boxes and keep its hardest remaining image. For long-tailed data at small budgets, where rare classes
   would otherwise vanish. Global, exact count.
+- ``typical``, ``probcover``, ``ccs``, ``zcore``: the coverage policies of :mod:`.coverage` (TypiClust, ProbCover,
+  coverage-centric coreset selection over the prototype distance, ZCore). Global, exact count.
+
+``groups`` (a video or clip per image) deals a policy's preference order round-robin over the groups, so no group
+gets a second image before every group has one; it makes ``hard``, ``easy`` and ``random`` global and exact.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import EdgepruneError
+from .coverage import (
+    ccs_order,
+    deal_by_group,
+    order_from_scores,
+    probcover_order,
+    purity_delta,
+    typical_order,
+    zcore_scores,
+)
 
-POLICIES = ("hard", "easy", "random", "stratified", "coreset", "balanced")
-GLOBAL_POLICIES = ("stratified", "coreset", "balanced")  # always exact counts, never per cluster
+POLICIES = ("hard", "easy", "random", "stratified", "coreset", "balanced", "typical", "probcover", "ccs", "zcore")
+COVERAGE_POLICIES = ("typical", "probcover", "ccs", "zcore")
+GLOBAL_POLICIES = ("stratified", "coreset", "balanced", *COVERAGE_POLICIES)  # always exact counts, never per cluster
+GROUPED_POLICIES = ("hard", "easy", "random", *COVERAGE_POLICIES)  # the ones with a preference order to deal
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """The coverage policies' parameters (the papers' defaults): ProbCover's ball radius (None: the largest whose
+    balls stay ``purity`` pure over the clusters), CCS's hardest share dropped and its strata count."""
+
+    delta: float | None = None
+    purity: float = 0.95
+    beta: float = 0.1
+    strata: int = 50
 
 
 def check_keep(keep: float) -> float:
@@ -148,11 +176,15 @@ def select(
     count: int | None = None,
     features: np.ndarray | None = None,
     box_counts: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    coverage: CoverageSettings | None = None,
 ) -> np.ndarray:
     """Boolean mask of the samples to keep; deterministic for a given ``seed``.
 
     ``count`` (implies ``exact``) sets the number kept directly, e.g. a share of a larger input that deduplication
-    shrank. ``coreset`` needs ``features`` (the embeddings), ``balanced`` needs ``box_counts`` (images x categories).
+    shrank. ``coreset``, ``typical``, ``probcover`` and ``zcore`` need ``features`` (the embeddings), ``balanced``
+    needs ``box_counts`` (images x categories). ``groups`` (one label per sample) deals the policy's order
+    round-robin over the groups.
     """
     keep = check_keep(keep)
     if policy not in POLICIES:
@@ -164,6 +196,15 @@ def select(
     n = len(distances)
     exact = exact or count is not None
     total = min(n, count) if count is not None else exact_count(n, keep)
+    if groups is not None and policy not in GROUPED_POLICIES:
+        raise ValueError(f"groups work with the policies {', '.join(GROUPED_POLICIES)}, not {policy!r}")
+    if policy in COVERAGE_POLICIES or groups is not None:
+        order = preference_order(policy, distances, labels, total, seed, features, coverage or CoverageSettings())
+        if groups is not None:
+            order = deal_by_group(order, np.asarray(groups))
+        mask = np.zeros(n, bool)
+        mask[order[:total]] = True
+        return mask
     if policy == "coreset":
         if features is None or len(features) != n:
             raise ValueError("the coreset policy needs one embedding per sample (features)")
@@ -187,6 +228,31 @@ def select(
         shuffled = np.random.default_rng(seed).permutation(n).astype(np.float64)
         return _keep_in_groups(shuffled, groups, counts, farthest=False)
     return _keep_in_groups(distances, groups, counts, farthest=policy == "hard")
+
+
+def preference_order(
+    policy: str,
+    distances: np.ndarray,
+    labels: np.ndarray,
+    count: int,
+    seed: int,
+    features: np.ndarray | None,
+    settings: CoverageSettings,
+) -> np.ndarray:
+    """Every index, most wanted first, under ``policy`` (one of ``GROUPED_POLICIES``); the first ``count`` are its
+    selection."""
+    if policy in ("hard", "easy", "random"):
+        return order_from_scores(preference(distances, policy, seed))
+    if policy == "ccs":
+        return ccs_order(distances, count, beta=settings.beta, strata=settings.strata, seed=seed)
+    if features is None or len(features) != len(distances):
+        raise ValueError(f"the {policy} policy needs one embedding per sample (features)")
+    if policy == "typical":
+        return typical_order(features, count, seed=seed)
+    if policy == "zcore":
+        return order_from_scores(zcore_scores(features, seed=seed))
+    delta = settings.delta if settings.delta is not None else purity_delta(features, labels, purity=settings.purity)
+    return probcover_order(features, delta, seed=seed)
 
 
 def preference(distances: np.ndarray, policy: str, seed: int = 0) -> np.ndarray:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from .features import option_features
+from .groups import group_labels
 from .objects import box_counts
 from .score import rank_in_cluster
-from .select import cover_categories, exact_count, preference, select
+from .select import COVERAGE_POLICIES, CoverageSettings, cover_categories, exact_count, preference, select
 from .types import CurateOptions, Scored
 
 
@@ -27,6 +28,9 @@ def choose(
     counts, names = box_counts(dataset)
     deduplicated = not candidates.all()
     budget = exact_count(n, options.keep) if options.exact or deduplicated else None
+    groups = group_labels(options.groups, [img.file_name for img in dataset.images]) if options.groups else None
+    needs_features = options.policy == "coreset" or options.policy in COVERAGE_POLICIES
+    coverage = CoverageSettings(delta=options.probcover_delta, beta=options.ccs_beta, strata=options.ccs_strata)
     kept = np.zeros(n, bool)
     kept[candidates] = select(
         scored.distances[candidates],
@@ -36,8 +40,10 @@ def choose(
         per_cluster=options.per_cluster,
         seed=options.seed,
         count=budget,
-        features=option_features(scored.embeddings, options)[candidates] if options.policy == "coreset" else None,
+        features=option_features(scored.embeddings, options)[candidates] if needs_features else None,
         box_counts=counts[candidates],
+        groups=groups[candidates] if groups is not None else None,
+        coverage=coverage,
     )
     wanted = preference(scored.distances, options.policy, options.seed)
     notes = []

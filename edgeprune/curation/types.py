@@ -66,6 +66,10 @@ class CurateOptions:
     min_crop_size: float = 32.0
     min_per_category: int = 0
     exact: bool = False
+    groups: Path | None = None  # CSV image,group (a video or clip): picks dealt round-robin over the groups
+    probcover_delta: float | None = None  # ProbCover's ball radius (None: chosen by cluster purity)
+    ccs_beta: float = 0.1  # CCS: the hardest share dropped before stratified sampling
+    ccs_strata: int = 50  # CCS: equal-width strata of the prototype distance
     embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     map_points: int = 5000  # images in the report's embedding map (subsampled above; 0: no map)
     runner: str = "local"  # local, or beam (curation/runners/beam.py: the stages as Apache Beam pipelines)
