@@ -8,7 +8,9 @@
    videos into one group.
 2. Groups go to splits by iterative stratification (Sechidis, Tsoumakas & Vlahavas, "On the stratification of
    multi-label data", ECML PKDD 2011), with a group in place of an example: the rarest category first, each group to
-   the split that most wants that category, ties to the split that most wants images, then by the seed.
+   the split that most wants that category, ties to the split that most wants images, then by the seed. Where
+   near-copies still link groups (clips of one scene), a link-aware assignment is tried too (:func:`grow_splits`:
+   each later split grown as one region of the link graph), and the one that leaves fewer images to drop is kept.
 3. The near-copies still left across splits (a stray pair between two clips) are resolved by dropping the fewest
    images that cut them all, listed in ``dropped.csv`` with their partner across the boundary.
 4. Each split is written in the input's format (or ``--out-format``) under ``--out/<name>/``, atomically, and read
@@ -142,6 +144,65 @@ def assign_groups(group_of: np.ndarray, box_counts: np.ndarray, ratios: list[flo
     return split_of_group[group_of]
 
 
+def grow_splits(
+    group_of: np.ndarray, box_counts: np.ndarray, ratios: list[float], seed: int, links, *, seeds: int = 16
+) -> np.ndarray:
+    """Link-aware assignment for groups that share near-copies: each later split (smallest first) is grown as one
+    region of the link graph from the seed group that leaves the fewest links across its boundary (of ``seeds``
+    tried: the most isolated groups and random ones), adding the free group most attached to the region (links
+    per image), ties to the group whose boxes the split still wants most; the first split gets the rest. Near-copy
+    links then mostly stay inside a split, and the few across its boundary are dropped afterwards."""
+    n_groups = int(group_of.max()) + 1
+    sizes = np.bincount(group_of, minlength=n_groups).astype(np.float64)
+    counts = np.zeros((n_groups, box_counts.shape[1]), np.float64)
+    np.add.at(counts, group_of, box_counts)
+    symmetric = (links + links.T).tocsr()
+    rng = np.random.default_rng(seed)
+    split_of_group = np.zeros(n_groups, np.int64)
+    taken = np.zeros(n_groups, bool)
+    for split in sorted(range(1, len(ratios)), key=lambda k: (ratios[k], k)):
+        target = ratios[split] * len(group_of)
+        want = ratios[split] * counts.sum(axis=0)
+        free = np.flatnonzero(~taken)
+        isolation = np.asarray(symmetric[free].sum(axis=1)).ravel() / sizes[free]
+        candidates = np.unique(
+            np.r_[free[np.argsort(isolation, kind="stable")[: seeds // 2]], rng.permutation(free)[: seeds // 2]]
+        )
+        best = None
+        for start in candidates:
+            region = _grow(start, taken, sizes, counts, want, symmetric, target, rng)
+            inside = np.zeros(n_groups, bool)
+            inside[region] = True
+            across = float(symmetric[region][:, ~inside].sum())
+            if best is None or across < best[0]:
+                best = (across, region)
+        taken[best[1]] = True
+        split_of_group[best[1]] = split
+    return split_of_group[group_of]
+
+
+def _grow(start, taken, sizes, counts, want, symmetric, target, rng) -> list[int]:
+    """One region from ``start``: the free group most attached to it next, until it holds ``target`` images."""
+    free = ~taken.copy()
+    free[start] = False
+    region, total = [int(start)], sizes[start]
+    attached = symmetric[start].toarray().ravel()
+    still = want - counts[start]
+    tie = rng.random(len(sizes))
+    while total < target:
+        fits = np.flatnonzero(free & (sizes <= target - total + 0.5 * sizes))
+        if not len(fits):
+            break
+        wanted = (counts[fits] * np.maximum(still, 0)).sum(axis=1) / sizes[fits]
+        pick = int(fits[np.lexsort((tie[fits], wanted, np.round(attached[fits] / sizes[fits], 2)))[-1]])
+        region.append(pick)
+        total += sizes[pick]
+        free[pick] = False
+        still -= counts[pick]
+        attached += symmetric[pick].toarray().ravel()
+    return region
+
+
 def _embed(dataset, options: SplitOptions, timings: dict) -> tuple[np.ndarray, object]:
     """The embedding of every image, and the backbone (None with ``--embeddings``)."""
     from .curation.embed import embed_for_curation, embedding_options
@@ -164,9 +225,9 @@ def share_gaps(box_counts: np.ndarray, split_of: np.ndarray, names: list[str]) -
 
 def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
     """Group, assign, write and leak-check; returns what was done."""
-    from .curation.dedup import content_hashes
+    from .curation.dedup import content_hashes, near_copy_pairs
     from .curation.features import scoring_features
-    from .curation.groups import link_groups, separate
+    from .curation.groups import link_groups, link_weights, separate
     from .curation.objects import box_counts as count_boxes
     from .datasets import read_with_options
 
@@ -194,8 +255,14 @@ def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
     features = scoring_features(embeddings)  # as the leak check sees them: centred on the whole set
     group_of = link_groups(features, content_hashes(dataset), given, options.threshold, max_group=largest)
     boxes, _ = count_boxes(dataset)
+    links = link_weights(group_of, near_copy_pairs(features, options.threshold))
     split_of = assign_groups(group_of, boxes, options.ratios, options.seed)
     dropped = separate(embeddings, split_of, options.threshold, options.ratios)
+    if links.nnz and dropped:  # near-copies join groups: try keeping linked groups in one split, keep the better
+        grown = grow_splits(group_of, boxes, options.ratios, options.seed, links)
+        fewer = separate(embeddings, grown, options.threshold, options.ratios)
+        if len(fewer) < len(dropped):
+            split_of, dropped = grown, fewer
     timings["assign"] = time.perf_counter() - started
     grouping = Grouping(group_of, split_of, dropped, len(set(given_map.values())))
     return _write(dataset, grouping, boxes, names, options, backbone, timings)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -20,6 +22,26 @@ TINY_DETECTOR_SETS = [
 ]
 
 
+def shared_artifact(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A directory built once per test run and shared by every pytest-xdist worker: the first worker to ask builds
+    it (``build(path)``) under an exclusive file lock, the others wait for it and reuse it. Without xdist it is an
+    ordinary session-scoped directory."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's base directory, shared by the workers
+    target = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (target / ".built").is_file():
+                target.mkdir(parents=True, exist_ok=True)
+                build(target)
+                (target / ".built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return target
+
+
 @pytest.fixture(scope="session")
 def bccd() -> Path:
     """The BCCD VOC dataset shipped beside the repository (skips if this checkout has no ../shared)."""
@@ -33,9 +55,11 @@ def digits_coco(tmp_path_factory) -> Path:
     """A generated COCO dataset: 40 digit scenes of 64 px (categories 0-9) plus 3 planted near-duplicates."""
     from edgeprune.datasets.synthetic import make_digit_scenes
 
-    root = tmp_path_factory.mktemp("digits")
-    make_digit_scenes(root, n_images=40, image_size=64, seed=1, duplicates=3)
-    return root
+    return shared_artifact(
+        tmp_path_factory,
+        "digits",
+        lambda root: make_digit_scenes(root, n_images=40, image_size=64, seed=1, duplicates=3),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +67,9 @@ def digits_coco_val(tmp_path_factory) -> Path:
     """A second generated COCO dataset (other seed, no duplicates): a validation set disjoint from digits_coco."""
     from edgeprune.datasets.synthetic import make_digit_scenes
 
-    root = tmp_path_factory.mktemp("digits_val")
-    make_digit_scenes(root, n_images=16, image_size=64, seed=2)
-    return root
+    return shared_artifact(
+        tmp_path_factory, "digits_val", lambda root: make_digit_scenes(root, n_images=16, image_size=64, seed=2)
+    )
 
 
 def build_tiny_backbone(path: Path, *, dim: int = 16, seed: int = 0) -> Path:
@@ -72,7 +96,7 @@ def build_tiny_backbone(path: Path, *, dim: int = 16, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory) -> Path:
     """A tiny SavedModel backbone (16-d) built and saved by this test session."""
-    return build_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny")
+    return shared_artifact(tmp_path_factory, "tiny_backbone", lambda root: build_tiny_backbone(root / "tiny")) / "tiny"
 
 
 def assert_same_dataset(a, b, *, compare_bytes: bool = True) -> None:
@@ -105,9 +129,8 @@ def pixel_backbone(tmp_path_factory) -> Path:
         def __call__(self, x):
             return tf.reshape(tf.image.resize(x, [16, 16]), [-1, 16 * 16 * 3])
 
-    path = tmp_path_factory.mktemp("backbone") / "pixels"
-    tf.saved_model.save(Pixels(), str(path))
-    return path
+    build = lambda root: tf.saved_model.save(Pixels(), str(root / "pixels"))  # noqa: E731
+    return shared_artifact(tmp_path_factory, "pixel_backbone", build) / "pixels"
 
 
 # A tiny detector (128 px, width 0.35, 30 steps on generated digit scenes), trained once per test session and shared
@@ -120,29 +143,25 @@ def _tiny_detector_args() -> list[str]:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, digits_coco) -> Path:
-    """The ``train-export`` output of the tiny detector."""
+    """The ``train-export`` output of the tiny detector (built once per run, shared by the xdist workers)."""
     from edgeprune.cli import main
 
-    out = tmp_path_factory.mktemp("te") / "run"
-    code = main(
-        [
-            "-q",
-            "train-export",
-            str(digits_coco),
-            "--val",
-            str(digits_coco),
-            "--out",
-            str(out),
-            "--steps",
-            "30",
-            "--checkpoint-every",
-            "10",
-            "--calibration-steps",
-            "8",
-            "--parity-tolerance",
-            "100",
-            *_tiny_detector_args(),
-        ]
-    )
-    assert code == 0
-    return out
+    def build(root: Path) -> None:
+        argv = ["-q", "train-export", str(digits_coco), "--val", str(digits_coco), "--out", str(root / "run")]
+        argv += ["--steps", "30", "--checkpoint-every", "10", "--calibration-steps", "8", "--parity-tolerance", "100"]
+        assert main([*argv, *_tiny_detector_args()]) == 0
+
+    return shared_artifact(tmp_path_factory, "trained", build) / "run"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """With pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): every module's tests stay on one worker, so
+    a module-scoped fixture (a Beam run, a label-loop, a browser) is built once; the tests that use the shared tiny
+    detector (``trained``) all go to one worker too, so the other never waits for it."""
+    for item in items:
+        group = (
+            "detector"
+            if "trained" in item.fixturenames and item.module.__name__ != "tests.embed.test_selfsup"
+            else None
+        )
+        item.add_marker(pytest.mark.xdist_group(group or item.module.__name__))

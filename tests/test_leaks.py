@@ -124,6 +124,8 @@ def test_nearest_earlier_agrees_between_faiss_and_numpy():
     a, b = [x / np.linalg.norm(x, axis=1, keepdims=True) for x in (a, b)]
     i1, s1 = nearest_earlier(a, b, use_faiss=True)
     i2, s2 = nearest_earlier(a, b, use_faiss=False)
-    assert (i1 == i2).all() and np.allclose(s1, s2, atol=1e-5)
+    assert np.allclose(s1, s2, atol=1e-5)
+    swapped = np.flatnonzero(i1 != i2)  # BLAS kernels round differently: only a near-tie may pick the other one
+    assert np.allclose((a[swapped] * b[i1[swapped]]).sum(1), (a[swapped] * b[i2[swapped]]).sum(1), atol=1e-5)
     with pytest.raises(EdgepruneError):
         find_leaks("x", LeakOptions(out="y", splits=["a"]))

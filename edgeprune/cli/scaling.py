@@ -25,8 +25,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--policies",
         default="random,easy,hard,stratified",
-        help="comma-separated selection policies: random, easy, hard, stratified, coreset, balanced, and dedup+P "
-        "(near-duplicates removed first, then P, at the same kept count)",
+        help="comma-separated selection policies: random (within clusters), uniform (uniform random over images), "
+        "stride (every n-th frame of each --groups video), easy, hard, stratified, coreset, balanced, typical, "
+        "probcover, ccs, zcore, dedup+P (near-duplicates removed first, then P, at the same kept count) and P+videos "
+        "(P's picks dealt round-robin over the --groups videos)",
     )
     p.add_argument("--level", default="image", help="image, object, or image,object for both")
     cur = p.add_argument_group("curation (shared by every cell)")
@@ -36,6 +38,9 @@ def register(subparsers) -> None:
     cur.add_argument("--object-clusters", choices=GROUPINGS, default="category")
     cur.add_argument("--aggregate", choices=AGGREGATES, default="mean")
     cur.add_argument("--min-per-category", type=int, default=0, metavar="N")
+    cur.add_argument(
+        "--groups", type=Path, metavar="CSV", help="image,group rows of TRAIN (videos): for stride and P+videos"
+    )
     cur.add_argument(
         "--dedup",
         type=float,

@@ -123,10 +123,11 @@ def link_strengths(unit_of: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]) ->
     i, j = i[cross], j[cross]
     if not len(i):
         return []
-    directed = np.stack([np.r_[unit_of[i], unit_of[j]], np.r_[unit_of[j], unit_of[i]], np.r_[i, j]], axis=1)
-    directed = np.unique(directed, axis=0)  # each image counts once per other unit
-    links, counts = np.unique(directed[:, :2], axis=0, return_counts=True)
-    touched = dict(zip(map(tuple, links.tolist()), counts.tolist()))
+    n, n_units = len(unit_of), int(unit_of.max()) + 1
+    link = np.r_[unit_of[i], unit_of[j]].astype(np.int64) * n_units + np.r_[unit_of[j], unit_of[i]]
+    touching = np.unique(link * n + np.r_[i, j])  # each image counts once per other unit
+    links, counts = np.unique(touching // n, return_counts=True)
+    touched = dict(zip(((int(k // n_units), int(k % n_units)) for k in links), counts.tolist()))
     sizes = np.bincount(unit_of)
     found = []
     for (a, b), count in touched.items():
@@ -159,6 +160,20 @@ def link_groups(
     return union.labels()[unit_of]
 
 
+def link_weights(group_of: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]):
+    """Sparse ``[groups, groups]`` matrix: entry ``[a, b]`` counts the images of group ``a`` with a near-copy in
+    group ``b`` (``pairs``: every near-copy pair of images)."""
+    from scipy.sparse import coo_matrix
+
+    i, j = pairs
+    cross = group_of[i] != group_of[j]
+    i, j = i[cross], j[cross]
+    n, size = len(group_of), int(group_of.max()) + 1 if len(group_of) else 0
+    key = np.unique((group_of[np.r_[i, j]].astype(np.int64) * size + group_of[np.r_[j, i]]) * n + np.r_[i, j])
+    links, counts = np.unique(key // n, return_counts=True)
+    return coo_matrix((counts.astype(np.float64), (links // size, links % size)), shape=(size, size)).tocsr()
+
+
 @dataclass
 class Dropped:
     """An image dropped so that no near-copy crosses a split: its split, and its closest partner across."""
@@ -170,22 +185,54 @@ class Dropped:
 
 
 def _cover(i: np.ndarray, j: np.ndarray, split_of: np.ndarray, kept: np.ndarray, ratios: np.ndarray) -> list[int]:
-    """Greedy vertex cover of the cross-split pairs ``(i, j)``: the image with most pairs first, ties to the split
-    furthest above its share, then the lower index."""
-    degree = np.bincount(np.r_[i, j], minlength=len(split_of)).astype(np.int64)
+    """Greedy vertex cover of the cross-split pairs ``(i, j)``: the image with most pairs left first, ties to the
+    split furthest above its share (as it stood when the image was last updated), then the lower index. A lazy
+    max-heap keeps it O(pairs log images)."""
+    import heapq
+
+    from scipy.sparse import coo_matrix
+
+    n = len(split_of)
+    graph = coo_matrix((np.ones(2 * len(i), np.int8), (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+    graph.sum_duplicates()
+    degree = np.diff(graph.indptr).astype(np.int64)
     counts = np.bincount(split_of[kept], minlength=len(ratios)).astype(np.float64)
-    alive = np.ones(len(i), bool)
+
+    def entry(v: int) -> tuple:
+        surplus = counts[split_of[v]] / max(counts.sum(), 1) - ratios[split_of[v]]
+        return (-int(degree[v]), -surplus, v)
+
+    heap = [entry(v) for v in np.flatnonzero(degree)]
+    heapq.heapify(heap)
+    removed = np.zeros(n, bool)
     chosen = []
-    while alive.any():
-        surplus = counts / max(counts.sum(), 1) - ratios
-        key = degree * 1e3 + surplus[split_of]  # degree first (surplus is within +-1)
-        pick = int(np.argmax(np.where(degree > 0, key, -np.inf)))
-        chosen.append(pick)
-        gone = alive & ((i == pick) | (j == pick))
-        np.subtract.at(degree, np.r_[i[gone], j[gone]], 1)
-        alive &= ~gone
-        counts[split_of[pick]] -= 1
+    while heap:
+        negative, _, v = heapq.heappop(heap)
+        if removed[v] or degree[v] == 0:
+            continue
+        if -negative != degree[v]:
+            heapq.heappush(heap, entry(v))  # stale: its degree fell since it was pushed
+            continue
+        chosen.append(int(v))
+        removed[v] = True
+        counts[split_of[v]] -= 1
+        neighbours = graph.indices[graph.indptr[v] : graph.indptr[v + 1]]
+        degree[neighbours[~removed[neighbours]]] -= 1  # CSR rows hold each neighbour once
+        degree[v] = 0
     return chosen
+
+
+def _closest_across(features: np.ndarray, rows: np.ndarray, picks: list[int], split_of: np.ndarray) -> list:
+    """For each picked image, its most similar image in another split (among ``rows``) and the similarity."""
+    found = []
+    position = np.searchsorted(rows, picks)
+    for start in range(0, len(picks), 1024):
+        similarity = features[position[start : start + 1024]] @ features.T
+        other = split_of[rows][None, :] != split_of[np.asarray(picks[start : start + 1024])][:, None]
+        similarity = np.where(other, similarity, -np.inf)
+        best = similarity.argmax(axis=1)
+        found += [(int(rows[b]), float(similarity[k, b])) for k, b in enumerate(best)]
+    return found
 
 
 def separate(
@@ -205,10 +252,8 @@ def separate(
         a, b = a[cross], b[cross]
         if not len(a):
             return dropped
-        for pick in _cover(a, b, split_of, kept, ratios_arr):
-            partners = np.r_[b[a == pick], a[b == pick]]
-            similarity = features[np.searchsorted(rows, partners)] @ features[np.searchsorted(rows, pick)]
-            best = int(np.argmax(similarity))
-            dropped.append(Dropped(pick, int(split_of[pick]), int(partners[best]), float(similarity[best])))
-            kept[pick] = False
+        picks = _cover(a, b, split_of, kept, ratios_arr)
+        for pick, (partner, similarity) in zip(picks, _closest_across(features, rows, picks, split_of)):
+            dropped.append(Dropped(pick, int(split_of[pick]), partner, similarity))
+        kept[picks] = False
     raise RuntimeError(f"near-copies still cross the splits after {rounds} rounds of drops")

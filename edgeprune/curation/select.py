@@ -21,6 +21,8 @@ shared across clusters in proportion to their sizes (largest remainder), so ever
   would otherwise vanish. Global, exact count.
 - ``typical``, ``probcover``, ``ccs``, ``zcore``: the coverage policies of :mod:`.coverage` (TypiClust, ProbCover,
   coverage-centric coreset selection over the prototype distance, ZCore). Global, exact count.
+- ``stride``: every n-th image in the dataset's order (within each group, with ``groups``: every n-th frame of each
+  video), at a seeded phase: what people do by hand with video. Global, exact count.
 
 ``groups`` (a video or clip per image) deals a policy's preference order round-robin over the groups, so no group
 gets a second image before every group has one; it makes ``hard``, ``easy`` and ``random`` global and exact.
@@ -44,10 +46,12 @@ from .coverage import (
     zcore_scores,
 )
 
-POLICIES = ("hard", "easy", "random", "stratified", "coreset", "balanced", "typical", "probcover", "ccs", "zcore")
+POLICIES = (
+    "hard", "easy", "random", "stratified", "coreset", "balanced", "typical", "probcover", "ccs", "zcore", "stride",
+)  # fmt: skip
 COVERAGE_POLICIES = ("typical", "probcover", "ccs", "zcore")
-GLOBAL_POLICIES = ("stratified", "coreset", "balanced", *COVERAGE_POLICIES)  # always exact counts, never per cluster
-GROUPED_POLICIES = ("hard", "easy", "random", *COVERAGE_POLICIES)  # the ones with a preference order to deal
+GLOBAL_POLICIES = ("stratified", "coreset", "balanced", "stride", *COVERAGE_POLICIES)  # exact counts, never per cluster
+GROUPED_POLICIES = ("hard", "easy", "random", "stride", *COVERAGE_POLICIES)  # the ones that can spread over groups
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ def select(
     total = min(n, count) if count is not None else exact_count(n, keep)
     if groups is not None and policy not in GROUPED_POLICIES:
         raise ValueError(f"groups work with the policies {', '.join(GROUPED_POLICIES)}, not {policy!r}")
+    if policy == "stride":
+        return stride_selection(n, total, groups, seed)
     if policy in COVERAGE_POLICIES or groups is not None:
         order = preference_order(policy, distances, labels, total, seed, features, coverage or CoverageSettings())
         if groups is not None:
@@ -228,6 +234,22 @@ def select(
         shuffled = np.random.default_rng(seed).permutation(n).astype(np.float64)
         return _keep_in_groups(shuffled, groups, counts, farthest=False)
     return _keep_in_groups(distances, groups, counts, farthest=policy == "hard")
+
+
+def stride_selection(n: int, count: int, groups: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """Mask of ``count`` images taken at an even stride through the dataset's order: within each group (a video),
+    a share of ``count`` in proportion to its size (at least one each while the budget allows), evenly spaced, all
+    groups at one seeded phase."""
+    groups = np.zeros(n, np.int64) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    members = _groups(groups)
+    counts = proportional_counts(np.array([len(m) for m in members]), count, at_least_one=True)
+    phase = np.random.default_rng(seed).random()
+    mask = np.zeros(n, bool)
+    for frames, quota in zip(members, counts):
+        if quota:
+            frames = np.sort(frames)  # the dataset's order within the group
+            mask[frames[np.floor((np.arange(quota) + phase) * len(frames) / quota).astype(np.int64)]] = True
+    return mask
 
 
 def preference_order(

@@ -11,14 +11,34 @@ from ..errors import EdgepruneError
 FULL = "full"
 LEVELS = ("image", "object")
 DEDUP_PREFIX = "dedup+"  # "dedup+hard": drop near-duplicates first, then the policy, at the same kept count
-SCALING_POLICIES = POLICIES + tuple(DEDUP_PREFIX + p for p in ("random", "hard", "easy", "coreset", "balanced"))
+UNIFORM = "uniform"  # uniform random over images: the random policy ranking all images together, never per cluster
+VIDEOS_SUFFIX = "+videos"  # "typical+videos": the policy's picks dealt round-robin over the --groups (videos)
+BASELINES = ("random", UNIFORM, "stride")  # what a user gets for free: cluster-stratified random, uniform, stride
+SCALING_POLICIES = (
+    POLICIES
+    + (UNIFORM,)
+    + tuple(DEDUP_PREFIX + p for p in ("random", "hard", "easy", "coreset", "balanced"))
+    + tuple(p + VIDEOS_SUFFIX for p in ("random", "hard", "easy", "typical", "probcover", "ccs", "zcore"))
+)
 
 
 def base_policy(policy: str) -> tuple[str, bool]:
-    """``"dedup+hard"`` -> ``("hard", True)``; ``"hard"`` -> ``("hard", False)``."""
+    """``"dedup+hard"`` -> ``("hard", True)``; ``"hard"`` -> ``("hard", False)``; ``"typical+videos"`` ->
+    ``("typical", False)`` (see :func:`per_video`)."""
+    policy = policy.removesuffix(VIDEOS_SUFFIX)
     if policy.startswith(DEDUP_PREFIX):
         return policy[len(DEDUP_PREFIX) :], True
     return policy, False
+
+
+def per_video(policy: str) -> bool:
+    """Whether a series deals its picks over the videos (``P+videos``; ``stride`` always strides per video)."""
+    return policy.endswith(VIDEOS_SUFFIX) or policy == "stride"
+
+
+def is_baseline(policy: str) -> bool:
+    """A free baseline (``random``, ``uniform``, ``stride``), not an edgeprune policy."""
+    return base_policy(policy)[0] in BASELINES and not policy.endswith(VIDEOS_SUFFIX)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_file
-from .plan import FULL, base_policy
+from .plan import FULL, is_baseline
 
 CSV_FIELDS = (
     "cell",
@@ -89,8 +89,8 @@ def paired(a: dict, b: dict, metric: str) -> bool:
 def _comparison(summary: list[dict], fraction: float, metric: str) -> dict | None:
     """Best curated policy against the best random series at ``fraction``; None without both."""
     at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
-    random = [s for s in at if base_policy(s["policy"])[0] == "random"]
-    curated = [s for s in at if base_policy(s["policy"])[0] != "random"]
+    random = [s for s in at if is_baseline(s["policy"])]
+    curated = [s for s in at if not is_baseline(s["policy"])]
     if not random or not curated:
         return None
     best = max(curated, key=lambda s: s[metric])
@@ -152,8 +152,8 @@ def curated_random_pairs(summary: list[dict], *, largest: float = 0.25) -> list[
     pairs = []
     for fraction in sorted({s["fraction"] for s in summary if s["policy"] != FULL and s["fraction"] <= largest}):
         at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
-        random = [s for s in at if base_policy(s["policy"])[0] == "random"]
-        pairs += [(s, base) for s in at if base_policy(s["policy"])[0] != "random" for base in random]
+        random = [s for s in at if is_baseline(s["policy"])]
+        pairs += [(s, base) for s in at if not is_baseline(s["policy"]) for base in random]
     return pairs
 
 
@@ -191,7 +191,7 @@ def verdict(
     winner = max(comparisons, key=lambda c: (beats(c), c["gain"] - 2 * c["error"]))
     top = max(grid_fractions(summary))  # random-only fractions above the grid (a regime check) do not count
     at_top = [s for s in summary if s["fraction"] == top and s["policy"] != FULL]
-    curated_top = [s for s in at_top if base_policy(s["policy"])[0] != "random"] or at_top
+    curated_top = [s for s in at_top if not is_baseline(s["policy"])] or at_top
     best_top = max(curated_top, key=lambda s: s[metric])
     gap = full[metric] - best_top[metric]
     first, second = beats(winner), bool(gap <= full_gap)
@@ -269,7 +269,7 @@ def grid_fractions(summary: list[dict]) -> set[float]:
     """The pruned fractions with a curated series: the policy grid, without random-only fractions such as a regime
     check's (all pruned fractions when no curated series ran yet)."""
     pruned = [s for s in summary if s["policy"] != FULL]
-    curated = {s["fraction"] for s in pruned if base_policy(s["policy"])[0] != "random"}
+    curated = {s["fraction"] for s in pruned if not is_baseline(s["policy"])}
     return curated or {s["fraction"] for s in pruned}
 
 

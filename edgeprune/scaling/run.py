@@ -28,7 +28,7 @@ from ..curation.dedup import shared_content
 from ..datasets import read_dataset
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs
-from .plan import FULL, Cell, base_policy, check_same_settings, plan_cells
+from .plan import FULL, UNIFORM, Cell, base_policy, check_same_settings, per_video, plan_cells
 from .results import write_results
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class ScalingOptions(ExperimentSettings):
     aggregate: str = "mean"
     min_per_category: int = 0
     dedup: float = 0.95  # the near-duplicate threshold of the dedup+P policies
+    groups: Path | None = None  # CSV image,group of TRAIN (videos): stride per video, picks dealt over the groups
 
     def shared_settings(self) -> dict:
         """What must not change between runs into one ``--out`` (the grid itself may grow)."""
@@ -82,7 +83,7 @@ class ScalingOptions(ExperimentSettings):
         keys += ("pretrain_steps", "init_detector")
         keys += ("method", "clusters")
         keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
-        keys += ("dedup", "map_categories")
+        keys += ("dedup", "map_categories", "groups")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -113,13 +114,15 @@ def _resolve_backbone(train_set, options: ScalingOptions, cache_dir: Path) -> st
 
 def _curate_options(options: ScalingOptions, cell: Cell, backbone: str, cache_dir: Path) -> CurateOptions:
     policy, deduplicated = base_policy(cell.policy if cell.policy != FULL else "random")
+    uniform = policy == UNIFORM
     return CurateOptions(
         out=options.out,
         keep=cell.fraction,
-        policy=policy,
+        policy="random" if uniform else policy,
         dedup=options.dedup if deduplicated else None,
         exact=True,  # every policy keeps the same number of images
-        per_cluster=options.per_cluster,
+        per_cluster=options.per_cluster and not uniform,
+        groups=options.groups if per_video(cell.policy) else None,
         method=options.method,
         clusters=options.clusters,
         seed=cell.seed,
@@ -206,6 +209,9 @@ def train_cell(subset, val_set, out: Path, seed: int, options: ExperimentSetting
 def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict:
     """Run (or continue) the experiment; returns the ``scaling.json`` document."""
     cells = plan_cells(options.fractions, options.policies, options.levels, options.seeds)
+    videos = [policy for policy in options.policies if per_video(policy) and policy != "stride"]
+    if videos and options.groups is None:
+        raise EdgepruneError(f"--policies {','.join(videos)} deal over videos: give --groups CSV (image,group)")
     out = Path(options.out)
     if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
         raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another --out")

@@ -74,7 +74,7 @@ def _rank_problems(golden_rows: dict, golden_distance: dict, found_rows: dict) -
     ]
 
 
-def _kept_problems(golden: list[str], found: list[str], distance: dict[str, float]) -> list[str]:
+def kept_problems(golden: list[str], found: list[str], distance: dict[str, float]) -> list[str]:
     """Kept sets may differ only by swaps of near-tied images: every image kept in one and not the other needs a
     partner on the other side whose distance is a near-tie of its own."""
     only_found, only_golden = set(found) - set(golden), set(golden) - set(found)
@@ -109,7 +109,7 @@ def compare(found: dict, golden: dict, box_counts: dict[str, int]) -> list[str]:
         if (row[1], row[2], row[5]) != (want[1], want[2], want[5]):
             problems.append(f"scores.csv: {image}: {row} is not {want} (id, cluster, duplicate_of)")
     problems += _rank_problems(golden_rows, golden_distance, found_rows)
-    problems += _kept_problems(golden["kept"], found["kept"], golden_distance)
+    problems += kept_problems(golden["kept"], found["kept"], golden_distance)
     summary, want = dict(found["summary"]), dict(golden["summary"])
     swapped_in = Counter(set(found["kept"]) - set(golden["kept"]))
     swapped_out = Counter(set(golden["kept"]) - set(found["kept"]))

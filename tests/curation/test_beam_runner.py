@@ -142,7 +142,7 @@ def test_dedup_and_coreset_read_every_embedding_and_match_local(curate, digits_c
     assert [r["duplicate_of"] for r in scores(local).values()] == [r["duplicate_of"] for r in scores(beam).values()]
     with np.load(local / "embeddings.npz") as a, np.load(beam / "embeddings.npz") as b:
         assert list(a["keys"]) == list(b["keys"])
-        np.testing.assert_allclose(a["embeddings"], b["embeddings"], atol=1e-6)
+        np.testing.assert_allclose(a["embeddings"], b["embeddings"], rtol=1e-4, atol=1e-5)  # other batches
 
 
 def test_without_beam_installed_the_error_says_what_to_install(curate, digits_coco, tmp_path, monkeypatch, capsys):

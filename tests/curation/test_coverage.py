@@ -150,3 +150,14 @@ def test_bad_coverage_settings_are_one_line(curate, digits_coco, tmp_path, capsy
     code, out = curate(digits_coco, *[paths.get(e, e) for e in extra])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err and not out.exists()
+
+
+def test_stride_takes_evenly_spaced_frames_of_every_video():
+    from edgeprune.curation.select import stride_selection
+
+    assert np.flatnonzero(stride_selection(20, 4, None, seed=0)).tolist() == [3, 8, 13, 18]  # every 5th
+    videos = np.array([0] * 10 + [1] * 6 + [2] * 4)
+    picked = np.flatnonzero(stride_selection(20, 6, videos, seed=1))
+    assert np.bincount(videos[picked]).tolist() == [3, 2, 1]  # shares in proportion, one at least
+    assert picked.tolist() == [1, 5, 8, 11, 14, 18]  # about every 3rd frame of each video, at one phase
+    assert stride_selection(20, 3, videos, seed=0).sum() == 3

@@ -56,6 +56,23 @@ def test_dedup_policies_and_their_base_policy():
         plan_cells([0.5], ["dedup+nope"], ["image"], 1)
 
 
+def test_free_baselines_and_per_video_series():
+    from edgeprune.scaling.plan import base_policy, is_baseline, per_video
+
+    cells = plan_cells([0.1], ["uniform", "stride", "typical+videos", "zcore"], ["image"], 1)
+    assert [c.name for c in cells] == [
+        "image-uniform-0.100-s0",
+        "image-stride-0.100-s0",
+        "image-typical+videos-0.100-s0",
+        "image-zcore-0.100-s0",
+    ]
+    assert [is_baseline(p) for p in ("uniform", "stride", "random", "random+videos", "typical")] == [
+        True, True, True, False, False,
+    ]  # fmt: skip
+    assert per_video("stride") and per_video("typical+videos") and not per_video("uniform")
+    assert base_policy("typical+videos") == ("typical", False)
+
+
 def test_fractions_finer_than_three_decimals_get_cell_names_of_their_own():
     names = {Cell("image", "random", f, 0).name for f in (0.0025, 0.002, 0.003, 0.0075, 0.008)}
     assert len(names) == 5
