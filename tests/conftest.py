@@ -154,6 +154,7 @@ def trained(tmp_path_factory, digits_coco) -> Path:
     return shared_artifact(tmp_path_factory, "trained", build) / "run"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config, items) -> None:
     """With pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): every module's tests stay on one worker, so
     a module-scoped fixture (a Beam run, a label-loop, a browser) is built once; the tests that use the shared tiny

@@ -84,7 +84,7 @@ class ScalingOptions(ExperimentSettings):
         keys += ("method", "clusters")
         keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
         keys += ("dedup", "map_categories", "groups")
-        return {k: getattr(self, k) for k in keys}
+        return {k: str(v) if isinstance(v := getattr(self, k), Path) else v for k in keys}
 
 
 def check_disjoint(train_set, val_set, train_path, val_path) -> None:

@@ -45,8 +45,9 @@ RUNS = {
 # TensorFlow's float paths other than the default (oneDNN on, every core): each must reproduce the goldens
 FLOAT_PATHS = {
     "onednn-off-1-thread": {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "1", "OMP_NUM_THREADS": "1"},
-    "onednn-off-2-threads": {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "2"},
+    "onednn-off-2-threads": {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "2", "OMP_NUM_THREADS": "2"},
     "onednn-on-1-thread": {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTRAOP_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    "onednn-on-2-threads": {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTRAOP_THREADS": "2", "OMP_NUM_THREADS": "2"},
 }
 
 
@@ -106,8 +107,7 @@ def test_a_changed_policy_fails_the_goldens(monkeypatch, tmp_path, bccd, tiny_ba
     monkeypatch.setattr(select, "_keep_in_groups", shifted)
     found = read_outputs(curate_golden_run(tmp_path, "image-easy", bccd, tiny_backbone))
     problems = compare(found, json.loads(GOLDEN.read_text())["image-easy"], box_counts)
-    assert any("is kept, not in the golden" in problem for problem in problems), problems
-    assert any("rank" in problem for problem in problems), problems
+    assert sum("no near-tie explains it" in problem for problem in problems) >= 6, problems
 
 
 def _swap(output: dict, a: str, b: str, box_counts: dict[str, int]) -> dict:
@@ -144,5 +144,6 @@ def test_goldens_hold_on_other_float_paths(path):
     env.pop("EDGEPRUNE_UPDATE_GOLDEN", None)
     test = f"{Path(__file__).relative_to(REPO)}::test_curate_outputs_equal_the_recorded_ones"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", test]
+    command += ["-k", "not beam"]  # Beam's runs embed with the same code in process: the float path is the same
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

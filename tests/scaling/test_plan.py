@@ -78,3 +78,21 @@ def test_fractions_finer_than_three_decimals_get_cell_names_of_their_own():
     assert len(names) == 5
     assert Cell("image", "random", 0.01, 1).name == "image-random-0.010-s1"  # existing runs keep their names
     assert fraction_label(0.0025) == "0.0025" and fraction_label(0.005) == "0.005"
+
+
+def test_series_map_to_the_curation_they_name(tmp_path):
+    from pathlib import Path
+
+    from edgeprune.scaling.run import ScalingOptions, _curate_options
+
+    options = ScalingOptions(out=tmp_path, groups=Path("clips.csv"))
+    curation = {
+        policy: _curate_options(options, Cell("image", policy, 0.1, 2), "bb", tmp_path)
+        for policy in ("uniform", "random", "stride", "typical", "typical+videos")
+    }
+    assert (curation["uniform"].policy, curation["uniform"].per_cluster) == ("random", False)
+    assert (curation["random"].policy, curation["random"].per_cluster) == ("random", True)
+    assert curation["stride"].groups == Path("clips.csv") and curation["typical+videos"].groups == Path("clips.csv")
+    assert curation["typical"].groups is None and curation["typical+videos"].policy == "typical"
+    assert all(c.exact and c.seed == 2 for c in curation.values())
+    assert options.shared_settings()["groups"] == "clips.csv"  # JSON-ready for plan.json
