@@ -67,8 +67,11 @@ demo: install
 		--cache-dir demo_out/cache --write-dropped --export-folders prune
 	@echo "pruned dataset: demo_out/curated/pruned   report: demo_out/curated/report.html"
 
+# Two pytest-xdist workers: each test module runs on one worker, and every module of the shared tiny detector on one
+# (tests/conftest.py), so no fixture is built twice; fixtures all workers need are built once under a file lock.
+PYTEST_WORKERS ?= 2
 test: sysdeps install tasklib
-	EDGEPRUNE_TASKLIB_PYTHON=$(TASKLIB_PY) $(PY) -m pytest -q tests
+	EDGEPRUNE_TASKLIB_PYTHON=$(TASKLIB_PY) $(PY) -m pytest -q -n $(PYTEST_WORKERS) tests
 
 bench: install
 	$(PY) tools/bench_embed.py

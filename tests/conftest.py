@@ -154,15 +154,25 @@ def trained(tmp_path_factory, digits_coco) -> Path:
     return shared_artifact(tmp_path_factory, "trained", build) / "run"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
-def pytest_collection_modifyitems(config, items) -> None:
-    """With pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): every module's tests stay on one worker, so
-    a module-scoped fixture (a Beam run, a label-loop, a browser) is built once; the tests that use the shared tiny
-    detector (``trained``) all go to one worker too, so the other never waits for it."""
-    for item in items:
-        group = (
-            "detector"
-            if "trained" in item.fixturenames and item.module.__name__ != "tests.embed.test_selfsup"
-            else None
-        )
-        item.add_marker(pytest.mark.xdist_group(group or item.module.__name__))
+# The test modules that use the shared tiny detector (``trained``): one xdist worker runs them all, so the other never
+# waits for it to be built.
+DETECTOR_MODULES = {
+    "tests/detect/test_checkpoint_eval.py",
+    "tests/detect/test_clients.py",
+    "tests/detect/test_init_detector.py",
+    "tests/detect/test_train_export.py",
+    "tests/test_next_batch.py",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (``make test`` runs ``-n 2``): every test module runs on one worker, so a module-scoped
+    fixture (a Beam run, a label-loop, a browser) is built once, and ``DETECTOR_MODULES`` share one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "detector" if module in DETECTOR_MODULES else module
+
+    return ModuleScheduling(config, log)

@@ -15,5 +15,7 @@ def test_ruff_check_and_format():
     if ruff is None:
         pytest.skip("ruff is not installed (pip install edgeprune[dev])")
     for args in (["check"], ["format", "--check"]):
-        result = subprocess.run([ruff, *args, "edgeprune", "tools", "tests"], cwd=REPO, capture_output=True, text=True)
+        result = subprocess.run(
+            [ruff, *args, "edgeprune", "tools", "tests", "experiments"], cwd=REPO, capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stdout + result.stderr

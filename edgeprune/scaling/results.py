@@ -87,7 +87,8 @@ def paired(a: dict, b: dict, metric: str) -> bool:
 
 
 def _comparison(summary: list[dict], fraction: float, metric: str) -> dict | None:
-    """Best curated policy against the best random series at ``fraction``; None without both."""
+    """Best curated policy against the best free baseline (random, uniform, stride) at ``fraction``; None without
+    both."""
     at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
     random = [s for s in at if is_baseline(s["policy"])]
     curated = [s for s in at if not is_baseline(s["policy"])]
@@ -147,8 +148,8 @@ def power_markdown(power: dict | None, *, compared: str) -> str:
 
 
 def curated_random_pairs(summary: list[dict], *, largest: float = 0.25) -> list[tuple[dict, dict]]:
-    """Every curated series against every random series (random, dedup+random) at the same pruned fraction
-    (<= ``largest``): all the paired comparisons the verdict could make, whichever random series leads."""
+    """Every curated series against every free baseline (random, uniform, stride, dedup+random) at the same pruned
+    fraction (<= ``largest``): all the paired comparisons the verdict could make, whichever baseline leads."""
     pairs = []
     for fraction in sorted({s["fraction"] for s in summary if s["policy"] != FULL and s["fraction"] <= largest}):
         at = [s for s in summary if s["fraction"] == fraction and s["policy"] != FULL]
@@ -168,9 +169,9 @@ def verdict(
 ) -> dict:
     """The target check, in ``metric`` points (AP50 by default); ``met`` is None while a needed line is missing.
 
-    1. At some pruned fraction <= ``largest``, the best curated policy beats the best random series (random or
-       dedup+random) by >= ``margin`` points (means over >= ``min_seeds`` seeds), and by more than twice the
-       standard error of the difference.
+    1. At some pruned fraction <= ``largest``, the best curated policy beats the best free baseline (random,
+       uniform, stride or dedup+random) by >= ``margin`` points (means over >= ``min_seeds`` seeds), and by more
+       than twice the standard error of the difference.
     2. At the largest pruned fraction with a curated series, the best curated policy is within ``full_gap`` points
        of full data (larger fractions with random alone, such as a regime check's, are not the grid).
     """
@@ -206,7 +207,8 @@ def verdict(
         + "; ".join(lines)
         + f". At {percent(top)} the best curated policy, {best_top['series']} ({best_top[metric]:.1f}), is "
         f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'} full data ({format_spread(full, metric)}). "
-        f"Target 1 (a curated policy >= +{margin:g} {name} over the best random series at some fraction <= "
+        f"Target 1 (a curated policy >= +{margin:g} {name} over the best free baseline (random, uniform, stride) "
+        f"at some fraction <= "
         f"{largest:.0%}, > 2 standard errors, >= {min_seeds} seeds): "
         f"{'met at ' + percent(winner['fraction']) if first else 'not met'}. Target 2 (within {full_gap:g} {name} of "
         f"full data at {percent(top)}): {'met' if second else 'not met'}."
