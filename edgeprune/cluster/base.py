@@ -49,7 +49,9 @@ def check_input(X: np.ndarray, n_clusters: int) -> np.ndarray:
     if n_clusters < 1:
         raise EdgepruneError(f"the number of clusters must be at least 1, got {n_clusters}")
     if n_clusters > len(X):
-        raise EdgepruneError(f"cannot make {n_clusters} clusters from {len(X)} samples; use --clusters <= {len(X)}")
+        raise EdgepruneError(
+            f"cannot make {n_clusters} clusters from {len(X)} samples (n_clusters must be <= {len(X)})"
+        )
     return X
 
 
