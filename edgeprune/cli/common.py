@@ -75,3 +75,16 @@ def options_from_args(options_class, args: argparse.Namespace, **given):
 
     values = {f.name: getattr(args, f.name) for f in fields(options_class) if hasattr(args, f.name)}
     return options_class(**{**values, **given})
+
+
+def add_coverage_options(group) -> None:
+    """The coverage policies' parameters, shared by ``curate`` and ``select``."""
+    group.add_argument(
+        "--probcover-delta",
+        type=float,
+        metavar="D",
+        help="probcover: ball radius between unit embeddings (default: the largest whose balls stay 95%% pure "
+        "over the clusters, the paper's rule)",
+    )
+    group.add_argument("--ccs-beta", type=float, default=0.1, help="ccs: hardest share dropped first (0.1)")
+    group.add_argument("--ccs-strata", type=int, default=50, help="ccs: equal-width strata of the score (50)")

@@ -11,7 +11,7 @@ from ..curation.select import POLICIES
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
 from ..uris import path_or_uri
-from .common import DATASET_HELP, add_dataset_options, fraction, options_from_args, positive_int
+from .common import DATASET_HELP, add_coverage_options, add_dataset_options, fraction, options_from_args, positive_int
 
 
 def register(subparsers) -> None:
@@ -53,15 +53,7 @@ def register(subparsers) -> None:
         "the groups, so no group gets a second image before every group has one (hard, easy, random and the "
         "coverage policies)",
     )
-    sel.add_argument(
-        "--probcover-delta",
-        type=float,
-        metavar="D",
-        help="probcover: ball radius between unit embeddings (default: the largest whose balls stay 95%% pure "
-        "over the clusters, the paper's rule)",
-    )
-    sel.add_argument("--ccs-beta", type=float, default=0.1, help="ccs: hardest share dropped first (0.1)")
-    sel.add_argument("--ccs-strata", type=int, default=50, help="ccs: equal-width strata of the score (50)")
+    add_coverage_options(sel)
     sel.add_argument(
         "--exact",
         action="store_true",

@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 from ..datasets.files import IMAGE_MODES
-from .common import DATASET_HELP, add_dataset_options, add_embedding_options, fraction, options_from_args, positive_int
+from .common import (
+    DATASET_HELP,
+    add_coverage_options,
+    add_dataset_options,
+    add_embedding_options,
+    fraction,
+    options_from_args,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -40,9 +48,7 @@ def register(subparsers) -> None:
         help="image,group rows (the video or clip of every pool image): no group gets a second pick before every "
         "group has one",
     )
-    pol.add_argument("--probcover-delta", type=float, metavar="D", help="probcover: ball radius (default: purity)")
-    pol.add_argument("--ccs-beta", type=float, default=0.1, help="ccs: hardest share dropped first (0.1)")
-    pol.add_argument("--ccs-strata", type=int, default=50, help="ccs: equal-width strata of the score (50)")
+    add_coverage_options(pol)
     obj = p.add_argument_group("objectives (strength 0 turns one off)")
     obj.add_argument("--diversity", type=float, default=1.0, help="strength of diversity (1)")
     obj.add_argument("--prototype", choices=("hard", "easy"), default="hard", help="prefer far (hard) or near")
