@@ -140,8 +140,10 @@ def test_near_tie_swaps_pass_and_other_swaps_fail(box_counts):
 @pytest.mark.parametrize("path", sorted(FLOAT_PATHS))
 def test_goldens_hold_on_other_float_paths(path):
     """The golden runs in a fresh process with oneDNN off and/or one intra-op thread reproduce the goldens."""
-    env = {**os.environ, **FLOAT_PATHS[path]}
-    env.pop("EDGEPRUNE_UPDATE_GOLDEN", None)
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST") and k != "EDGEPRUNE_UPDATE_GOLDEN"
+    }
+    env = {**inherited, **FLOAT_PATHS[path]}  # a run of its own, not one more xdist worker
     test = f"{Path(__file__).relative_to(REPO)}::test_curate_outputs_equal_the_recorded_ones"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", test]
     command += ["-k", "not beam"]  # Beam's runs embed with the same code in process: the float path is the same
