@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..cluster import METHODS
 from ..curation.objects import AGGREGATES, GROUPINGS
-from ..curation.select import POLICIES
+from ..curation.select import GLOBAL_POLICIES, POLICIES
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
 from ..uris import path_or_uri
@@ -228,7 +228,8 @@ def run(args: argparse.Namespace) -> int:
         keep = args.keep if args.keep is not None else 0.5
     options = options_from_args(CurateOptions, args, keep=keep, progress=not args.quiet)
     result = curate(args.dataset, options)
-    scope = "per cluster" if args.per_cluster else "global"
+    whole = not args.per_cluster or (args.policy in GLOBAL_POLICIES and args.policy != "stratified")
+    scope = "over --groups" if args.groups is not None else ("global" if whole else "per cluster")
     print(f"edgeprune curate: {args.dataset}")
     print(
         f"  images  {result.images_before:>7} -> {result.images_after:<7} "
