@@ -118,22 +118,10 @@ def link_strengths(unit_of: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]) ->
     ``b`` that copies a static clip ``a`` touches every frame of ``a`` but one of ``b``: strength 1/|smaller|. A
     clip that repeats another touches most frames of both: strength near 1.
     """
-    i, j = pairs
-    cross = unit_of[i] != unit_of[j]
-    i, j = i[cross], j[cross]
-    if not len(i):
-        return []
-    n, n_units = len(unit_of), int(unit_of.max()) + 1
-    link = np.r_[unit_of[i], unit_of[j]].astype(np.int64) * n_units + np.r_[unit_of[j], unit_of[i]]
-    touching = np.unique(link * n + np.r_[i, j])  # each image counts once per other unit
-    links, counts = np.unique(touching // n, return_counts=True)
-    touched = dict(zip(((int(k // n_units), int(k % n_units)) for k in links), counts.tolist()))
+    touched = link_weights(unit_of, pairs).tocoo()
+    count = dict(zip(zip(touched.row.tolist(), touched.col.tolist()), touched.data.tolist()))
     sizes = np.bincount(unit_of)
-    found = []
-    for (a, b), count in touched.items():
-        if a < b:
-            cut = min(count, touched[b, a])
-            found.append((cut / min(sizes[a], sizes[b]), a, b))
+    found = [(min(c, count[b, a]) / min(sizes[a], sizes[b]), a, b) for (a, b), c in count.items() if a < b]
     return sorted(found, key=lambda link: (-link[0], link[1], link[2]))
 
 
