@@ -34,9 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
-    """edgeprune's own INFO lines by default; TensorFlow's, absl's and the converter's only with ``-v``."""
+    """edgeprune's own INFO lines by default; other libraries' (TensorFlow, absl, the converter, Dask) only with
+    ``-v``."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # Other libraries' INFO lines (a Dask nanny's "event loop was unresponsive", Beam's stage chatter) only with -v:
+    # the root logger stays at WARNING and only edgeprune's own logger speaks at INFO.
+    root_level = level if verbose >= 1 else max(level, logging.WARNING)
+    logging.basicConfig(level=root_level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("edgeprune").setLevel(level)
     show_native_output(verbose >= 1)
     logging.captureWarnings(True)  # library warnings (tf_keras, Model Garden) become "py.warnings" log records
     if verbose < 1:
