@@ -9,20 +9,16 @@ sample to its nearest center, computed the same way for all). Target: edgeprune'
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from sklearn.cluster import KMeans as SkKMeans
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.datasets import make_blobs
 
-import numpy as np  # noqa: E402
-from sklearn.cluster import KMeans as SkKMeans  # noqa: E402
-from sklearn.cluster import MiniBatchKMeans  # noqa: E402
-from sklearn.datasets import make_blobs  # noqa: E402
-
-from edgeprune.cluster import KMeans  # noqa: E402
-from edgeprune.cluster.base import nearest_prototype  # noqa: E402
-from edgeprune.curation.score import l2_normalize  # noqa: E402
+from edgeprune.cluster import KMeans
+from edgeprune.cluster.base import nearest_prototype
+from edgeprune.curation.score import l2_normalize
 
 
 def inertia(X: np.ndarray, centers: np.ndarray) -> float:

@@ -12,19 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from sklearn.cluster import KMeans as SkKMeans
+from sklearn.datasets import make_blobs
 
-import numpy as np  # noqa: E402
-from sklearn.cluster import KMeans as SkKMeans  # noqa: E402
-from sklearn.datasets import make_blobs  # noqa: E402
-
-from edgeprune.cluster import METHODS, make_clusterer  # noqa: E402
-from edgeprune.curation.score import l2_normalize  # noqa: E402
+from edgeprune.cluster import METHODS, make_clusterer
+from edgeprune.curation.score import l2_normalize
 
 REFERENCE_SCRIPT = r"""
 import json, sys, time

@@ -1,21 +1,21 @@
 """Size of ``report.html`` at scale: the generated report of the browser tests (noise thumbnails, the worst case
 for JPEG) at 100k images, k = 100 and 5,000 near-duplicate groups, against the same at 2,000 images.
 
-    python tools/bench_report.py   # writes tools/results/report/size.json
+    PYTHONPATH=. python tools/bench_report.py   # writes tools/results/report/size.json
+
+(``PYTHONPATH=.``: it builds the report with the browser tests' generator, ``tests/report/test_browser.py``.)
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from tests.report.test_browser import generated_report
 
-from tests.report.test_browser import generated_report  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -28,7 +28,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "tools" / "results" / "bench_scale"
 EDGEPRUNE = [sys.executable, "-m", "edgeprune"]
-sys.path.insert(0, str(REPO))
 
 
 def stage_times(output: str) -> str:

@@ -1,7 +1,7 @@
 """The coverage study's three disjoint sets of FOD-A videos: the pool, the tune set and the test set.
 
-FOD-A's frames come from videos; ``tools/fod_split.py`` rebuilt them as 150 segments (``segment_starts`` in
-``tools/results/scaling_fod/split/split.json``) and held out ``val`` and ``tune``. Every earlier study chose its
+FOD-A's frames come from videos; ``experiments/fod-a/fod_split.py`` rebuilt them as 150 segments (``segment_starts`` in
+``experiments/fod-a/results/split/split.json``) and held out ``val`` and ``tune``. Every earlier study chose its
 settings on ``val`` and scored on it, so it cannot be this study's test set. This script draws a fresh one:
 
 - **pool**: the frames of ``tune_train.txt`` (the earlier studies' training frames), less the test segments and
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-SEGMENTS = Path(__file__).resolve().parents[2] / "tools" / "results" / "scaling_fod" / "split" / "split.json"
+SEGMENTS = Path(__file__).resolve().parents[1] / "fod-a" / "results" / "split" / "split.json"
 
 
 def segment_of(frames: list[str], starts: list[str]) -> list[int]:
@@ -35,7 +35,7 @@ def segment_of(frames: list[str], starts: list[str]) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="FOD-A (VOC layout, with tools/get_datasets.sh's split files)")
+    parser.add_argument("root", type=Path, help="FOD-A (VOC layout, with experiments/fod-a/get_fod_a.sh's split files)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--test-share", type=float, default=0.12)
     parser.add_argument("--stride", type=int, default=5)

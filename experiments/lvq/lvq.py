@@ -10,7 +10,7 @@
   softmax cross-entropy (as in prototorch's CELVQ).
 
 These train on the samples ``edgeprune.prune`` keeps, to measure what pruning does (see
-``tools/lvq_pruning_experiment.py``).
+``experiments/lvq/lvq_pruning_experiment.py``).
 """
 
 from __future__ import annotations

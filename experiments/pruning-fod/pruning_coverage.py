@@ -1,9 +1,10 @@
 """What each pruning policy's training subset covers, next to the AP50 it trained to: the FOD-A videos (segments of
-``tools/fod_split.py``) its frames come from, the original debris classes among its boxes, and how large the boxes
-are. It reads a finished ``edgeprune scaling`` run and trains nothing: the question is why a policy wins or loses.
+``experiments/fod-a/fod_split.py``) its frames come from, the original debris classes among its boxes, and how large
+the boxes are. It reads a finished ``edgeprune scaling`` run and trains nothing: the question is why a policy wins or
+loses.
 
-    python tools/pruning_coverage.py data/pruning_fod --data data/fod_a --split train_half \
-        --segments tools/results/scaling_fod/split/split.json --out tools/results/pruning/coverage
+    python experiments/pruning-fod/pruning_coverage.py data/pruning_fod --data data/fod_a --split train_half \
+        --segments experiments/fod-a/results/split/split.json --out experiments/pruning-fod/results/scratch/coverage
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def markdown(summary: list[dict], rows: list[dict], train_segments: int, correla
     lines = [
         "# What each policy's subset covers",
         "",
-        f"Training frames come from {train_segments} video segments (`tools/fod_split.py`). Means over seeds; "
-        "`classes`: original FOD-A classes among the subset's boxes (the task maps them all to debris).",
+        f"Training frames come from {train_segments} video segments (`experiments/fod-a/fod_split.py`). "
+        "Means over seeds; `classes`: original FOD-A classes among the subset's boxes "
+        "(the task maps them all to debris).",
         "",
         "| kept | policy | seeds | segments covered | classes | median box side | AP50 |",
         "|---|---|---|---|---|---|---|",
@@ -123,7 +125,7 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="an edgeprune scaling directory")
     parser.add_argument("--data", required=True, help="the training dataset, with its original classes")
     parser.add_argument("--split", default="train_half")
-    parser.add_argument("--segments", type=Path, required=True, help="tools/fod_split.py's split.json")
+    parser.add_argument("--segments", type=Path, required=True, help="experiments/fod-a/fod_split.py's split.json")
     parser.add_argument("--out", type=Path, required=True, help="writes OUT.json and OUT.md")
     args = parser.parse_args()
     starts = json.loads(args.segments.read_text())["segment_starts"]

@@ -3,8 +3,9 @@
 run recorded. Used to check the evaluator against the exported SavedModel and to measure how the score threshold
 moves AP50.
 
-    python tools/reevaluate_cells.py data/pruning_fod --val data/fod_a --val-split val \
-        --map-categories '*=debris' --thresholds 0.05,0.001 --out tools/results/pruning/reevaluate.json
+    python experiments/pruning-fod/reevaluate_cells.py data/pruning_fod --val data/fod_a --val-split val \
+        --map-categories '*=debris' --thresholds 0.05,0.001 \
+        --out experiments/pruning-fod/results/scratch/reevaluate.json
 """
 
 from __future__ import annotations

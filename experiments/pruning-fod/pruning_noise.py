@@ -2,7 +2,7 @@
 
 Every finished cell of an ``edgeprune scaling`` run is run once over the validation frames (batched, in process, as
 the run scored it), and each detection's IoU-0.5 match is kept. AP50 is then recomputed, the COCO way, on subsets of
-the validation *videos* (segments of ``tools/fod_split.py``), which costs no detector time:
+the validation *videos* (segments of ``experiments/fod-a/fod_split.py``), which costs no detector time:
 
 - each cell's AP50 with a video-bootstrap standard error (the error bar a different val set of the same size gives);
 - for cells that differ only by seed (and for curated-minus-random differences at the same seed, against both
@@ -12,9 +12,10 @@ the validation *videos* (segments of ``tools/fod_split.py``), which costs no det
   differ by seed do well on different videos). Its prediction for larger val sets says whether a bigger held-out
   split, or a steadier training recipe, is what the grid needs.
 
-    python tools/pruning_noise.py data/pruning_fod --val data/fod_a --val-split val --map-categories '*=debris' \
-        --segments tools/results/scaling_fod/split/split.json --cache data/noise_cache \
-        --out tools/results/pruning/noise
+    python experiments/pruning-fod/pruning_noise.py data/pruning_fod --val data/fod_a --val-split val \
+        --map-categories '*=debris' \
+        --segments experiments/fod-a/results/split/split.json --cache data/noise_cache \
+        --out experiments/pruning-fod/results/scratch/noise
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def main() -> None:
     parser.add_argument("--val", required=True)
     parser.add_argument("--val-split")
     parser.add_argument("--map-categories")
-    parser.add_argument("--segments", type=Path, required=True, help="tools/fod_split.py's split.json")
+    parser.add_argument("--segments", type=Path, required=True, help="experiments/fod-a/fod_split.py's split.json")
     parser.add_argument("--cache", type=Path, required=True, help="where each cell's val detections are kept")
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--cells", default="", help="comma-separated cell-name prefixes (default: every finished cell)")

@@ -1,13 +1,13 @@
 """Cut a FOD-A training split into two video-disjoint halves: one to pretrain a detector on, one to prune.
 
 Pruning experiments that train every detector from a weak initialisation measure mostly the training seed (see
-``tools/pruning_noise.py``). Practitioners fine-tune a detector they already have. This tool models that: whole
-videos (segments of ``tools/fod_split.py``) are drawn in a seeded order into ``pretrain`` until it holds about
+``pruning_noise.py``). Practitioners fine-tune a detector they already have. This tool models that: whole videos
+(segments of ``experiments/fod-a/fod_split.py``) are drawn in a seeded order into ``pretrain`` until it holds about
 ``--share`` of the frames; the rest is the ``pool`` the pruning policies choose from. Both come from the training
 split, so neither touches the held-out validation videos, and ``--within tune_train`` keeps the tune slice out of both.
 
-    python tools/fod_pretrain_split.py data/fod_a --split train_half \
-        --segments tools/results/scaling_fod/split/split.json --out tools/results/pruning_ft/split
+    python experiments/pruning-fod/fod_pretrain_split.py data/fod_a --split train_half \
+        --segments experiments/fod-a/results/split/split.json --out experiments/pruning-fod/results/finetune/split
 
 writes ``pretrain.txt``, ``pool.txt`` and ``split.json`` (the segments of each side). Copy the ``.txt`` files into
 ``<dataset>/ImageSets/Main/`` to read them with ``--split``.
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--within", default="tune_train", help="keep only frames also in this split (tune_train: not the tune slice)"
     )
-    parser.add_argument("--segments", type=Path, required=True, help="tools/fod_split.py's split.json")
+    parser.add_argument("--segments", type=Path, required=True, help="experiments/fod-a/fod_split.py's split.json")
     parser.add_argument("--share", type=float, default=0.5, help="share of the frames that go to pretrain")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)

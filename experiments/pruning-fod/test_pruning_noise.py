@@ -1,16 +1,11 @@
-"""tools/pruning_noise.py: AP50 recomputed from per-detection matches, and which series are paired."""
+"""experiments/pruning-fod/pruning_noise.py: AP50 recomputed from per-detection matches, and which series are paired."""
 
 import contextlib
-import importlib.util
 import io
-from pathlib import Path
 
 import numpy as np
+import pruning_noise
 import pytest
-
-SPEC = importlib.util.spec_from_file_location("pruning_noise", Path(__file__).parents[2] / "tools" / "pruning_noise.py")
-pruning_noise = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(pruning_noise)
 
 
 def _ground_truth(rng, images=12):

@@ -1,9 +1,9 @@
 """The clip of every FOD-A frame of one split list, as a ``--groups`` CSV (``image,group``) for ``edgeprune split``.
 
-Clips are the segments ``tools/fod_split.py`` rebuilt from the frame order (``segment_starts`` in
-``tools/results/scaling_fod/split/split.json``):
+Clips are the segments ``experiments/fod-a/fod_split.py`` rebuilt from the frame order (``segment_starts`` in
+``experiments/fod-a/results/split/split.json``):
 
-    python tools/fod_clips.py data/fod_a/ImageSets/Main/trainval.txt > data/fod_trainval_clips.csv
+    python experiments/fod-a/fod_clips.py data/fod_a/ImageSets/Main/trainval.txt > data/fod_trainval_clips.csv
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ on the new seeds alone, which the choice never saw: the paired difference per se
 and the issue's rule (>= 2 AP50 points and > 2 standard errors) against the strongest random series. Nothing is
 trained here; it reads ``scaling.json``.
 
-    python tools/pruning_confirm.py data/pruning_ft --series "coreset (image)" --fraction 0.0025 --first-seed 3 \
-        --out tools/results/pruning_ft/confirm-coreset.json
+    python experiments/pruning-fod/pruning_confirm.py data/pruning_ft --series "coreset (image)" --fraction 0.0025 \
+        --first-seed 3 \
+        --out experiments/pruning-fod/results/finetune/confirm-coreset.json
 """
 
 from __future__ import annotations

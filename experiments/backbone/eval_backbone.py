@@ -7,7 +7,7 @@ on the features of:
   (b) the same architecture with random weights,
   (c) raw resized pixels.
 
-    python tools/eval_backbone.py [--steps 600] [--image-size 96] [--out eval_backbone.json] [--work DIR]
+    python experiments/backbone/eval_backbone.py [--steps 600] [--image-size 96] [--out eval_backbone.json] [--work DIR]
 
 With ``--work DIR`` the backbones are kept there, keyed by data content and settings: an interrupted pretraining
 continues from its checkpoint and a finished one is reused.
@@ -18,14 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

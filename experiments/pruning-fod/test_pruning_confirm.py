@@ -1,15 +1,7 @@
-"""tools/pruning_confirm.py: the fresh-seed test of a lead chosen on the first seeds."""
+"""experiments/pruning-fod/pruning_confirm.py: the fresh-seed test of a lead chosen on the first seeds."""
 
-import importlib.util
-from pathlib import Path
-
+import pruning_confirm
 import pytest
-
-SPEC = importlib.util.spec_from_file_location(
-    "pruning_confirm", Path(__file__).parents[2] / "tools" / "pruning_confirm.py"
-)
-pruning_confirm = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(pruning_confirm)
 
 
 def _entry(series, fraction, values):

@@ -17,12 +17,12 @@ neighbour in trainval. This tool rebuilds the videos from the frame order and cu
    ``val_all`` gets all of them. The ``tune`` split is a held-out slice of ``train`` built the same way, for
    choosing settings without touching ``val``.
 
-    python tools/fod_split.py data/fod_a --out tools/results/scaling_fod/split
+    python experiments/fod-a/fod_split.py data/fod_a --out experiments/fod-a/results/split
 
 writes ``train.txt``, ``val.txt``, ``val_all.txt``, ``tune.txt``, ``tune_train.txt`` (train minus tune and its
 guards) and ``split.json`` (the settings, the segment table and the leak check: the distance from each val frame's
 thumbnail to its nearest train thumbnail, against the same figure for the upstream split). Copy the ``.txt``
-files into ``<dataset>/ImageSets/Main/`` to read them with ``--split`` (``tools/get_datasets.sh`` does).
+files into ``<dataset>/ImageSets/Main/`` to read them with ``--split`` (``experiments/fod-a/get_fod_a.sh`` does).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 with the current report code, from the cells its JSON already holds. Nothing is trained or evaluated: this is for a
 report format that changed after the cells ran.
 
-    python tools/rewrite_results.py data/pruning_fod data/label_loop_fod
+    python experiments/pruning-fod/rewrite_results.py data/pruning_fod data/label_loop_fod
 """
 
 from __future__ import annotations

@@ -5,25 +5,22 @@ into the kept part ("in") and the pruned-out part ("out"), clustering with k = n
 classifier (GLVQ by default) is scored by cross-validation on the kept part, and trained on the kept part and
 tested on the pruned-out part. Writes a table (stdout and CSV) and a PNG plot.
 
-    python tools/lvq_pruning_experiment.py [--classifier glvq|gmlvq|celvq] [--out lvq_pruning]
+    python experiments/lvq/lvq_pruning_experiment.py [--classifier glvq|gmlvq|celvq] [--out lvq_pruning]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from lvq import CELVQ, GLVQ, GMLVQ
+from sklearn.datasets import load_digits, load_iris
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.preprocessing import StandardScaler
 
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits, load_iris  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, cross_val_score  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from edgeprune import prune  # noqa: E402
-from edgeprune.lvq import CELVQ, GLVQ, GMLVQ  # noqa: E402
+from edgeprune import prune
 
 CLASSIFIERS = {"glvq": GLVQ, "gmlvq": GMLVQ, "celvq": CELVQ}
 FRACTIONS = [round(0.1 * i, 1) for i in range(1, 10)]

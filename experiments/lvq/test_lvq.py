@@ -1,8 +1,7 @@
 import numpy as np
+from lvq import CELVQ, GLVQ, GMLVQ
 from sklearn.datasets import load_iris
 from sklearn.model_selection import cross_val_score, train_test_split
-
-from edgeprune.lvq import CELVQ, GLVQ, GMLVQ
 
 
 def test_glvq_above_090_on_iris():
