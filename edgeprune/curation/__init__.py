@@ -1,9 +1,10 @@
 """Curation as a pipeline of stages, one module each, in the order they run:
 
-``types`` (options and results, a leaf) → ``checks`` → read (``run.read_for_curation``) → ``embed`` → ``dedup`` →
-``fit`` (with ``objects`` at object level) → ``score`` → ``selection`` (over the pure policies of ``select``) →
-``write`` (with ``outputs``) → ``report``. ``runners`` holds the engines (local, Beam) that run embed-to-score;
-``run.curate`` is the entry that checks the options, picks the runner and hands back a :class:`CurateResult`.
+``types`` (options and results, a leaf) → ``checks`` → read (``run.checked_for_curation``, on what the runner read)
+→ ``embed`` → ``dedup`` → ``fit`` (with ``objects`` at object level) → ``score`` → ``selection`` (over the pure
+policies of ``select``) → ``write`` (with ``outputs``) → ``report``. ``runners`` holds the engines (local, Beam) that
+run embed-to-score; ``run.curate`` is the entry that checks the options, picks the runner and hands back a
+:class:`CurateResult`.
 See ARCHITECTURE.md.
 """
 

@@ -27,15 +27,6 @@ from .types import CurateOptions, CurateResult, Scored
 from .write import write_datasets, write_tables
 
 
-def read_for_curation(path: Path | str, options: CurateOptions, timings: dict[str, float]) -> tuple[object, int]:
-    """The read stage: the dataset (with ``--map-categories`` applied) and the number of invalid boxes, after the
-    checks that need it (output apart from every input file, ``--clusters`` against the image count)."""
-    started = time.perf_counter()
-    dataset, n_invalid = checked_for_curation(read_with_options(path, options), options)
-    timings["read"] = time.perf_counter() - started
-    return dataset, n_invalid
-
-
 def checked_for_curation(dataset, options: CurateOptions) -> tuple[object, int]:
     """The checks of a dataset that has been read; returns it (invalid boxes dropped when asked) and how many
     invalid boxes it had."""
