@@ -16,7 +16,9 @@ The Python API mirrors the command line (keyword names are the options' names wi
     split = edgeprune.split("data/voc", out="splits", ratios=[0.8, 0.1, 0.1], groups="clips.csv")
     print(split.images, split.leaks)
 
-    kept = edgeprune.prune(X, fraction=0.3, mode="hard")  # any sample matrix
+    kept = edgeprune.prune(X, keep=0.7, policy="hard")  # any sample matrix
+    scorer = edgeprune.PrototypeScorer(clusters=10).fit(X)  # the same as a scikit-learn estimator
+    hardness, mask = scorer.score_samples(X), scorer.select(keep=0.7, policy="easy")
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from .splits import SplitResult
 
 __version__ = "0.1.0"
-__all__ = ["curate", "find_leaks", "prune", "select", "split"]
+__all__ = ["PrototypeScorer", "curate", "find_leaks", "prune", "select", "split"]
 
 
 def curate(path: str | Path, *, out: str | Path, **options: Any) -> CurateResult:
@@ -108,4 +110,8 @@ def __getattr__(name: str):
         from .array_api import prune
 
         return prune
+    if name == "PrototypeScorer":
+        from .curation.prototype_scorer import PrototypeScorer
+
+        return PrototypeScorer
     raise AttributeError(f"module 'edgeprune' has no attribute {name!r}")

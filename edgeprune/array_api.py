@@ -1,24 +1,23 @@
 """The array API (the reference tool's second mode): prune any sample matrix by prototype distance.
 
     from edgeprune import prune
-    kept, pruned = prune(X, fraction=0.3, mode="hard", clusters=10, return_="both")
+    kept, pruned = prune(X, keep=0.7, policy="hard", clusters=10, return_="both")
 
-Per cluster, samples are sorted by ascending distance to the nearest prototype; with prune fraction ``f`` and
-``n`` samples the first ``n - ceil((1 - f) n)`` are the easy part and the rest the hard part (the reference rule).
-``mode`` names the part that is kept ("in"): ``hard`` keeps the hard part and prunes the easy one; ``easy`` keeps
-the ``ceil((1 - f) n)`` nearest and prunes the rest. Index computation is one sort per cluster, O(n log n).
+A thin function over :class:`edgeprune.curation.prototype_scorer.PrototypeScorer`. Per cluster, samples are sorted
+by ascending distance to the nearest prototype; with ``n`` samples and kept fraction ``keep``, ``hard`` keeps the
+``ceil(keep * n)`` farthest and ``easy`` the ``ceil(keep * n)`` nearest (the reference rule). Index computation is
+one sort per cluster, O(n log n). The names of earlier versions (``fraction`` pruned, ``mode``, ``random_state``)
+still work, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
 
-from .cluster import fit_prototypes
-from .cluster.autok import choose_k
-from .curation.score import l2_normalize, prototype_scores
-from .curation.select import select
+from .curation.prototype_scorer import PrototypeScorer
 from .errors import EdgepruneError
 
 RETURNS = ("in", "out", "both")
@@ -27,34 +26,56 @@ RETURNS = ("in", "out", "both")
 def prune(
     X: np.ndarray,
     *,
-    fraction: float,
-    mode: str = "hard",
+    keep: float | None = None,
+    policy: str = "hard",
     method: str = "kmeans",
     clusters: int | str = 10,
     return_: str = "in",
-    random_state: int = 0,
+    seed: int = 0,
     embed: Callable[[np.ndarray], np.ndarray] | None = None,
     normalize: bool = False,
+    fraction: float | None = None,
+    mode: str | None = None,
+    random_state: int | None = None,
 ):
     """Indices of the samples kept ("in") and/or pruned ("out"), sorted ascending.
 
-    ``fraction`` is the prune fraction in [0, 1); ``embed`` maps ``X`` to embeddings first (e.g. a backbone);
-    ``clusters`` is an int, ``"auto"`` (Growing Neural Gas) or ``"auto:silhouette"``.
+    ``keep`` is the kept fraction in (0, 1]; ``policy`` one of ``PrototypeScorer``'s policies (``hard``, ``easy``,
+    ``random``, ``coreset``, ...); ``embed`` maps ``X`` to embeddings first (e.g. a backbone); ``clusters`` is an
+    int, ``"auto"`` (Growing Neural Gas) or ``"auto:silhouette"``. Deprecated: ``fraction`` (the pruned share,
+    ``1 - keep``), ``mode`` (``policy``) and ``random_state`` (``seed``).
     """
-    if not 0.0 <= fraction < 1.0:
-        raise EdgepruneError(f"prune fraction must be in [0, 1), got {fraction}")
-    if mode not in ("easy", "hard", "random"):
-        raise EdgepruneError(f"mode must be 'easy', 'hard' or 'random', got {mode!r}")
+    keep = _keep(keep, fraction)
+    policy = _renamed("mode", mode, "policy", policy, "hard")
+    seed = _renamed("random_state", random_state, "seed", seed, 0)
     if return_ not in RETURNS:
         raise EdgepruneError(f"return_ must be one of {', '.join(RETURNS)}, got {return_!r}")
-    features = np.asarray(embed(X) if embed is not None else X, dtype=np.float32)
-    features = features.reshape(len(features), -1)
-    metric = "cosine" if normalize else "euclidean"
-    if normalize:
-        features = l2_normalize(features)
-    k, _ = choose_k(clusters, features, random_state=random_state)
-    clusterer = fit_prototypes(method, k, features, random_state=random_state, metric=metric)
-    labels, distances = prototype_scores(features, clusterer.cluster_centers_, metric)
-    kept = select(distances, labels, keep=1.0 - fraction, policy=mode, seed=random_state)
+    features = embed(X) if embed is not None else X
+    scorer = PrototypeScorer(method=method, clusters=clusters, normalize=normalize, seed=seed).fit(features)
+    kept = scorer.select(features, keep=keep, policy=policy)
     inside, outside = np.flatnonzero(kept), np.flatnonzero(~kept)
     return {"in": inside, "out": outside, "both": (inside, outside)}[return_]
+
+
+def _keep(keep: float | None, fraction: float | None) -> float:
+    """The kept fraction from ``keep``, or from the deprecated prune ``fraction``."""
+    if fraction is None:
+        if keep is None:
+            raise EdgepruneError("prune needs keep, the fraction of samples to keep, in (0, 1]")
+        return keep
+    if keep is not None:
+        raise EdgepruneError("give keep or the deprecated fraction, not both")
+    warnings.warn("prune(fraction=f) is deprecated: use keep=1 - f", DeprecationWarning, stacklevel=3)
+    if not 0.0 <= fraction < 1.0:
+        raise EdgepruneError(f"prune fraction must be in [0, 1), got {fraction}")
+    return 1.0 - fraction
+
+
+def _renamed(old: str, old_value, new: str, new_value, default):
+    """``new_value``, or the deprecated ``old`` parameter's value when it is given (and ``new`` is not)."""
+    if old_value is None:
+        return new_value
+    if new_value != default:
+        raise EdgepruneError(f"give {new} or the deprecated {old}, not both")
+    warnings.warn(f"prune({old}=...) is deprecated: use {new}=...", DeprecationWarning, stacklevel=3)
+    return old_value

@@ -12,6 +12,7 @@ from .. import __version__
 from ..errors import EdgepruneError
 from ..quiet import show_native_output
 from . import benchmark, convert, curate, label_loop, leaks, pretrain, scaling, select, split, train_export
+from .flag_names import with_flag_names
 
 _QUIET_NATIVE = "3"
 SUBCOMMANDS = (curate, select, leaks, split, convert, pretrain, train_export, benchmark, scaling, label_loop)
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.register(subparsers)
+    parser.commands = subparsers.choices  # each subcommand's parser, to name its flags in error messages
     return parser
 
 
@@ -67,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except EdgepruneError as exc:
-        print(f"edgeprune {args.command}: error: {exc}", file=sys.stderr)
+        message = with_flag_names(str(exc), parser.commands[args.command])
+        print(f"edgeprune {args.command}: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         hint = getattr(args, "interrupt_hint", "no partial output was left")

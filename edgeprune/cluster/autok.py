@@ -49,20 +49,23 @@ def silhouette_k(X: np.ndarray, *, k_max: int = 20, sample: int = 3000, random_s
 
 
 def parse_k(spec: str | int, n_samples: int) -> int:
-    """An explicit ``--clusters`` count, checked against the number of samples (auto values are rejected)."""
+    """An explicit ``clusters`` count, checked against the number of samples (auto values are rejected). Errors name
+    the parameter as ``clusters=VALUE``; the command line shows it as its flag."""
     try:
         k = int(str(spec).strip())
     except ValueError:
-        raise EdgepruneError(f"--clusters must be a positive integer or one of {', '.join(AUTO_CHOICES)}, got {spec!r}")
+        raise EdgepruneError(
+            f"clusters={spec}: must be a positive integer or one of {', '.join(AUTO_CHOICES)}"
+        ) from None
     if k < 1:
-        raise EdgepruneError(f"--clusters must be at least 1, got {k}")
+        raise EdgepruneError(f"clusters={k}: must be at least 1")
     if k > n_samples:
-        raise EdgepruneError(f"--clusters {k} is larger than the number of images ({n_samples})")
+        raise EdgepruneError(f"clusters={k} is larger than the number of samples ({n_samples})")
     return k
 
 
 def choose_k(spec: str | int, X: np.ndarray, *, random_state: int = 0) -> tuple[int, str]:
-    """Resolve a ``--clusters`` value against the samples; returns ``(k, reason)``."""
+    """Resolve a ``clusters`` value against the samples; returns ``(k, reason)``."""
     text = str(spec).strip().lower()
     if text in ("auto", "auto:gng"):
         return gng_k(X, random_state=random_state)

@@ -33,7 +33,7 @@ def run(name: str, X: np.ndarray, y: np.ndarray, classifier) -> list[dict]:
     rows = []
     for fraction in FRACTIONS:
         for mode in MODES:
-            inside, outside = prune(X, fraction=fraction, mode=mode, clusters=k, return_="both", random_state=0)
+            inside, outside = prune(X, keep=1 - fraction, policy=mode, clusters=k, return_="both", seed=0)
             counts = np.bincount(y[inside], minlength=k)
             folds = int(min(5, counts[counts > 0].min()))
             cv = float("nan")

@@ -130,7 +130,7 @@ def _corrupt_copy(tmp_path, digits_coco, damage):
         ("garbage", "scene_00007.jpg: not a readable image \\(UnidentifiedImageError"),
         ("tfrecord", "corrupt TFRecord"),
         ("empty", "holds no images"),
-        ("clusters", "--clusters 99 is larger than the number of images \\(43\\)"),
+        ("clusters", "--clusters 99 is larger than the number of samples \\(43\\)"),
         ("backbone", "cannot load backbone with tensorflow_hub"),
         ("prune", "--prune must be in \\[0, 1\\)"),
         ("no_boxes", "no usable boxes to embed at object level"),
