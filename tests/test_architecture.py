@@ -207,3 +207,50 @@ def test_commands_reach_runners_only_through_the_curation_package():
         if module.startswith("edgeprune.curation"):
             continue
         assert not [t for t in targets if t.startswith("edgeprune.curation.runners")], module
+
+
+def _class_members(path: Path, name: str) -> dict[str, list[str] | None]:
+    """The methods of class ``name`` in ``path`` (member -> parameter names) and its attributes (member -> None):
+    class-level assignments and ``self.x = ...`` in ``__init__``."""
+    tree = ast.parse(path.read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+    members: dict[str, list[str] | None] = {}
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef):
+            members[node.name] = [a.arg for a in node.args.args + node.args.kwonlyargs]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    members[target.id] = None
+    init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    for node in ast.walk(init) if init else ():
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                on_self = isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                if on_self and target.value.id == "self":
+                    members.setdefault(target.attr, None)
+    return members
+
+
+RUNNERS = PACKAGE / "curation" / "runners"
+
+
+@pytest.mark.parametrize("module, name", [("local.py", "LocalRunner"), ("beam.py", "BeamRunner")])
+def test_every_runner_implements_the_runner_protocol(module, name):
+    """Each member of ``runners.Runner`` is a method of the runner with the same parameters, or an attribute the
+    runner sets (a callable such as ``write`` or ``place_image``)."""
+    protocol = _class_members(RUNNERS / "__init__.py", "Runner")
+    runner = _class_members(RUNNERS / module, name)
+    missing = sorted(m for m in protocol if m not in runner)
+    assert not missing, f"{name} lacks {missing}"
+    for member, params in protocol.items():
+        if params is not None and runner[member] is not None:
+            assert runner[member] == params, f"{name}.{member}{tuple(runner[member])} is not Runner's {tuple(params)}"
+
+
+def test_the_protocol_check_catches_a_missing_member(tmp_path):
+    (tmp_path / "r.py").write_text("class R:\n    name = 'r'\n\n    def score(self, dataset):\n        pass\n")
+    members = _class_members(tmp_path / "r.py", "R")
+    protocol = _class_members(RUNNERS / "__init__.py", "Runner")
+    assert members == {"name": None, "score": ["self", "dataset"]}
+    assert "finish" in protocol and members["score"] != protocol["score"]

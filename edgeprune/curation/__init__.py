@@ -25,7 +25,7 @@ def __getattr__(name: str):
 
         return choose
     if name == "score_dataset":
-        from .runners.local import score_dataset
+        from .pipeline import score_dataset
 
         return score_dataset
     raise AttributeError(f"module 'edgeprune.curation' has no attribute {name!r}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from ..datasets import Dataset
+from ..datasets import Dataset, ImageRecord
 from ..datasets.files import copy_image
 from .select import keep_count
 
@@ -74,10 +75,10 @@ def export_folders(
     *,
     keep: float,
     which: str,
-    image_mode: str = "copy",
+    place_image: Callable[[ImageRecord, Path], None] = copy_image,
 ) -> None:
     """The reference's folders: ``prune_{i}_easy`` (first ``n - ceil(keep n)`` by distance), ``prune_{i}_hard``
-    (the rest) and ``cluster_{i}`` (all members), with image copies or links."""
+    (the rest) and ``cluster_{i}`` (all members); ``place_image`` puts each image there (a copy by default)."""
     for cluster in np.unique(labels):
         members = np.flatnonzero(labels == cluster)
         n_easy = len(members) - keep_count(len(members), keep)
@@ -87,6 +88,6 @@ def export_folders(
             name = _unique_name(int(index), img.file_name, used)
             if which in ("prune", "all"):
                 part = "easy" if ranks[index] < n_easy else "hard"
-                copy_image(img, out_dir / f"prune_{cluster}_{part}" / name, mode=image_mode)
+                place_image(img, out_dir / f"prune_{cluster}_{part}" / name)
             if which in ("clusters", "all"):
-                copy_image(img, out_dir / f"cluster_{cluster}" / name, mode=image_mode)
+                place_image(img, out_dir / f"cluster_{cluster}" / name)

@@ -69,7 +69,7 @@ def _curate(path, dataset, n_invalid: int, runner, options: CurateOptions, timin
     with runner.output_dir(options.out, options.overwrite) as tmp:
         output_format, renumbered, write_notes = write_datasets(tmp, dataset, kept, options, runner.write)
         notes += write_notes
-        write_tables(tmp, dataset, scored, kept, ranked, options, runner.image_mode)
+        write_tables(tmp, dataset, scored, kept, ranked, options, runner.place_image)
         notes += runner.finish(timings)
         settings = curate_settings(path, dataset, scored, options, output_format)
         write_curate_report(tmp / "report.html", path, dataset, scored, kept, notes, settings, options, timings)

@@ -5,9 +5,11 @@ temporary output directory; the caller renames it into place."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from ..datasets import ImageRecord
 from ..datasets.tfrecord import renumbered_label_ids
 from .embed import save_embeddings
 from .outputs import export_folders, write_object_scores, write_scores
@@ -31,10 +33,16 @@ def write_datasets(tmp: Path, dataset, kept: np.ndarray, options: CurateOptions,
 
 
 def write_tables(
-    tmp: Path, dataset, scored: Scored, kept: np.ndarray, ranks: np.ndarray, options: CurateOptions, image_mode
+    tmp: Path,
+    dataset,
+    scored: Scored,
+    kept: np.ndarray,
+    ranks: np.ndarray,
+    options: CurateOptions,
+    place_image: Callable[[ImageRecord, Path], None],
 ) -> None:
     """``scores.csv`` always; ``objects.csv`` at object level; ``embeddings.npz`` and the cluster folders when
-    asked (folders place images with ``image_mode``, a mode name or the runner's deferred copier)."""
+    asked (the folders place their images with the runner's ``place_image``)."""
     write_scores(tmp / "scores.csv", dataset, scored.labels, scored.distances, ranks, kept, scored.representative)
     if scored.objects is not None:
         write_object_scores(tmp / "objects.csv", dataset, scored.crops, scored.objects, kept)
@@ -49,5 +57,5 @@ def write_tables(
             ranks[candidates],
             keep=options.keep,
             which=options.export_folders,
-            image_mode=image_mode,
+            place_image=place_image,
         )

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..curation import SELFSUP, CurateOptions, choose, score_dataset
+from ..curation import SELFSUP, CurateOptions, choose
 from ..curation.dedup import shared_content
+from ..curation.pipeline import score_dataset
 from ..datasets import read_dataset
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs

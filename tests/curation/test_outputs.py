@@ -1,8 +1,11 @@
+import functools
+
 import numpy as np
 
 from edgeprune.curation.outputs import export_folders
 from edgeprune.curation.score import rank_in_cluster
 from edgeprune.datasets import read_dataset
+from edgeprune.datasets.files import copy_image
 
 
 def test_reference_folders_split_each_cluster_by_the_rule(tmp_path, digits_coco):
@@ -10,7 +13,8 @@ def test_reference_folders_split_each_cluster_by_the_rule(tmp_path, digits_coco)
     labels = np.arange(len(dataset)) % 2
     distances = np.linspace(1, 0, len(dataset))
     ranks = rank_in_cluster(distances, labels)
-    export_folders(tmp_path, dataset, labels, ranks, keep=0.7, which="all", image_mode="hardlink")
+    hardlink = functools.partial(copy_image, mode="hardlink")
+    export_folders(tmp_path, dataset, labels, ranks, keep=0.7, which="all", place_image=hardlink)
     n0 = int((labels == 0).sum())
     easy = sorted(p.name for p in (tmp_path / "prune_0_easy").iterdir())
     hard = sorted(p.name for p in (tmp_path / "prune_0_hard").iterdir())

@@ -49,8 +49,8 @@ class BeamRunner:
         self.beam_options = pipeline_options(options.beam_options)
         use_filesystem_options(self.beam_options)  # the driver's filesystem calls (s3 endpoint, credentials)
         self.writer = BeamWriter(options.image_mode, self.beam_options)
-        self.image_mode = self.writer
         self.write = self.writer.write_dataset
+        self.place_image = self.writer  # collects the copy; the workers make it in finish()
 
     def check_output(self, out, overwrite: bool) -> None:
         """Before any work: ``out`` (a path or a URI) may be written; a missing bucket or refused credentials fail

@@ -1,0 +1,48 @@
+"""Embed-to-score in this process: the stages ``curate``'s local runner and ``scaling``'s cells run, one call."""
+
+from __future__ import annotations
+
+from .dedup import duplicate_groups, duplicate_of
+from .embed import embed_for_curation
+from .features import option_features
+from .fit import cluster_crops, cluster_images
+from .types import CurateOptions, Scored
+
+
+def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | None = None) -> Scored:
+    """Embed (cached) or load ``--embeddings``, deduplicate, cluster and score every image, at image or object
+    level."""
+    timings = {} if timings is None else timings
+    embedded = embed_for_curation(dataset, options, timings)
+    groups = []
+    if options.dedup is not None:
+        groups = duplicate_groups(option_features(embedded.images, options), options.dedup)
+    representative = duplicate_of(groups, len(dataset))
+    candidates = representative < 0  # near-duplicates leave before clustering and selection
+    if options.level == "object":
+        clustering = cluster_crops(dataset, embedded.crops, embedded.crop_vectors, candidates, options, timings)
+    else:
+        clustering = cluster_images(option_features(embedded.images, options), candidates, options, timings)
+    notes = clustering.notes
+    if options.embeddings is not None:
+        notes.append(f"embeddings read from {options.embeddings}; no backbone was loaded")
+    if options.dedup is not None:
+        notes.append(
+            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
+            f"{int((~candidates).sum())} images dropped before pruning"
+        )
+    return Scored(
+        embedded.images,
+        clustering.labels,
+        clustering.distances,
+        candidates,
+        representative,
+        groups,
+        clustering.k,
+        embedded.backbone,
+        embedded.counts,
+        notes,
+        clustering.crops,
+        clustering.objects,
+        embedded.crop_vectors,
+    )
