@@ -195,6 +195,23 @@ def find_leaks(path: Path | str, options: LeakOptions) -> LeakResult:
     return search_splits(splits, options, timings)
 
 
+def _split_summary(images: int, flagged: int, exact: int, earlier, similarity: np.ndarray) -> dict:
+    """One later split's line of ``summary.json``: counts, the splits it was checked against, and the distribution
+    of each image's nearest earlier similarity."""
+
+    nearest = {"max": None, "p95": None, "median": None}
+    if len(similarity):
+        values = (similarity.max(), np.percentile(similarity, 95), np.median(similarity))
+        nearest = {key: round(float(value), 4) for key, value in zip(nearest, values)}
+    return {
+        "images": images,
+        "flagged": flagged,
+        "exact": exact,
+        "against": ", ".join(name for name, _ in earlier),
+        "nearest_similarity": nearest,
+    }
+
+
 def search_splits(splits: list[tuple[str, object]], options: LeakOptions, timings: dict | None = None) -> LeakResult:
     """The leak search on splits already read (earliest first): embed, flag each later image whose nearest earlier
     image is an exact copy or within ``options.threshold``, and write the report into ``options.out``."""
@@ -231,17 +248,7 @@ def search_splits(splits: list[tuple[str, object]], options: LeakOptions, timing
                     Leak(names[j][i], split_name, names[match[0]][match[1]], splits[match[0]][0], value, exact)
                 )
         similarities[split_name] = np.minimum(similarity, 1.0)
-        per_split[split_name] = {
-            "images": len(matrices[j]),
-            "flagged": flagged,
-            "exact": exact_count,
-            "against": ", ".join(name for name, _ in splits[:j]),
-            "nearest_similarity": {
-                "max": round(float(similarity.max()), 4) if len(similarity) else None,
-                "p95": round(float(np.percentile(similarity, 95)), 4) if len(similarity) else None,
-                "median": round(float(np.median(similarity)), 4) if len(similarity) else None,
-            },
-        }
+        per_split[split_name] = _split_summary(len(matrices[j]), flagged, exact_count, splits[:j], similarity)
     leaks.sort(key=lambda leak: (-leak.similarity, leak.split, leak.image))
     timings["search"] = time.perf_counter() - started
     result = LeakResult(

@@ -254,3 +254,18 @@ def test_the_protocol_check_catches_a_missing_member(tmp_path):
     protocol = _class_members(RUNNERS / "__init__.py", "Runner")
     assert members == {"name": None, "score": ["self", "dataset"]}
     assert "finish" in protocol and members["score"] != protocol["score"]
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_is_longer_than_a_screen():
+    """Every function and method of the package fits in 60 lines (signature and docstring included)."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "\n".join(long)

@@ -30,6 +30,17 @@ def register(subparsers) -> None:
     add_dataset_options(p)
     p.add_argument("--out-format", choices=FORMATS, help="output format (default: the input's)")
 
+    _add_selection(p)
+    _add_object_level(p)
+    _add_embedding(p)
+    _add_outputs(p)
+    _add_scale_out(p)
+    p.set_defaults(run=run)
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """How much to keep and which images: ``--keep``/``--prune``, ``--policy``, ``--groups``, the coverage
+    policies' parameters, the scope."""
     sel = p.add_argument_group("selection")
     amount = sel.add_mutually_exclusive_group()
     amount.add_argument("--keep", type=fraction, help="fraction of images to keep, in (0, 1] (default 0.5)")
@@ -54,6 +65,12 @@ def register(subparsers) -> None:
         "coverage policies)",
     )
     add_coverage_options(sel)
+    _add_amount_rules(sel)
+
+
+def _add_amount_rules(sel) -> None:
+    """How the kept amount is shared (``--exact``, per cluster or global), the clustering, the seed, the box
+    checks and the category floor."""
     sel.add_argument(
         "--exact",
         action="store_true",
@@ -103,6 +120,9 @@ def register(subparsers) -> None:
         help="drop zero-area / out-of-image boxes instead of warning and keeping them",
     )
 
+
+def _add_object_level(p: argparse.ArgumentParser) -> None:
+    """``--level object``: crops of the boxes, their clustering and how their scores make an image's."""
     obj = p.add_argument_group("object level")
     obj.add_argument(
         "--level",
@@ -127,6 +147,9 @@ def register(subparsers) -> None:
     obj.add_argument("--crop-padding", type=float, default=0.1, help="context around each box, x its size (0.1)")
     obj.add_argument("--min-crop-size", type=float, default=32.0, help="minimum crop side in pixels (32)")
 
+
+def _add_embedding(p: argparse.ArgumentParser) -> None:
+    """The backbone or the embeddings file, the input size, preprocessing and the cache."""
     emb = p.add_argument_group("embedding")
     emb.add_argument(
         "--backbone",
@@ -166,6 +189,9 @@ def register(subparsers) -> None:
     )
     emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: training steps (default: a few minutes)")
 
+
+def _add_outputs(p: argparse.ArgumentParser) -> None:
+    """What is written beside the pruned dataset, and how images are placed."""
     out = p.add_argument_group("outputs")
     out.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     out.add_argument("--write-dropped", action="store_true", help="also write the dropped part to dropped/")
@@ -186,6 +212,9 @@ def register(subparsers) -> None:
         help="images drawn in the report's embedding map (PCA + t-SNE; a random subsample above N; 0: no map)",
     )
 
+
+def _add_scale_out(p: argparse.ArgumentParser) -> None:
+    """``--runner beam`` and its options."""
     scale = p.add_argument_group("scale out (Apache Beam; pip install 'edgeprune[beam]')")
     scale.add_argument(
         "--runner",
@@ -211,7 +240,6 @@ def register(subparsers) -> None:
         metavar="N",
         help="beam: k-means is fitted on a deterministic sample of about N images per cluster (default 256)",
     )
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -211,6 +211,14 @@ def select(
         mask = np.zeros(n, bool)
         mask[order[:total]] = True
         return mask
+    if policy in ("coreset", "balanced", "stratified"):
+        return _global_selection(policy, distances, labels, total, seed, features, box_counts)
+    return _cluster_selection(policy, distances, labels, keep, total, per_cluster, exact, seed)
+
+
+def _global_selection(policy, distances, labels, total: int, seed: int, features, box_counts) -> np.ndarray:
+    """``coreset``, ``balanced`` and ``stratified``: exactly ``total`` images over the whole dataset."""
+    n = len(distances)
     if policy == "coreset":
         if features is None or len(features) != n:
             raise ValueError("the coreset policy needs one embedding per sample (features)")
@@ -221,10 +229,15 @@ def select(
         if box_counts is None or len(box_counts) != n:
             raise ValueError("the balanced policy needs per-image box counts per category (box_counts)")
         return balanced_selection(box_counts, distances, total)
-    if policy == "stratified":
-        groups = _groups(labels)
-        counts = proportional_counts(np.array([len(g) for g in groups]), total, at_least_one=True)
-        return _keep_in_groups(distances, groups, counts, farthest=True)
+    groups = _groups(labels)
+    counts = proportional_counts(np.array([len(g) for g in groups]), total, at_least_one=True)
+    return _keep_in_groups(distances, groups, counts, farthest=True)
+
+
+def _cluster_selection(policy, distances, labels, keep: float, total: int, per_cluster, exact, seed) -> np.ndarray:
+    """``hard``, ``easy`` and ``random`` inside each cluster (the reference rule: ``ceil(keep * n)`` per cluster, or
+    ``total`` shared in proportion with ``exact``), or over all images at once."""
+    n = len(distances)
     groups = _groups(labels) if per_cluster else [np.arange(n)]
     if exact:
         counts = proportional_counts(np.array([len(g) for g in groups]), total)

@@ -121,16 +121,27 @@ def read_coco(path: Path, *, images_dir: Path | None = None, split: str | None =
     _validate_with_pycocotools(ann_file, data)
     root = _image_root(ann_file, images_dir)
 
+    categories = _categories(data, ann_file)
+    images = _images(data, ann_file, root)
+    _attach_boxes(data, ann_file, {img.id: img for img in images}, {c.id for c in categories})
+    top_extra = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
+    return Dataset(images, categories, "coco", source=ann_file, extra={"coco": top_extra, "image_root": str(root)})
+
+
+def _categories(data: dict, ann_file: Path) -> list[Category]:
     categories = []
     for cat in data["categories"]:
         if "id" not in cat or "name" not in cat:
             raise EdgepruneError(f"{ann_file}: category without id or name: {cat}")
         extra = {k: v for k, v in cat.items() if k not in ("id", "name", "supercategory")}
         categories.append(Category(int(cat["id"]), str(cat["name"]), cat.get("supercategory"), extra))
-    category_ids = {c.id for c in categories}
+    return categories
 
+
+def _images(data: dict, ann_file: Path, root: Path) -> list[ImageRecord]:
+    """Every image entry as a record pointing at its file; ids and file names must be unique and files present."""
     images: list[ImageRecord] = []
-    by_id: dict[Any, ImageRecord] = {}
+    by_id: set[Any] = set()
     by_name: dict[str, Any] = {}
     for entry in data["images"]:
         if "id" not in entry or "file_name" not in entry:
@@ -153,8 +164,13 @@ def read_coco(path: Path, *, images_dir: Path | None = None, split: str | None =
         record = ImageRecord(entry["id"], entry["file_name"], int(width), int(height), path=image_path, extra=extra)
         record.label = entry.get("category_id")
         images.append(record)
-        by_id[entry["id"]] = record
+        by_id.add(entry["id"])
+    return images
 
+
+def _attach_boxes(data: dict, ann_file: Path, by_id: dict[Any, ImageRecord], category_ids: set[int]) -> None:
+    """Each annotation's box onto its image; an unknown image or category, or a bbox that is not [x,y,w,h], is an
+    error naming the annotation."""
     for ann in data["annotations"]:
         if any(k not in ann for k in (*_BOX_KEYS, "image_id")):
             raise EdgepruneError(f"{ann_file}: annotation {ann.get('id', '?')} lacks image_id, category_id or bbox")
@@ -172,9 +188,6 @@ def read_coco(path: Path, *, images_dir: Path | None = None, split: str | None =
             raise EdgepruneError(f"{ann_file}: annotation {ann.get('id', '?')} has bbox {bbox!r}, expected [x,y,w,h]")
         extra = {k: v for k, v in ann.items() if k not in ("image_id", *_BOX_KEYS)}
         record.boxes.append(Box(int(ann["category_id"]), tuple(float(v) for v in bbox), extra))
-
-    top_extra = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
-    return Dataset(images, categories, "coco", source=ann_file, extra={"coco": top_extra, "image_root": str(root)})
 
 
 def to_coco_dict(dataset: Dataset) -> dict[str, Any]:

@@ -34,6 +34,26 @@ def digit_pixels(digit: np.ndarray) -> np.ndarray:
     return np.round(np.clip(digit, 0, 16) * (255.0 / 16.0)).astype(np.uint8)
 
 
+def _draw_scene(rng: np.random.Generator, digits, image_size: int, background: str):
+    """One scene: 1-4 digit glyphs of random size, place and colour over a background; ``(canvas, boxes)`` with
+    boxes as ``([x, y, w, h], digit)``."""
+    from PIL import Image
+
+    canvas = _background(rng, image_size, background)
+    boxes = []
+    for _ in range(rng.integers(1, 5)):
+        pick = rng.integers(len(digits.images))
+        side = int(rng.integers(image_size // 6, image_size // 3))
+        glyph_image = Image.fromarray(digit_pixels(digits.images[pick])).resize((side, side), Image.BILINEAR)
+        glyph = np.asarray(glyph_image, float) / 255.0
+        x, y = (int(v) for v in rng.integers(0, image_size - side, size=2))
+        colour = rng.uniform(0, 255, size=3)
+        region = canvas[y : y + side, x : x + side]
+        canvas[y : y + side, x : x + side] = region * (1 - glyph[..., None]) + colour * glyph[..., None]
+        boxes.append(([x, y, side, side], int(digits.target[pick])))
+    return canvas, boxes
+
+
 def make_digit_scenes(
     out_dir: Path, *, n_images: int = 200, image_size: int = 128, seed: int = 0, duplicates: int = 0
 ) -> Path:
@@ -58,23 +78,7 @@ def make_digit_scenes(
             boxes = [a for a in annotations if a["image_id"] == duplicate_of + 1]
             boxes = [(a["bbox"], a["category_id"]) for a in boxes]
         else:
-            canvas = _background(rng, image_size, BACKGROUNDS[index % len(BACKGROUNDS)])
-            boxes = []
-            for _ in range(rng.integers(1, 5)):
-                pick = rng.integers(len(digits.images))
-                side = int(rng.integers(image_size // 6, image_size // 3))
-                glyph = (
-                    np.asarray(
-                        Image.fromarray(digit_pixels(digits.images[pick])).resize((side, side), Image.BILINEAR),
-                        float,
-                    )
-                    / 255.0
-                )
-                x, y = (int(v) for v in rng.integers(0, image_size - side, size=2))
-                colour = rng.uniform(0, 255, size=3)
-                region = canvas[y : y + side, x : x + side]
-                canvas[y : y + side, x : x + side] = region * (1 - glyph[..., None]) + colour * glyph[..., None]
-                boxes.append(([x, y, side, side], int(digits.target[pick])))
+            canvas, boxes = _draw_scene(rng, digits, image_size, BACKGROUNDS[index % len(BACKGROUNDS)])
             scenes.append(canvas)
         file_name = f"scene_{index:05d}.jpg"
         Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)).save(out_dir / "images" / file_name, quality=92)

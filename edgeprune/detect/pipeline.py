@@ -155,42 +155,9 @@ def train_export_datasets(
     val_data = remap(val_set, labels, role="VAL")
     if not any(img.boxes for img in val_data.images):
         raise EdgepruneError(f"{val_set.source}: validation set has no boxes; mAP needs annotated VAL images")
-    if options.init_backbone and options.init_detector:
-        raise EdgepruneError("--init-backbone and --init-detector exclude each other: the detector holds a backbone")
-    init = _encoder_checkpoint(options.init_backbone)
-    settings = DataSettings(
-        str(work / "data" / "train.record-*"),
-        str(work / "data" / "val.record-*"),
-        len(labels.names),
-        options.steps,
-        options.batch_size,
-        options.image_size,
-        options.width,
-        init,
-        options.checkpoint_every,
-    )
-    params = build_params(options.config, settings, options.overrides)
-    if init:
-        check_checkpoint(init)
-    if options.init_detector:  # before the fingerprint, so --resume refuses another starting detector
-        params.task.init_checkpoint = init_checkpoint(params, options.init_detector, labels.names)
-        params.task.init_checkpoint_modules = "all"
+    params = _params(options, work, labels)
     fresh = _claim_work(work, fingerprint(train_data, val_data, params))
-    try:
-        if not (work / "data").is_dir():
-            write_records(train_data, work / "data", "train")
-            write_records(val_data, work / "data", "val")
-        write_label_files(labels, work)
-        from official.core import train_utils
-
-        train_utils.serialize_config(params, str(work))
-        started = time.perf_counter()
-        train(params, work / "model")
-        train_seconds = time.perf_counter() - started
-    except EdgepruneError:
-        if fresh and tf.train.latest_checkpoint(str(work / "model")) is None:
-            shutil.rmtree(work, ignore_errors=True)  # nothing trained yet: leave no trace of a bad input
-        raise
+    train_seconds = _train_in(work, params, train_data, val_data, labels, fresh)
     hint = f"the trained model is kept in {work}; rerun the same command with --resume to redo only the export"
     try:
         if options.export:
@@ -214,6 +181,52 @@ def train_export_datasets(
             )
     publish_dir(work, out)
     return metrics
+
+
+def _params(options: TrainExportOptions, work: Path, labels: LabelSpace):
+    """The Model Garden experiment config: the records in ``work/data``, the options' budget and sizes, and the
+    starting point (a pretrained backbone, or every layer of an earlier detector)."""
+    if options.init_backbone and options.init_detector:
+        raise EdgepruneError("--init-backbone and --init-detector exclude each other: the detector holds a backbone")
+    init = _encoder_checkpoint(options.init_backbone)
+    settings = DataSettings(
+        str(work / "data" / "train.record-*"),
+        str(work / "data" / "val.record-*"),
+        len(labels.names),
+        options.steps,
+        options.batch_size,
+        options.image_size,
+        options.width,
+        init,
+        options.checkpoint_every,
+    )
+    params = build_params(options.config, settings, options.overrides)
+    if init:
+        check_checkpoint(init)
+    if options.init_detector:  # before the fingerprint, so --resume refuses another starting detector
+        params.task.init_checkpoint = init_checkpoint(params, options.init_detector, labels.names)
+        params.task.init_checkpoint_modules = "all"
+    return params
+
+
+def _train_in(work: Path, params, train_data, val_data, labels: LabelSpace, fresh: bool) -> float:
+    """Write the records and label files into ``work`` and train (resuming from its checkpoint); seconds spent. A
+    user error before the first checkpoint of a fresh run leaves no work directory behind."""
+    try:
+        if not (work / "data").is_dir():
+            write_records(train_data, work / "data", "train")
+            write_records(val_data, work / "data", "val")
+        write_label_files(labels, work)
+        from official.core import train_utils
+
+        train_utils.serialize_config(params, str(work))
+        started = time.perf_counter()
+        train(params, work / "model")
+        return time.perf_counter() - started
+    except EdgepruneError:
+        if fresh and tf.train.latest_checkpoint(str(work / "model")) is None:
+            shutil.rmtree(work, ignore_errors=True)  # nothing trained yet: leave no trace of a bad input
+        raise
 
 
 def _evaluate_checkpoint(

@@ -257,14 +257,28 @@ def pretrain(
     dataset: Dataset, out: Path, config: PretrainConfig | None = None, *, overwrite: bool = False, progress: bool = True
 ) -> PretrainResult:
     """Train the encoder on ``dataset`` and write the hub-compatible backbone directory ``out``."""
-    import tf_keras
-
     config = config or PretrainConfig()
     config.validate()
     out = Path(out)
     check_output_dir(out, overwrite=overwrite)
     check_training_count(dataset, config, count_training_images(dataset, config))
     work = partial_dir(out)
+    data_key, images = _work_dir(dataset, config, work)
+    run = _TrainingRun(config, work)
+    started = time.perf_counter()
+    run.train(images, progress)
+    n_images = int(len(images))
+    images.close()
+    seconds = time.perf_counter() - started
+    embedding_dim = _export(run, n_images, data_key, seconds, work / "final")
+    publish_dir(work / "final", out)
+    shutil.rmtree(work, ignore_errors=True)
+    return PretrainResult(out, embedding_dim, run.losses, seconds, run.resumed_from)
+
+
+def _work_dir(dataset: Dataset, config: PretrainConfig, work: Path):
+    """The resumable work directory: its settings (a run with other settings is discarded) and the decoded training
+    images (kept for a resumed run, so decoding is not repeated). Returns the data hash and the image store."""
     work.mkdir(parents=True, exist_ok=True)
     settings_file = work / "settings.json"
     settings = {**asdict(config), "data_hash": data_hash(dataset)}
@@ -273,64 +287,79 @@ def pretrain(
         shutil.rmtree(work)
         work.mkdir(parents=True)
     settings_file.write_text(json.dumps(settings))
-    store_path = work / "images.npy"  # kept for a resumed run: decoding is not repeated
+    store_path = work / "images.npy"
     images = ImageStore(store_path) if store_path.is_file() else write_training_images(dataset, config, store_path)
+    return settings["data_hash"], images
 
-    tf_keras.utils.set_random_seed(config.seed)
-    encoder = build_encoder(config.width)
-    encoder(tf.zeros([1, config.image_size, config.image_size, 3]))
-    head = tf_keras.Sequential(
-        [
-            tf_keras.layers.Dense(512, use_bias=False),
-            tf_keras.layers.BatchNormalization(),
-            tf_keras.layers.ReLU(),
-            tf_keras.layers.Dense(config.projection_dim),
-        ]
-    )
-    schedule = tf_keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.05)
-    optimizer = tf_keras.optimizers.Adam(schedule)
-    step = tf.Variable(0, dtype=tf.int64)
-    checkpoint = tf.train.Checkpoint(step=step, encoder=encoder, head=head, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(checkpoint, str(work / "ckpt"), max_to_keep=1)
-    losses_file = work / "losses.json"
-    losses: list[float] = []
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint)
-        losses = json.loads(losses_file.read_text()) if losses_file.is_file() else []
-        losses = losses[: int(step.numpy())]
-        log.info("resuming pretraining at step %d of %d", int(step.numpy()), config.steps)
-    resumed_from = int(step.numpy())
 
-    @tf.function
-    def train_step(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            pooled = embed_with(encoder, tf.concat([first, second], axis=0), training=True)
-            projected = head(pooled, training=True)
-            n = tf.shape(first)[0]
-            loss = nt_xent(projected[:n], projected[n:], config.temperature)
-        variables = encoder.trainable_variables + head.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+class _TrainingRun:
+    """The encoder, its projection head and optimizer, checkpointed in ``work/ckpt`` and restored from it (with the
+    loss curve up to the checkpoint's step)."""
 
-    started = time.perf_counter()
-    bar = progress_bar(config.steps, "pretraining", "step", enabled=progress, initial=resumed_from)
-    for first, second in _view_pairs(images, config, resumed_from):
-        losses.append(float(train_step(first, second)))
-        step.assign_add(1)
-        bar.update(1)
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        if int(step.numpy()) % config.checkpoint_every == 0:
-            losses_file.write_text(json.dumps(losses))  # first: restore trims it to the checkpoint's step
-            manager.save()
-    bar.close()
-    images.close()
-    seconds = time.perf_counter() - started
+    def __init__(self, config: PretrainConfig, work: Path) -> None:
+        import tf_keras
 
-    final = work / "final"
+        self.config = config
+        tf_keras.utils.set_random_seed(config.seed)
+        self.encoder = build_encoder(config.width)
+        self.encoder(tf.zeros([1, config.image_size, config.image_size, 3]))
+        self.head = tf_keras.Sequential(
+            [
+                tf_keras.layers.Dense(512, use_bias=False),
+                tf_keras.layers.BatchNormalization(),
+                tf_keras.layers.ReLU(),
+                tf_keras.layers.Dense(config.projection_dim),
+            ]
+        )
+        schedule = tf_keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.05)
+        self.optimizer = tf_keras.optimizers.Adam(schedule)
+        self.step = tf.Variable(0, dtype=tf.int64)
+        checkpoint = tf.train.Checkpoint(step=self.step, encoder=self.encoder, head=self.head, optimizer=self.optimizer)
+        self.manager = tf.train.CheckpointManager(checkpoint, str(work / "ckpt"), max_to_keep=1)
+        self.losses_file = work / "losses.json"
+        self.losses: list[float] = []
+        if self.manager.latest_checkpoint:
+            checkpoint.restore(self.manager.latest_checkpoint)
+            losses = json.loads(self.losses_file.read_text()) if self.losses_file.is_file() else []
+            self.losses = losses[: int(self.step.numpy())]
+            log.info("resuming pretraining at step %d of %d", int(self.step.numpy()), config.steps)
+        self.resumed_from = int(self.step.numpy())
+
+    def train(self, images: ImageStore, progress: bool) -> None:
+        """Run the remaining steps on pairs of augmented views, checkpointing every ``checkpoint_every`` steps."""
+        config, encoder, head, optimizer = self.config, self.encoder, self.head, self.optimizer
+
+        @tf.function
+        def train_step(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                pooled = embed_with(encoder, tf.concat([first, second], axis=0), training=True)
+                projected = head(pooled, training=True)
+                n = tf.shape(first)[0]
+                loss = nt_xent(projected[:n], projected[n:], config.temperature)
+            variables = encoder.trainable_variables + head.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        bar = progress_bar(config.steps, "pretraining", "step", enabled=progress, initial=self.resumed_from)
+        for first, second in _view_pairs(images, config, self.resumed_from):
+            self.losses.append(float(train_step(first, second)))
+            self.step.assign_add(1)
+            bar.update(1)
+            bar.set_postfix(loss=f"{self.losses[-1]:.3f}")
+            if int(self.step.numpy()) % config.checkpoint_every == 0:
+                self.losses_file.write_text(json.dumps(self.losses))  # first: restore trims it to the checkpoint's step
+                self.manager.save()
+        bar.close()
+
+
+def _export(run: _TrainingRun, n_images: int, data_key: str, seconds: float, final: Path) -> int:
+    """The trained encoder as a hub-compatible SavedModel in ``final``, with its checkpoint and ``backbone.json``;
+    returns the embedding dimension."""
+    config, losses = run.config, run.losses
     shutil.rmtree(final, ignore_errors=True)
-    module = HubEmbedder(encoder)
+    module = HubEmbedder(run.encoder)
     tf.saved_model.save(module, str(final), signatures={"serving_default": module.__call__})
-    tf.train.Checkpoint(backbone=encoder).write(str(final / ENCODER_CHECKPOINT))
+    tf.train.Checkpoint(backbone=run.encoder).write(str(final / ENCODER_CHECKPOINT))
     embedding_dim = int(module(tf.zeros([1, config.image_size, config.image_size, 3])).shape[1])
     every = max(1, len(losses) // 100)
     meta = {
@@ -344,17 +373,15 @@ def pretrain(
         "seed": config.seed,
         "crops": config.crops,
         "temperature": config.temperature,
-        "training_images": int(len(images)),
-        "data_hash": settings["data_hash"],
+        "training_images": n_images,
+        "data_hash": data_key,
         "encoder_checkpoint": ENCODER_CHECKPOINT,
         "train_seconds": round(seconds, 1),
         "loss_curve": [round(float(np.mean(losses[i : i + every])), 4) for i in range(0, len(losses), every)],
         "loss_every_steps": every,
     }
     (final / "backbone.json").write_text(json.dumps(meta, indent=2))
-    publish_dir(final, out)
-    shutil.rmtree(work, ignore_errors=True)
-    return PretrainResult(out, embedding_dim, losses, seconds, resumed_from)
+    return embedding_dim
 
 
 def read_backbone_meta(path: Path) -> dict:

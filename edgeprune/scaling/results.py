@@ -175,7 +175,6 @@ def verdict(
     2. At the largest pruned fraction with a curated series, the best curated policy is within ``full_gap`` points
        of full data (larger fractions with random alone, such as a regime check's, are not the grid).
     """
-    name = "AP50" if metric == "mAP50" else metric
     pruned = sorted({s["fraction"] for s in summary if s["policy"] != FULL})
     full = next((s for s in summary if s["policy"] == FULL), None)
     comparisons = [c for c in (_comparison(summary, f, metric) for f in pruned if f <= largest) if c is not None]
@@ -196,6 +195,25 @@ def verdict(
     best_top = max(curated_top, key=lambda s: s[metric])
     gap = full[metric] - best_top[metric]
     first, second = beats(winner), bool(gap <= full_gap)
+    text = _verdict_text(comparisons, best_top, full, top, gap, winner, first, second, metric, margin, largest,
+                         full_gap, min_seeds)  # fmt: skip
+    return {
+        "met": first and second,
+        "metric": metric,
+        "fraction": winner["fraction"],
+        "best": winner["best"]["series"],
+        "gain_over_random": winner["gain"],
+        "standard_error": winner["error"],
+        "gap_to_full": gap,
+        "text": text,
+    }
+
+
+def _verdict_text(
+    comparisons, best_top, full, top, gap, winner, first, second, metric, margin, largest, full_gap, min_seeds
+) -> str:
+    """The verdict in words: every fraction's comparison, the gap to full data, and both targets."""
+    name = "AP50" if metric == "mAP50" else metric
     lines = [
         f"at {percent(c['fraction'])}: best curated {c['best']['series']} {format_spread(c['best'], metric)} vs random "
         f"{format_spread(c['random'], metric)}, difference {c['gain']:+.1f} ± {c['error']:.1f} (standard error"
@@ -213,16 +231,7 @@ def verdict(
         f"{'met at ' + percent(winner['fraction']) if first else 'not met'}. Target 2 (within {full_gap:g} {name} of "
         f"full data at {percent(top)}): {'met' if second else 'not met'}."
     )
-    return {
-        "met": first and second,
-        "metric": metric,
-        "fraction": winner["fraction"],
-        "best": winner["best"]["series"],
-        "gain_over_random": winner["gain"],
-        "standard_error": winner["error"],
-        "gap_to_full": gap,
-        "text": text,
-    }
+    return text
 
 
 def percent(fraction: float) -> str:
@@ -352,6 +361,16 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
             full[metric], color="black", linewidth=1, linestyle=":", label=f"full data ({format_spread(full, metric)})"
         )
         law.axhline(1 - full[metric] / 100, color="black", linewidth=1, linestyle=":", label="full data")
+    _label_axes(ax, law, summary, fractions, logarithmic, name, f"{title}\nsame budget for every run: {steps} steps")
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _label_axes(ax, law, summary: list[dict], fractions: list[float], logarithmic: bool, name: str, title: str):
+    """Scales, ticks at the grid's fractions and sizes, labels, legends and grids of both panels."""
     if logarithmic:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
@@ -361,7 +380,7 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("kept fraction of the training set")
     ax.set_ylabel(f"{name} on val (%)")
-    ax.set_title(f"{title}\nsame budget for every run: {steps} steps")
+    ax.set_title(title)
     law.set_xscale("log")
     law.set_yscale("log")
     if logarithmic:
@@ -375,11 +394,6 @@ def plot_png(summary: list[dict], *, steps: int, title: str, metric: str = "mAP5
     for axis in (ax, law):
         axis.legend(frameon=False, fontsize=7)
         axis.grid(alpha=0.3, which="both")
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def atomic_write(path: Path, data: bytes) -> None:
