@@ -39,11 +39,13 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     """edgeprune's own INFO lines by default; other libraries' (TensorFlow, absl, the converter, Dask) only with
     ``-v``."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    # Other libraries' INFO lines (a Dask nanny's "event loop was unresponsive", Beam's stage chatter) only with -v:
-    # the root logger stays at WARNING and only edgeprune's own logger speaks at INFO.
-    root_level = level if verbose >= 1 else max(level, logging.WARNING)
-    logging.basicConfig(level=root_level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("edgeprune").setLevel(level)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    if verbose < 1:
+        # Other libraries' INFO lines (a Dask nanny's "event loop was unresponsive", Beam's stage chatter) only with
+        # -v. A filter on the handler, since a library may set its own logger to INFO (dask sets "distributed"):
+        # a record that propagates is checked against the handlers, not against the root logger's level.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_edgeprune_or_warnings)
     show_native_output(verbose >= 1)
     logging.captureWarnings(True)  # library warnings (tf_keras, Model Garden) become "py.warnings" log records
     if verbose < 1:
@@ -53,6 +55,11 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
         logging.getLogger("absl").setLevel(logging.INFO)
         if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == _QUIET_NATIVE:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # -v: TensorFlow's native lines too
+
+
+def _edgeprune_or_warnings(record: logging.LogRecord) -> bool:
+    """Let through edgeprune's own records, and every library's warnings and errors."""
+    return record.levelno >= logging.WARNING or record.name == "edgeprune" or record.name.startswith("edgeprune.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

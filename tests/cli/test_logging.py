@@ -11,13 +11,14 @@ from edgeprune.cli import _configure_logging
 
 @pytest.fixture
 def restore_logging():
-    """Put back the root and edgeprune loggers as the test found them."""
-    root, ours = logging.getLogger(), logging.getLogger("edgeprune")
-    saved = (root.level, list(root.handlers), ours.level)
+    """Set ``distributed`` to INFO as dask does, and put the loggers back as the test found them afterwards."""
+    root, dask = logging.getLogger(), logging.getLogger("distributed")
+    saved = (root.level, list(root.handlers), dask.level)
+    dask.setLevel(logging.INFO)  # as dask's own config does once distributed is imported
     yield
     root.handlers[:] = saved[1]
     root.setLevel(saved[0])
-    ours.setLevel(saved[2])
+    dask.setLevel(saved[2])
 
 
 def _emit() -> None:

@@ -28,7 +28,7 @@ def test_choose_k_modes():
 
 @pytest.mark.parametrize(
     "spec, message",
-    [("0", "at least 1"), ("abc", "positive integer or one of"), ("5000", "larger than the number of images")],
+    [("0", "at least 1"), ("abc", "positive integer or one of"), ("5000", "larger than the number of samples")],
 )
 def test_bad_specs(spec, message):
     with pytest.raises(EdgepruneError, match=message):
