@@ -91,17 +91,18 @@ def split(path: str | Path, *, out: str | Path, **options: Any) -> SplitResult:
 
 
 def _options(options_class, **values: Any):
-    """The options object, with ``str`` values of path fields made ``Path``; unknown names are a ``TypeError``."""
-    from dataclasses import fields
+    """The options object from flat keywords (its parts filled by name), with ``str`` values of path options made
+    ``Path``; unknown names are a ``TypeError`` listing the known ones."""
+    from .curation.types import compose_options, option_fields
 
-    kinds = {f.name: str(f.type) for f in fields(options_class)}
+    kinds = option_fields(options_class)
     unknown = sorted(set(values) - set(kinds))
     if unknown:
         raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(kinds))}")
     for name, value in values.items():
         if isinstance(value, str) and kinds[name].startswith("Path"):
             values[name] = Path(value)
-    return options_class(**values)
+    return compose_options(options_class, values)
 
 
 def __getattr__(name: str):

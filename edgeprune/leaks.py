@@ -13,7 +13,7 @@ import csv
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +31,12 @@ _BLOCK_ROWS = 4096
 
 
 @dataclass(kw_only=True)
-class LeakOptions(EmbeddingSettings):
-    """Every ``leaks`` option; the CLI fills it from its arguments (keys equal the argument names)."""
+class LeakOptions:
+    """Every ``leaks`` option; :func:`edgeprune.curation.types.compose_options` builds it from the CLI's arguments
+    (keys equal the argument names)."""
 
     out: Path
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     splits: list[str] | None = None  # within one dataset, earliest first
     split: str | None = None  # with ``against``: the split of DATASET that is checked
     against: Path | None = None  # another dataset holding the earlier split
@@ -47,6 +49,8 @@ class LeakOptions(EmbeddingSettings):
     image_mode: str = "copy"
     overwrite: bool = False
     max_pairs: int = 200  # pairs shown side by side in the report
+    seed: int = 0
+    progress: bool = True
 
 
 @dataclass
@@ -143,26 +147,22 @@ def nearest_earlier(features: np.ndarray, earlier: np.ndarray, *, use_faiss: boo
 
 def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: dict[str, float]):
     """One embedding matrix per split (from the backbone, cached, or ``--embeddings``) and the backbone's name."""
-    from .curation.embed import backbone_name, embed_for_curation, embedding_options
+    from .curation.embed import backbone_name, embed_for_curation
 
-    if options.embeddings is not None:
+    embedding = options.embedding
+    if embedding.embeddings is not None:
         from .embed.external import align
 
         bounds = np.cumsum([0] + [len(dataset) for _, dataset in splits])
         started = time.perf_counter()
-        vectors = align(options.embeddings, [(dataset, dataset.images) for _, dataset in splits])
+        vectors = align(embedding.embeddings, [(dataset, dataset.images) for _, dataset in splits])
         timings["embed"] = time.perf_counter() - started
-        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, options.embeddings)
+        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, embedding.embeddings)
     matrices, backbone = [], None
     for _, dataset in splits:
-        curate_options = embedding_options(
-            options,
-            options.out,
-            embeddings=None,
-            backbone=options.backbone if backbone is None else backbone.handle,
-            image_size=options.image_size if backbone is None else backbone.image_size,
-        )  # the first split loads (or pretrains) the backbone; later splits reuse its handle
-        embedded = embed_for_curation(dataset, curate_options, timings)
+        if backbone is not None:  # the first split loads (or pretrains) the backbone; later splits reuse its handle
+            embedding = replace(embedding, backbone=backbone.handle, image_size=backbone.image_size)
+        embedded = embed_for_curation(dataset, embedding, timings, seed=options.seed, progress=options.progress)
         backbone = embedded.backbone
         matrices.append(embedded.images)
     return matrices, backbone.handle
@@ -179,8 +179,8 @@ def find_leaks(path: Path | str, options: LeakOptions) -> LeakResult:
         ("--against", options.against),
         ("--images", options.images_dir),
         ("--label-map", options.label_map),
-        ("--embeddings", options.embeddings),
-        ("--cache-dir", options.cache_dir or default_cache_root()),
+        ("--embeddings", options.embedding.embeddings),
+        ("--cache-dir", options.embedding.cache_dir or default_cache_root()),
     ]
     for flag, out in outputs:
         check_output_dir(out, overwrite=options.overwrite)

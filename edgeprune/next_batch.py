@@ -28,13 +28,13 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
-from .curation.types import EmbeddingSettings
+from .curation.types import DatasetReading, EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
 
@@ -43,10 +43,12 @@ SELECT_POLICIES = ("objectives", "typical", "probcover", "ccs", "zcore")
 
 
 @dataclass(kw_only=True)
-class SelectOptions(EmbeddingSettings):
-    """select settings (keys equal the CLI options)."""
+class SelectOptions:
+    """select settings, in parts (embedding, reading of the pool) and the rest (flat keys equal the CLI options)."""
 
     out: Path
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    reading: DatasetReading = field(default_factory=DatasetReading)
     budget: int = 100
     labeled: Path | None = None
     diversity: float = 1.0  # strengths: 0 turns an objective off
@@ -59,11 +61,6 @@ class SelectOptions(EmbeddingSettings):
     min_score: float = 0.3  # pre-annotations keep detections of at least this score
     clusters: int = 10
     threshold: float = 0.95
-    format: str | None = None
-    split: str | None = None
-    images_dir: Path | None = None
-    label_map: Path | None = None
-    map_categories: str | None = None
     labeled_split: str | None = None
     image_mode: str = "copy"
     overwrite: bool = False
@@ -73,6 +70,8 @@ class SelectOptions(EmbeddingSettings):
     probcover_delta: float | None = None
     ccs_beta: float = 0.1
     ccs_strata: int = 50
+    seed: int = 0
+    progress: bool = True
 
 
 @dataclass
@@ -253,17 +252,16 @@ def coverage_pick(
 
 def _features(pool, labeled, options: SelectOptions, timings) -> tuple[np.ndarray, np.ndarray, object]:
     """Unit features of the pool and the labelled set, centred on both together (as ``leaks`` does)."""
-    from .curation.embed import embed_for_curation, embedding_options
+    from .curation.embed import embed_for_curation
     from .curation.features import scoring_features
 
-    curate_options = embedding_options(options, options.out)
-    embedded = embed_for_curation(pool, curate_options, timings)
+    embedding, run = options.embedding, {"seed": options.seed, "progress": options.progress}
+    embedded = embed_for_curation(pool, embedding, timings, **run)
     rows = [embedded.images]
     if labeled is not None:
-        curate_options.backbone = embedded.backbone.handle if embedded.backbone is not None else options.backbone
-        if embedded.backbone is not None:
-            curate_options.image_size = embedded.backbone.image_size
-        rows.append(embed_for_curation(labeled, curate_options, timings).images)
+        if embedded.backbone is not None:  # the labelled set through the backbone the pool was embedded with
+            embedding = replace(embedding, backbone=embedded.backbone.handle, image_size=embedded.backbone.image_size)
+        rows.append(embed_for_curation(labeled, embedding, timings, **run).images)
     features = scoring_features(np.concatenate(rows))
     return features[: len(pool)], features[len(pool) :], embedded.backbone
 
@@ -322,14 +320,16 @@ def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
 
     check_options(options)
     check_output_dir(options.out, overwrite=options.overwrite)
-    named = [("POOL", pool_path), ("--labeled", options.labeled), ("--embeddings", options.embeddings)]
-    check_apart(options.out, named + [("--cache-dir", options.cache_dir)])
+    named = [("POOL", pool_path), ("--labeled", options.labeled), ("--embeddings", options.embedding.embeddings)]
+    check_apart(options.out, named + [("--cache-dir", options.embedding.cache_dir)])
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    pool = read_with_options(pool_path, options)
+    pool = read_with_options(pool_path, options.reading)
     labeled = None
     if options.labeled:
-        labeled = read_dataset(options.labeled, split=options.labeled_split, map_categories=options.map_categories)
+        labeled = read_dataset(
+            options.labeled, split=options.labeled_split, map_categories=options.reading.map_categories
+        )
     check_apart(options.out, dataset_inputs(pool, "POOL") + (dataset_inputs(labeled, "--labeled") if labeled else []))
     if options.budget > len(pool):
         raise EdgepruneError(f"{pool_path}: --budget {options.budget} is larger than the pool ({len(pool)} images)")

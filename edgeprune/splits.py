@@ -28,14 +28,14 @@ import dataclasses
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
 from .curation.groups import read_groups
-from .curation.types import EmbeddingSettings
+from .curation.types import DatasetReading, EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
 
@@ -44,22 +44,21 @@ DEFAULT_NAMES = {2: ["train", "val"], 3: ["train", "val", "test"]}
 
 
 @dataclass(kw_only=True)
-class SplitOptions(EmbeddingSettings):
-    """split settings (keys equal the CLI options)."""
+class SplitOptions:
+    """split settings, in parts (embedding, reading) and the rest (flat keys equal the CLI options)."""
 
     out: Path
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    reading: DatasetReading = field(default_factory=DatasetReading)
     ratios: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     names: list[str] | None = None  # default: train,val(,test)
     groups: Path | None = None  # CSV: image,group
     threshold: float = 0.95
     out_format: str | None = None
-    format: str | None = None
-    split: str | None = None  # read one split of the input (e.g. trainval)
-    images_dir: Path | None = None
-    label_map: Path | None = None
-    map_categories: str | None = None
     image_mode: str = "copy"
     overwrite: bool = False
+    seed: int = 0
+    progress: bool = True
 
 
 @dataclass
@@ -205,10 +204,9 @@ def _grow(start, taken, sizes, counts, want, symmetric, target, rng) -> list[int
 
 def _embed(dataset, options: SplitOptions, timings: dict) -> tuple[np.ndarray, object]:
     """The embedding of every image, and the backbone (None with ``--embeddings``)."""
-    from .curation.embed import embed_for_curation, embedding_options
+    from .curation.embed import embed_for_curation
 
-    curate_options = embedding_options(options, options.out)
-    embedded = embed_for_curation(dataset, curate_options, timings)
+    embedded = embed_for_curation(dataset, options.embedding, timings, seed=options.seed, progress=options.progress)
     return np.asarray(embedded.images, np.float32), embedded.backbone
 
 
@@ -233,11 +231,11 @@ def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
 
     names = check_options(options)
     check_output_dir(options.out, overwrite=options.overwrite)
-    named = [("the dataset", path), ("--groups", options.groups), ("--embeddings", options.embeddings)]
-    check_apart(options.out, named + [("--cache-dir", options.cache_dir)])
+    named = [("the dataset", path), ("--groups", options.groups), ("--embeddings", options.embedding.embeddings)]
+    check_apart(options.out, named + [("--cache-dir", options.embedding.cache_dir)])
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    dataset = read_with_options(path, options)
+    dataset = read_with_options(path, options.reading)
     check_apart(options.out, dataset_inputs(dataset))
     # file-name order, so listing order never matters; the input's own split lists (VOC ImageSets) do not describe
     # the new splits, so they are not written
@@ -332,14 +330,13 @@ def _write(dataset, grouping: Grouping, boxes, names, options: SplitOptions, bac
         leak_options = LeakOptions(
             out=tmp / "leak_check",
             threshold=options.threshold,
-            backbone=backbone.handle if backbone is not None else options.backbone,  # the one the groups came from
-            image_size=backbone.image_size if backbone is not None else options.image_size,
-            preprocess=options.preprocess,
-            batch_size=options.batch_size,
-            cache_dir=options.cache_dir,
+            embedding=options.embedding
+            if backbone is None
+            else replace(  # the backbone the groups came from
+                options.embedding, backbone=backbone.handle, image_size=backbone.image_size
+            ),
             seed=options.seed,
             progress=options.progress,
-            embeddings=options.embeddings,
         )
         leaks = search_splits(written, leak_options) if len(written) > 1 else None
         if leaks is not None and leaks.flagged:

@@ -10,6 +10,7 @@ import pytest
 
 import edgeprune
 from edgeprune.cli import main
+from edgeprune.curation.types import EmbeddingSettings
 from edgeprune.datasets import read_dataset, write_dataset
 from edgeprune.errors import EdgepruneError
 from edgeprune.leaks import LeakOptions, find_leaks, nearest_earlier
@@ -94,7 +95,9 @@ def test_embeddings_from_a_file_never_load_a_backbone(split_voc, tmp_path):
     copy = sorted(expected)[0]
     vectors[index[copy]] = vectors[index[expected[copy]]]  # one planted copy in embedding space
     path = write_embeddings_file(tmp_path / "e.npz", names, vectors)
-    options = LeakOptions(out=tmp_path / "out", splits=["train", "val"], embeddings=path, threshold=0.999)
+    options = LeakOptions(
+        out=tmp_path / "out", splits=["train", "val"], embedding=EmbeddingSettings(embeddings=path), threshold=0.999
+    )
     result = find_leaks(root, options)
     assert result.backbone.startswith("embeddings file")
     flagged = {leak.image.rsplit(".", 1)[0]: leak.exact for leak in result.leaks}

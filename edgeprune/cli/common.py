@@ -69,12 +69,12 @@ def add_embedding_options(group) -> None:
 
 
 def options_from_args(options_class, args: argparse.Namespace, **given):
-    """Build ``options_class`` (a dataclass) from the parsed arguments whose ``dest`` equals a field name, plus
-    ``given`` for the fields the CLI derives (``keep`` from ``--prune``, ``progress`` from ``-q``)."""
-    from dataclasses import fields
+    """Build ``options_class`` (a dataclass, with parts) from the parsed arguments whose ``dest`` equals an option
+    name, plus ``given`` for the ones the CLI derives (``keep`` from ``--prune``, ``progress`` from ``-q``)."""
+    from ..curation.types import compose_options, option_fields
 
-    values = {f.name: getattr(args, f.name) for f in fields(options_class) if hasattr(args, f.name)}
-    return options_class(**{**values, **given})
+    values = {name: getattr(args, name) for name in option_fields(options_class) if hasattr(args, name)}
+    return compose_options(options_class, {**values, **given})
 
 
 def add_coverage_options(group) -> None:

@@ -71,7 +71,7 @@ def check_runner(options: CurateOptions) -> None:
         raise EdgepruneError("--runner beam needs --work-dir (a local path or a Beam filesystem URI such as gs://...)")
     if options.level == "object":
         raise EdgepruneError("--level object runs on one machine only; use --runner local")
-    if options.embeddings is not None:
+    if options.embedding.embeddings is not None:
         raise EdgepruneError("--embeddings reads one file on one machine; use --runner local")
     if options.sample_per_cluster < 1:
         raise EdgepruneError(f"--sample-per-cluster must be at least 1, got {options.sample_per_cluster}")
@@ -101,12 +101,13 @@ def curate_inputs(path: Path | str, options: CurateOptions) -> list[tuple[str, P
     from ..embed.cache import default_cache_root
 
     work_dir = options.work_dir if options.work_dir and "://" not in options.work_dir else None
+    mapping = options.reading.map_categories
     return [
         ("the dataset", None if is_uri(path) else path),
-        ("--images", options.images_dir),
-        ("--label-map", options.label_map),
-        ("--embeddings", options.embeddings),
-        ("--map-categories", options.map_categories if Path(str(options.map_categories)).is_file() else None),
-        ("--cache-dir", options.cache_dir or default_cache_root()),
+        ("--images", options.reading.images_dir),
+        ("--label-map", options.reading.label_map),
+        ("--embeddings", options.embedding.embeddings),
+        ("--map-categories", mapping if Path(str(mapping)).is_file() else None),
+        ("--cache-dir", options.embedding.cache_dir or default_cache_root()),
         ("--work-dir", work_dir),
     ]

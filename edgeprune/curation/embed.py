@@ -9,24 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .types import SELFSUP, CurateOptions
-
-EMBEDDING_FIELDS = ("backbone", "image_size", "preprocess", "batch_size", "cache_dir", "embeddings", "pretrain_steps")
-
-
-def embedding_options(options, out: Path, **changes) -> CurateOptions:
-    """The curate options that embed images as ``options`` (any command's options with the embedding fields,
-    ``seed`` and ``progress``) says, for commands that reuse the embed stage (``leaks``, ``split``, ``select``)."""
-    values = {
-        name: getattr(options, name) for name in (*EMBEDDING_FIELDS, "seed", "progress") if hasattr(options, name)
-    }
-    return CurateOptions(out=out, **{**values, **changes})
+from .types import SELFSUP, CurateOptions, EmbeddingSettings
 
 
 @dataclass
 class Embedded:
-    """The embed stage's output. ``images`` is empty (``[N, 0]``) at object level without ``--dedup``; ``crops``
-    and ``crop_vectors`` are None at image level; ``backbone`` is None when ``--embeddings`` was read."""
+    """The embed stage's output. ``images`` is empty (``[N, 0]``) when whole images were not asked for; ``crops``
+    and ``crop_vectors`` are None without crops; ``backbone`` is None when an embeddings file was read."""
 
     backbone: object
     images: np.ndarray
@@ -35,17 +24,28 @@ class Embedded:
     counts: dict[str, int]
 
 
-def resolve_backbone(options: CurateOptions, dataset, cache_dir: Path, timings: dict[str, float]):
-    """Load the backbone the options name (the built-in self-supervised one, or any TF-Hub handle/SavedModel)."""
+@dataclass(frozen=True)
+class CropSpec:
+    """Box crops to embed: context around each box (``padding`` x its size per side) and the smallest side."""
+
+    padding: float = 0.1
+    min_size: float = 32.0
+
+
+def resolve_backbone(
+    embedding: EmbeddingSettings, dataset, cache_dir: Path, timings: dict[str, float], *, seed=0, progress=True
+):
+    """Load the backbone ``embedding`` names (the built-in self-supervised one, pretrained on ``dataset`` with
+    ``seed``, or any TF-Hub handle/SavedModel)."""
     from ..embed import load_backbone
 
-    handle, image_size = options.backbone, options.image_size
+    handle, image_size = embedding.backbone, embedding.image_size
     if handle == SELFSUP:
         from ..embed.selfsup import pretrained_for_dataset
 
         started = time.perf_counter()
         handle, trained_size = pretrained_for_dataset(
-            dataset, cache_root=cache_dir, steps=options.pretrain_steps, seed=options.seed, progress=options.progress
+            dataset, cache_root=cache_dir, steps=embedding.pretrain_steps, seed=seed, progress=progress
         )
         timings["pretrain"] = time.perf_counter() - started
         image_size = image_size or trained_size
@@ -53,36 +53,59 @@ def resolve_backbone(options: CurateOptions, dataset, cache_dir: Path, timings: 
         from ..embed.selfsup import read_backbone_meta
 
         image_size = read_backbone_meta(handle).get("image_size") if Path(handle).is_dir() else None
-    return load_backbone(handle, image_size=image_size, preprocess=options.preprocess)
+    return load_backbone(handle, image_size=image_size, preprocess=embedding.preprocess)
 
 
-def embed_for_curation(dataset, options: CurateOptions, timings: dict[str, float]) -> Embedded:
-    """Embed what the run needs: whole images at image level or for ``--dedup``, box crops at object level."""
+def embed_for_curation(
+    dataset,
+    embedding: EmbeddingSettings,
+    timings: dict[str, float],
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    whole_images: bool = True,
+    crops: CropSpec | None = None,
+) -> Embedded:
+    """Embed ``dataset`` as ``embedding`` says (through the on-disk cache, or rows of its embeddings file): whole
+    images when asked, box crops with ``crops``. ``curate``, ``leaks``, ``split`` and ``select`` all embed here."""
     from ..embed import default_cache_root, embed_dataset
     from ..embed.crops import crop_regions, embed_crops
 
-    need_images = options.level == "image" or options.dedup is not None  # dedup compares whole images
-    crops = None
-    if options.level == "object":
-        crops = crop_regions(dataset, padding=options.crop_padding, min_size=options.min_crop_size)
+    regions = None
+    if crops is not None:
+        regions = crop_regions(dataset, padding=crops.padding, min_size=crops.min_size)
     started = time.perf_counter()
-    if options.embeddings is not None:
-        images, crop_vectors = external_embeddings(dataset, options.embeddings, crops, need_images)
+    if embedding.embeddings is not None:
+        images, crop_vectors = external_embeddings(dataset, embedding.embeddings, regions, whole_images)
         timings["embed"] = time.perf_counter() - started
-        return Embedded(None, images, crops, crop_vectors, {"cached": 0, "computed": 0, "loaded": len(images)})
-    cache_dir = options.cache_dir or default_cache_root()
-    backbone = resolve_backbone(options, dataset, cache_dir, timings)
+        return Embedded(None, images, regions, crop_vectors, {"cached": 0, "computed": 0, "loaded": len(images)})
+    cache_dir = embedding.cache_dir or default_cache_root()
+    backbone = resolve_backbone(embedding, dataset, cache_dir, timings, seed=seed, progress=progress)
     started = time.perf_counter()
     images, crop_vectors, counts = np.zeros((len(dataset), 0), np.float32), None, {"cached": 0, "computed": 0}
-    settings = {"batch_size": options.batch_size, "progress": options.progress}
-    if need_images:
+    settings = {"batch_size": embedding.batch_size, "progress": progress}
+    if whole_images:
         images, counts = embed_dataset(dataset, backbone, cache_root=cache_dir / "embeddings", **settings)
-    if crops is not None:
+    if regions is not None:
         crop_vectors, counts = embed_crops(
-            dataset, crops, backbone, cache_root=cache_dir / "crop-embeddings", **settings
+            dataset, regions, backbone, cache_root=cache_dir / "crop-embeddings", **settings
         )
     timings["embed"] = time.perf_counter() - started
-    return Embedded(backbone, images, crops, crop_vectors, counts)
+    return Embedded(backbone, images, regions, crop_vectors, counts)
+
+
+def curate_embeddings(dataset, options: CurateOptions, timings: dict[str, float]) -> Embedded:
+    """The embed stage as ``curate`` runs it: whole images at image level or for ``--dedup`` (which compares whole
+    images), box crops at object level."""
+    return embed_for_curation(
+        dataset,
+        options.embedding,
+        timings,
+        seed=options.seed,
+        progress=options.progress,
+        whole_images=options.level == "image" or options.dedup is not None,
+        crops=CropSpec(options.crop_padding, options.min_crop_size) if options.level == "object" else None,
+    )
 
 
 def external_embeddings(dataset, path: Path, crops, need_images: bool) -> tuple[np.ndarray, np.ndarray | None]:

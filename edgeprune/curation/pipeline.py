@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .dedup import duplicate_groups, duplicate_of
-from .embed import embed_for_curation
+from .embed import curate_embeddings
 from .features import option_features
 from .fit import cluster_crops, cluster_images
 from .types import CurateOptions, Scored
@@ -13,7 +13,7 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
     """Embed (cached) or load ``--embeddings``, deduplicate, cluster and score every image, at image or object
     level."""
     timings = {} if timings is None else timings
-    embedded = embed_for_curation(dataset, options, timings)
+    embedded = curate_embeddings(dataset, options, timings)
     groups = []
     if options.dedup is not None:
         groups = duplicate_groups(option_features(embedded.images, options), options.dedup)
@@ -24,8 +24,8 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
     else:
         clustering = cluster_images(option_features(embedded.images, options), candidates, options, timings)
     notes = clustering.notes
-    if options.embeddings is not None:
-        notes.append(f"embeddings read from {options.embeddings}; no backbone was loaded")
+    if options.embedding.embeddings is not None:
+        notes.append(f"embeddings read from {options.embedding.embeddings}; no backbone was loaded")
     if options.dedup is not None:
         notes.append(
             f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "

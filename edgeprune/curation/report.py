@@ -29,7 +29,7 @@ def curate_settings(path, dataset, scored: Scored, options: CurateOptions, outpu
         "input": str(path),
         "format": dataset.format,
         "output format": output_format,
-        "backbone": backbone_name(backbone, options.embeddings),
+        "backbone": backbone_name(backbone, options.embedding.embeddings),
         **({"image size": backbone.image_size} if backbone is not None else {}),
         "level": options.level,
         **level,

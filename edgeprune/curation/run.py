@@ -49,7 +49,7 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     runner.check_output(options.out, options.overwrite)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with runner.dataset(path, lambda where: read_with_options(where, options)) as dataset:
+    with runner.dataset(path, lambda where: read_with_options(where, options.reading)) as dataset:
         dataset, n_invalid = checked_for_curation(dataset, options)
         timings["read"] = time.perf_counter() - started
         return _curate(path, dataset, n_invalid, runner, options, timings)
@@ -89,7 +89,7 @@ def _result(options, dataset, scored: Scored, kept: np.ndarray, n_invalid, outpu
         pruned_boxes,
         scored.k,
         output_format,
-        backbone_name(scored.backbone, options.embeddings),
+        backbone_name(scored.backbone, options.embedding.embeddings),
         scored.cache_counts["cached"],
         scored.cache_counts["computed"],
         n_invalid,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -11,45 +11,77 @@ SELFSUP = "selfsup"  # --backbone selfsup: edgeprune's self-supervised backbone,
 RUNNERS = ("local", "beam")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class EmbeddingSettings:
-    """How a command that compares images embeds them (``leaks``, ``split``, ``select``); keys equal the CLI's
-    options (:func:`edgeprune.cli.common.add_embedding_options`)."""
+    """How a command embeds images: a part of the options of ``curate``, ``leaks``, ``split`` and ``select``; keys
+    equal the CLI's options (:func:`edgeprune.cli.common.add_embedding_options`)."""
 
     backbone: str = SELFSUP
     image_size: int | None = None
     preprocess: str = "unit"
     batch_size: int = 64
     cache_dir: Path | None = None
-    embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name
+    embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     pretrain_steps: int | None = None
-    seed: int = 0
-    progress: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetReading:
+    """How a dataset is read (:func:`edgeprune.datasets.read_with_options`): a part of the options of ``curate``,
+    ``split`` and ``select``."""
+
+    format: str | None = None
+    images_dir: Path | None = None
+    split: str | None = None
+    label_map: Path | None = None
+    map_categories: str | None = None  # merge/rename/drop classes after reading (datasets/mapping.py)
+
+
+PARTS = {"EmbeddingSettings": EmbeddingSettings, "DatasetReading": DatasetReading}
+
+
+def option_fields(options_class) -> dict[str, str]:
+    """Every flat option name of ``options_class`` (its own fields and its parts' fields) and its type, as written."""
+    names = {}
+    for f in fields(options_class):
+        part = PARTS.get(str(f.type))
+        names.update({g.name: str(g.type) for g in fields(part)} if part else {f.name: str(f.type)})
+    return names
+
+
+def compose_options(options_class, values: dict):
+    """``options_class`` from flat keyword ``values`` (the CLI's arguments, the Python API's keywords): each part
+    field takes the values its own fields name. An unknown name is a ``TypeError``."""
+    unknown = sorted(set(values) - set(option_fields(options_class)))
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}")
+    given = {}
+    for f in fields(options_class):
+        part = PARTS.get(str(f.type))
+        if part is None:
+            if f.name in values:
+                given[f.name] = values[f.name]
+        else:
+            given[f.name] = part(**{g.name: values[g.name] for g in fields(part) if g.name in values})
+    return options_class(**given)
 
 
 @dataclass
 class CurateOptions:
-    """Every curate option; the CLI fills it from its arguments (keys equal the argument names)."""
+    """Every curate option, in parts (embedding, reading) and the rest; :func:`compose_options` builds it from flat
+    names (keys equal the CLI's arguments)."""
 
     out: Path | str  # a str only for an s3:// or gs:// URI (--runner beam)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    reading: DatasetReading = field(default_factory=DatasetReading)
     keep: float = 0.5
     policy: str = "hard"
     per_cluster: bool = True
     method: str = "kmeans"
     clusters: str = "10"
     seed: int = 0
-    backbone: str = SELFSUP
-    image_size: int | None = None
-    preprocess: str = "unit"
     normalize: bool = True
     center: bool = True
-    batch_size: int = 64
-    cache_dir: Path | None = None
-    format: str | None = None
-    images_dir: Path | None = None
-    split: str | None = None
-    label_map: Path | None = None
-    map_categories: str | None = None  # merge/rename/drop classes after reading (datasets/mapping.py)
     out_format: str | None = None
     overwrite: bool = False
     write_dropped: bool = False
@@ -57,7 +89,6 @@ class CurateOptions:
     export_folders: str | None = None
     image_mode: str = "copy"
     drop_invalid_boxes: bool = False
-    pretrain_steps: int | None = None
     dedup: float | None = None
     level: str = "image"
     object_clusters: str = "category"
@@ -70,7 +101,6 @@ class CurateOptions:
     probcover_delta: float | None = None  # ProbCover's ball radius (None: chosen by cluster purity)
     ccs_beta: float = 0.1  # CCS: the hardest share dropped before stratified sampling
     ccs_strata: int = 50  # CCS: equal-width strata of the prototype distance
-    embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     map_points: int = 5000  # images in the report's embedding map (subsampled above; 0: no map)
     runner: str = "local"  # local, or beam (curation/runners/beam.py: the stages as Apache Beam pipelines)
     beam_options: str | None = None  # Beam pipeline flags, e.g. "--runner=DataflowRunner --project=p"

@@ -134,6 +134,7 @@ def scaling_settings(options: LabelingOptions) -> dict | None:
 def pick(strategy: str, train_set, labeled: np.ndarray, batch: int, model: Path, options: LabelingOptions, seed: int,
          round_: int, cache: dict) -> tuple[np.ndarray, dict]:  # fmt: skip
     """The ``batch`` TRAIN rows ``strategy`` adds to the labelled rows ``labeled``, and how long the choice took."""
+    from ..curation.types import EmbeddingSettings
     from ..next_batch import SelectOptions, choose_next
 
     pool_rows = np.flatnonzero(~labeled)
@@ -149,8 +150,7 @@ def pick(strategy: str, train_set, labeled: np.ndarray, batch: int, model: Path,
         model=model if uses_model else None,
         uncertainty=options.uncertainty,
         threshold=options.threshold,
-        backbone=cache["backbone"],
-        cache_dir=cache["cache_dir"],
+        embedding=EmbeddingSettings(backbone=cache["backbone"], cache_dir=cache["cache_dir"]),
         seed=seed,
         progress=options.progress,
     )

@@ -26,6 +26,7 @@ import numpy as np
 from ..curation import SELFSUP, CurateOptions, choose
 from ..curation.dedup import shared_content
 from ..curation.pipeline import score_dataset
+from ..curation.types import EmbeddingSettings
 from ..datasets import read_dataset
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs
@@ -127,8 +128,7 @@ def _curate_options(options: ScalingOptions, cell: Cell, backbone: str, cache_di
         method=options.method,
         clusters=options.clusters,
         seed=cell.seed,
-        backbone=backbone,
-        cache_dir=cache_dir,
+        embedding=EmbeddingSettings(backbone=backbone, cache_dir=cache_dir),
         level=cell.level if cell.level != "-" else "image",
         object_clusters=options.object_clusters,
         aggregate=options.aggregate,

@@ -108,12 +108,13 @@ def test_after_dedup_keep_is_a_share_of_the_input(tmp_path, digits_coco, pixel_b
 
 def test_fill_budget_takes_near_duplicates_back_for_equal_counts(digits_coco, pixel_backbone, tmp_path):
     from edgeprune.curation import CurateOptions, choose, score_dataset
+    from edgeprune.curation.types import compose_options
 
     dataset = read_dataset(digits_coco)
-    options = CurateOptions(
+    options = compose_options(CurateOptions, dict(
         out=tmp_path / "unused", keep=0.99, clusters="3", backbone=str(pixel_backbone), image_size=64,
         cache_dir=tmp_path / "cache", dedup=0.995, progress=False, policy="hard",
-    )  # fmt: skip
+    ))  # fmt: skip
     scored = score_dataset(dataset, options)
     kept, notes = choose(dataset, scored, options, fill_budget=True)
     assert kept.sum() == 43 and "3 near-duplicates kept back" in notes[0]

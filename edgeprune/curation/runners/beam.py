@@ -102,11 +102,12 @@ def _backbone(dataset: Dataset, options: CurateOptions, timings):
     from ...embed import default_cache_root
 
     source = dataset
-    if options.backbone == SELFSUP and len(dataset) > PRETRAIN_SAMPLE:
+    if options.embedding.backbone == SELFSUP and len(dataset) > PRETRAIN_SAMPLE:
         rate = PRETRAIN_SAMPLE / len(dataset)
         source = dataset.subset(np.array([unit_hash(options.seed, i) < rate for i in range(len(dataset))]))
         log.info("beam: pretraining the selfsup backbone on %d of %d images", len(source), len(dataset))
-    return resolve_backbone(options, source, options.cache_dir or default_cache_root(), timings)
+    cache_dir = options.embedding.cache_dir or default_cache_root()
+    return resolve_backbone(options.embedding, source, cache_dir, timings, seed=options.seed, progress=options.progress)
 
 
 def score_with_beam(

@@ -156,11 +156,11 @@ def _write_mean(result, path: str, beam_options) -> None:
 def run_embed(work: WorkDir, manifest: Stage, dataset: Dataset, backbone, options, rate: float, beam_options) -> Stage:
     """Stage 2, distributed: every unit's images read, decoded and embedded on a worker (bad ones to
     ``bad_images-*.jsonl``), the embeddings and the k-means sample as ``.npz`` files, and the mean embedding."""
-    stage = work.stage("embed", manifest.key, backbone.key, options.batch_size, rate, options.seed)
+    stage = work.stage("embed", manifest.key, backbone.key, options.embedding.batch_size, rate, options.seed)
     if stage.reused:
         return stage
     sample = functools.partial(in_sample, options.seed, rate)
-    embed = EmbedUnit(stage.path, backbone, options.batch_size, sample, beam_options)
+    embed = EmbedUnit(stage.path, backbone, options.embedding.batch_size, sample, beam_options)
     with run_pipeline("embed", beam_options) as p:
         (
             p
