@@ -25,7 +25,11 @@ the same order round-robin over videos or clips, so no group gets a second image
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 _BLOCK = 2048
 
@@ -130,16 +134,24 @@ def purity_delta(
 ) -> float:
     """ProbCover's radius: the largest ``delta`` on ``grid`` for which at least ``purity`` of the balls hold images
     of one cluster only (``labels``: a k-means clustering with about as many clusters as classes)."""
-    grid = np.linspace(0.05, 1.0, 20) if grid is None else np.asarray(grid, np.float64)
+    grid = np.sort(np.linspace(0.05, 1.0, 20) if grid is None else np.asarray(grid, np.float64))
     labels = np.asarray(labels)
-    best = float(grid[0])
-    for delta in np.sort(grid):
+    best = None
+    for delta in grid:
         graph = ball_graph(features, float(delta)).tocoo()
         impure = np.zeros(graph.shape[0], bool)
         impure[graph.row[labels[graph.row] != labels[graph.col]]] = True
         if 1.0 - impure.mean() < purity:
             break
         best = float(delta)
+    if best is None:  # even the smallest radius mixes clusters: take it, and say so
+        log.warning(
+            "probcover: no radius on the grid keeps %.0f%% of the balls within one cluster; using the smallest, "
+            "%.3f (set the radius with probcover_delta to choose another)",
+            100 * purity,
+            grid[0],
+        )
+        best = float(grid[0])
     return best
 
 

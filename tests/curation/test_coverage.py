@@ -63,6 +63,14 @@ def test_purity_picks_the_largest_radius_whose_balls_stay_in_one_cluster():
     assert (labels[graph.row] == labels[graph.col]).all()
 
 
+def test_purity_that_no_radius_meets_falls_back_to_the_smallest_and_says_so(caplog):
+    X, _ = blobs()
+    mixed = np.arange(len(X)) % 2  # labels that cut every blob: every ball mixes them
+    with caplog.at_level("WARNING"):
+        delta = purity_delta(X, mixed, purity=0.95, grid=np.array([0.4, 0.2, 0.8]))
+    assert delta == 0.2 and "no radius on the grid keeps 95% of the balls within one cluster" in caplog.text
+
+
 def test_ccs_drops_the_hardest_share_and_samples_strata_evenly():
     scores = np.linspace(0.0, 1.0, 1000)  # uniform: 20 images per stratum of 50
     order = ccs_order(scores, 100, beta=0.1, strata=50, seed=0)
