@@ -96,11 +96,8 @@ def _options(options_class, **values: Any):
     from .curation.types import compose_options, option_fields
 
     kinds = option_fields(options_class)
-    unknown = sorted(set(values) - set(kinds))
-    if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(kinds))}")
     for name, value in values.items():
-        if isinstance(value, str) and kinds[name].startswith("Path"):
+        if isinstance(value, str) and kinds.get(name, "").startswith("Path"):
             values[name] = Path(value)
     return compose_options(options_class, values)
 

@@ -18,7 +18,7 @@ from ..cluster import fit_prototypes
 from ..cluster.autok import choose_k
 from ..errors import EdgepruneError
 from .score import l2_normalize, prototype_scores
-from .select import COVERAGE_POLICIES, POLICIES, select
+from .select import POLICIES, select
 
 ARRAY_POLICIES = tuple(p for p in POLICIES if p != "balanced")  # balanced needs box counts per category
 FEATURE_POLICIES = ("coreset", "typical", "probcover", "zcore")  # they read the samples, not only the distances
@@ -86,7 +86,7 @@ class PrototypeScorer(BaseEstimator):
             labels,
             keep=keep,
             policy=policy,
-            per_cluster=per_cluster and policy not in COVERAGE_POLICIES,
+            per_cluster=per_cluster,
             seed=self.seed,
             exact=exact,
             features=features,

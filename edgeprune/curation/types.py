@@ -52,9 +52,10 @@ def option_fields(options_class) -> dict[str, str]:
 def compose_options(options_class, values: dict):
     """``options_class`` from flat keyword ``values`` (the CLI's arguments, the Python API's keywords): each part
     field takes the values its own fields name. An unknown name is a ``TypeError``."""
-    unknown = sorted(set(values) - set(option_fields(options_class)))
+    known = option_fields(options_class)
+    unknown = sorted(set(values) - set(known))
     if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)}")
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     given = {}
     for f in fields(options_class):
         part = PARTS.get(str(f.type))
