@@ -13,7 +13,7 @@ import csv
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -160,8 +160,7 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
         return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])], backbone_name(None, embedding.embeddings)
     matrices, backbone = [], None
     for _, dataset in splits:
-        if backbone is not None:  # the first split loads (or pretrains) the backbone; later splits reuse its handle
-            embedding = replace(embedding, backbone=backbone.handle, image_size=backbone.image_size)
+        embedding = embedding.reusing(backbone)  # the first split loads (or pretrains) it; later splits reuse it
         embedded = embed_for_curation(dataset, embedding, timings, seed=options.seed, progress=options.progress)
         backbone = embedded.backbone
         matrices.append(embedded.images)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -259,8 +259,7 @@ def _features(pool, labeled, options: SelectOptions, timings) -> tuple[np.ndarra
     embedded = embed_for_curation(pool, embedding, timings, **run)
     rows = [embedded.images]
     if labeled is not None:
-        if embedded.backbone is not None:  # the labelled set through the backbone the pool was embedded with
-            embedding = replace(embedding, backbone=embedded.backbone.handle, image_size=embedded.backbone.image_size)
+        embedding = embedding.reusing(embedded.backbone)  # the labelled set through the pool's backbone
         rows.append(embed_for_curation(labeled, embedding, timings, **run).images)
     features = scoring_features(np.concatenate(rows))
     return features[: len(pool)], features[len(pool) :], embedded.backbone

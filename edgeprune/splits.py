@@ -28,7 +28,7 @@ import dataclasses
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -330,11 +330,7 @@ def _write(dataset, grouping: Grouping, boxes, names, options: SplitOptions, bac
         leak_options = LeakOptions(
             out=tmp / "leak_check",
             threshold=options.threshold,
-            embedding=options.embedding
-            if backbone is None
-            else replace(  # the backbone the groups came from
-                options.embedding, backbone=backbone.handle, image_size=backbone.image_size
-            ),
+            embedding=options.embedding.reusing(backbone),  # the backbone the groups came from
             seed=options.seed,
             progress=options.progress,
         )

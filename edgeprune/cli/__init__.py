@@ -40,15 +40,14 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     ``-v``."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    show_native_output(verbose >= 1)
+    logging.captureWarnings(True)  # library warnings (tf_keras, Model Garden) become "py.warnings" log records
     if verbose < 1:
         # Other libraries' INFO lines (a Dask nanny's "event loop was unresponsive", Beam's stage chatter) only with
         # -v. A filter on the handler, since a library may set its own logger to INFO (dask sets "distributed"):
         # a record that propagates is checked against the handlers, not against the root logger's level.
         for handler in logging.getLogger().handlers:
             handler.addFilter(_edgeprune_or_warnings)
-    show_native_output(verbose >= 1)
-    logging.captureWarnings(True)  # library warnings (tf_keras, Model Garden) become "py.warnings" log records
-    if verbose < 1:
         for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "faiss", "edgeprune.native", "py.warnings"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,11 @@ class EmbeddingSettings:
     cache_dir: Path | None = None
     embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     pretrain_steps: int | None = None
+
+    def reusing(self, backbone) -> EmbeddingSettings:
+        """These settings with a backbone already loaded (its handle and input size, so ``selfsup`` is not pretrained
+        again); unchanged when ``backbone`` is None (an embeddings file was read)."""
+        return self if backbone is None else replace(self, backbone=backbone.handle, image_size=backbone.image_size)
 
 
 @dataclass(frozen=True, kw_only=True)
