@@ -8,7 +8,7 @@ from pathlib import Path
 from ..cluster import METHODS
 from ..curation.objects import AGGREGATES, GROUPINGS
 from ..datasets import FORMATS
-from .common import MAP_CATEGORIES_HELP, options_from_args, positive_int
+from .common import MAP_CATEGORIES_HELP, add_coverage_options, options_from_args, positive_int
 
 
 def register(subparsers) -> None:
@@ -48,6 +48,7 @@ def register(subparsers) -> None:
         metavar="THRESHOLD",
         help="cosine similarity at which the dedup+P policies call two images near-duplicates (0.95)",
     )
+    add_coverage_options(cur)
     p.set_defaults(run=run, interrupt_hint="rerun the same command to continue; finished cells are kept")
 
 

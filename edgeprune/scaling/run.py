@@ -78,15 +78,26 @@ class ScalingOptions(ExperimentSettings):
     min_per_category: int = 0
     dedup: float = 0.95  # the near-duplicate threshold of the dedup+P policies
     groups: Path | None = None  # CSV image,group of TRAIN (videos): stride per video, picks dealt over the groups
+    probcover_delta: float | None = None  # probcover's ball radius (None: the purity rule)
+    ccs_beta: float = 0.1  # ccs: the hardest share dropped first
+    ccs_strata: int = 50  # ccs: strata of the prototype distance
 
     def shared_settings(self) -> dict:
-        """What must not change between runs into one ``--out`` (the grid itself may grow)."""
+        """What must not change between runs into one ``--out`` (the grid itself may grow).
+
+        The coverage parameters are recorded only where they differ from their defaults, so a run started before
+        they were options continues."""
         keys = ("steps", "config", "overrides", "batch_size", "image_size", "width", "init_backbone", "backbone")
         keys += ("pretrain_steps", "init_detector")
         keys += ("method", "clusters")
         keys += ("per_cluster", "object_clusters", "aggregate", "min_per_category")
         keys += ("dedup", "map_categories", "groups")
-        return {k: str(v) if isinstance(v := getattr(self, k), Path) else v for k in keys}
+        settings = {k: str(v) if isinstance(v := getattr(self, k), Path) else v for k in keys}
+        defaults = ScalingOptions.__dataclass_fields__
+        for key in ("probcover_delta", "ccs_beta", "ccs_strata"):
+            if getattr(self, key) != defaults[key].default:
+                settings[key] = getattr(self, key)
+        return settings
 
 
 def check_disjoint(train_set, val_set, train_path, val_path) -> None:
@@ -133,6 +144,9 @@ def _curate_options(options: ScalingOptions, cell: Cell, backbone: str, cache_di
         object_clusters=options.object_clusters,
         aggregate=options.aggregate,
         min_per_category=options.min_per_category,
+        probcover_delta=options.probcover_delta,
+        ccs_beta=options.ccs_beta,
+        ccs_strata=options.ccs_strata,
         progress=options.progress,
     )
 

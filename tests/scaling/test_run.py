@@ -125,3 +125,20 @@ def test_init_detector_is_recorded_in_the_plan_and_a_change_is_refused(experimen
     assert run("--fractions", "1.0", out=tmp_path / "ft") == 2
     err = capsys.readouterr().err.strip()
     assert f"init_detector: {str(start)!r} there, None now" in err and len(err.splitlines()) == 1
+
+
+def test_coverage_parameters_reach_every_cell_and_a_change_is_refused(experiment, capsys):
+    from edgeprune.scaling.plan import Cell
+    from edgeprune.scaling.run import ScalingOptions, _curate_options
+
+    run, out, _ = experiment
+    default = ScalingOptions(out=out)
+    assert not {"probcover_delta", "ccs_beta", "ccs_strata"} & set(default.shared_settings())  # older plans match
+    tuned = ScalingOptions(out=out, probcover_delta=0.3, ccs_beta=0.2)
+    assert tuned.shared_settings()["probcover_delta"] == 0.3 and tuned.shared_settings()["ccs_beta"] == 0.2
+    curate = _curate_options(tuned, Cell("image", "probcover", 0.25, 1), "backbone", out / "cache")
+    assert (curate.probcover_delta, curate.ccs_beta, curate.ccs_strata, curate.seed) == (0.3, 0.2, 50, 1)
+    capsys.readouterr()
+    assert run("--fractions", "0.25,1.0", "--policies", "random,hard", "--probcover-delta", "0.3") == 2
+    err = capsys.readouterr().err.strip()
+    assert "probcover_delta: None there, 0.3 now" in err and len(err.splitlines()) == 1
