@@ -103,8 +103,10 @@ def curate_embeddings(dataset, options: CurateOptions, timings: dict[str, float]
         timings,
         seed=options.seed,
         progress=options.progress,
-        whole_images=options.level == "image" or options.dedup is not None,
-        crops=CropSpec(options.crop_padding, options.min_crop_size) if options.level == "object" else None,
+        whole_images=options.clustering.level == "image" or options.selection.dedup is not None,
+        crops=CropSpec(options.clustering.crop_padding, options.clustering.min_crop_size)
+        if options.clustering.level == "object"
+        else None,
     )
 
 

@@ -19,6 +19,7 @@ def scoring_features(embeddings: np.ndarray, *, center: bool = True, normalize: 
     return l2_normalize(features) if normalize else features
 
 
-def option_features(embeddings: np.ndarray, options) -> np.ndarray:
-    """:func:`scoring_features` with a run's ``--no-center`` / ``--no-normalize`` settings."""
-    return scoring_features(embeddings, center=options.center, normalize=options.normalize)
+def option_features(embeddings: np.ndarray, clustering) -> np.ndarray:
+    """:func:`scoring_features` with a run's ``center`` / ``normalize`` (a
+    :class:`~edgeprune.curation.types.ClusteringSettings`)."""
+    return scoring_features(embeddings, center=clustering.center, normalize=clustering.normalize)

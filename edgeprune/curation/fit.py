@@ -36,9 +36,13 @@ def cluster_images(
 ) -> Clustering:
     """Image level: prototypes fitted on the candidates (dedup's survivors), every image scored against them."""
     started = time.perf_counter()
-    metric = score_metric(options.normalize)
+    metric = score_metric(options.clustering.normalize)
     centers, k, notes = fit_image_prototypes(
-        features[candidates], clusters=options.clusters, method=options.method, seed=options.seed, metric=metric
+        features[candidates],
+        clusters=options.clustering.clusters,
+        method=options.clustering.method,
+        seed=options.seed,
+        metric=metric,
     )
     labels, distances = prototype_scores(features, centers, metric)
     timings["cluster"] = time.perf_counter() - started
@@ -51,20 +55,22 @@ def cluster_crops(
     """Object level: crops clustered per category (or jointly); an image's score aggregates its objects'."""
     started = time.perf_counter()
     objects = cluster_objects(
-        option_features(crop_embeddings, options),
+        option_features(crop_embeddings, options.clustering),
         crops.category_id,
-        by=options.object_clusters,
-        clusters=options.clusters,
-        method=options.method,
+        by=options.clustering.object_clusters,
+        clusters=options.clustering.clusters,
+        method=options.clustering.method,
         seed=options.seed,
         fit=candidates[crops.image_index],
         category_names=dataset.category_names,
-        metric=score_metric(options.normalize),
+        metric=score_metric(options.clustering.normalize),
     )
-    distances, labels = aggregate(crops.image_index, objects.labels, objects.distances, len(dataset), options.aggregate)
+    distances, labels = aggregate(
+        crops.image_index, objects.labels, objects.distances, len(dataset), options.clustering.aggregate
+    )
     notes = [
         f"object level: {len(crops)} crops of {dataset.num_boxes()} boxes, clustered by "
-        f"{options.object_clusters}; image score = {options.aggregate} of its objects",
+        f"{options.clustering.object_clusters}; image score = {options.clustering.aggregate} of its objects",
         *(f"clusters: {reason}" for reason in objects.reasons),
     ]
     timings["cluster"] = time.perf_counter() - started

@@ -15,20 +15,20 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
     timings = {} if timings is None else timings
     embedded = curate_embeddings(dataset, options, timings)
     groups = []
-    if options.dedup is not None:
-        groups = duplicate_groups(option_features(embedded.images, options), options.dedup)
+    if options.selection.dedup is not None:
+        groups = duplicate_groups(option_features(embedded.images, options.clustering), options.selection.dedup)
     representative = duplicate_of(groups, len(dataset))
     candidates = representative < 0  # near-duplicates leave before clustering and selection
-    if options.level == "object":
+    if options.clustering.level == "object":
         clustering = cluster_crops(dataset, embedded.crops, embedded.crop_vectors, candidates, options, timings)
     else:
-        clustering = cluster_images(option_features(embedded.images, options), candidates, options, timings)
+        clustering = cluster_images(option_features(embedded.images, options.clustering), candidates, options, timings)
     notes = clustering.notes
     if options.embedding.embeddings is not None:
         notes.append(f"embeddings read from {options.embedding.embeddings}; no backbone was loaded")
-    if options.dedup is not None:
+    if options.selection.dedup is not None:
         notes.append(
-            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
+            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.selection.dedup}), "
             f"{int((~candidates).sum())} images dropped before pruning"
         )
     return Scored(

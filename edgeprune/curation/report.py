@@ -16,12 +16,12 @@ from .types import CurateOptions, Scored
 def curate_settings(path, dataset, scored: Scored, options: CurateOptions, output_format: str) -> dict:
     """What the report's settings table shows."""
     backbone = scored.backbone
-    if options.level == "object":
+    if options.clustering.level == "object":
         level = {
-            "object clusters": f"per {options.object_clusters}",
-            "aggregate": options.aggregate,
-            "crop padding": options.crop_padding,
-            "min crop size": options.min_crop_size,
+            "object clusters": f"per {options.clustering.object_clusters}",
+            "aggregate": options.clustering.aggregate,
+            "crop padding": options.clustering.crop_padding,
+            "min crop size": options.clustering.min_crop_size,
         }
     else:
         level = {"embedding dim": scored.embeddings.shape[1]}
@@ -31,35 +31,35 @@ def curate_settings(path, dataset, scored: Scored, options: CurateOptions, outpu
         "output format": output_format,
         "backbone": backbone_name(backbone, options.embedding.embeddings),
         **({"image size": backbone.image_size} if backbone is not None else {}),
-        "level": options.level,
+        "level": options.clustering.level,
         **level,
-        "min boxes per category": options.min_per_category,
-        "centred": options.center,
-        "L2 normalised": options.normalize,
-        "method": options.method,
+        "min boxes per category": options.selection.min_per_category,
+        "centred": options.clustering.center,
+        "L2 normalised": options.clustering.normalize,
+        "method": options.clustering.method,
         "clusters": scored.k,
-        "policy": options.policy,
-        "scope": "per cluster" if options.per_cluster else "global",
-        "keep": options.keep,
+        "policy": options.selection.policy,
+        "scope": "per cluster" if options.selection.per_cluster else "global",
+        "keep": options.selection.keep,
         "seed": options.seed,
-        "runner": options.runner,
+        "runner": options.execution.runner,
     }
 
 
 def embedding_map(scored: Scored, kept: np.ndarray, options: CurateOptions, timings: dict) -> bytes | None:
     """The report's t-SNE map of the image embeddings (None at object level without image embeddings)."""
-    if not options.map_points or not scored.embeddings.shape[1] or len(scored.embeddings) < 2:
+    if not options.output.map_points or not scored.embeddings.shape[1] or len(scored.embeddings) < 2:
         return None
     from ..report.embedding_map import embedding_map_png
 
     started = time.perf_counter()
     links = [(int(g[0]), int(member)) for g in scored.groups for member in g[1:]]
     png = embedding_map_png(
-        option_features(scored.embeddings, options),
+        option_features(scored.embeddings, options.clustering),
         scored.labels,
         kept,
         links=links,
-        max_points=options.map_points,
+        max_points=options.output.map_points,
         seed=options.seed,
     )
     timings["map"] = time.perf_counter() - started
@@ -70,7 +70,7 @@ def group_similarity(scored: Scored, options: CurateOptions) -> list[list[float]
     """Each near-duplicate group's cosine similarities to its representative (the first member, 1.0 itself)."""
     if not scored.groups or scored.embeddings.shape[1] == 0:
         return []
-    features = option_features(scored.embeddings, options)
+    features = option_features(scored.embeddings, options.clustering)
     unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     return [(unit[np.asarray(g)] @ unit[g[0]]).astype(float).round(6).tolist() for g in scored.groups]
 

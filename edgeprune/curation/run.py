@@ -32,21 +32,21 @@ def checked_for_curation(dataset, options: CurateOptions) -> tuple[object, int]:
     invalid boxes it had."""
     if not is_uri(options.out):
         check_apart(options.out, dataset_inputs(dataset))
-    n_invalid = check_boxes(dataset, drop=options.drop_invalid_boxes)
-    if options.level == "image":
-        check_clusters(options.clusters, len(dataset))
-    if options.groups is not None:
-        group_labels(options.groups, [img.file_name for img in dataset.images])  # every image has one
+    n_invalid = check_boxes(dataset, drop=options.output.drop_invalid_boxes)
+    if options.clustering.level == "image":
+        check_clusters(options.clustering.clusters, len(dataset))
+    if options.selection.groups is not None:
+        group_labels(options.selection.groups, [img.file_name for img in dataset.images])  # every image has one
     return dataset, n_invalid
 
 
 def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     """Run the whole curation; returns what was done. Raises :class:`EdgepruneError` for user mistakes."""
-    check_keep(options.keep)
+    check_keep(options.selection.keep)
     check_options(options)
     check_locations(path, options)
     runner = make_runner(options)
-    runner.check_output(options.out, options.overwrite)
+    runner.check_output(options.out, options.output.overwrite)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with runner.dataset(path, lambda where: read_with_options(where, options.reading)) as dataset:
@@ -64,9 +64,9 @@ def _curate(path, dataset, n_invalid: int, runner, options: CurateOptions, timin
     timings["select"] = time.perf_counter() - started
     notes = scored.notes + selection_notes
     if n_invalid:
-        notes.append(f"{n_invalid} invalid boxes {'dropped' if options.drop_invalid_boxes else 'kept'}")
+        notes.append(f"{n_invalid} invalid boxes {'dropped' if options.output.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
-    with runner.output_dir(options.out, options.overwrite) as tmp:
+    with runner.output_dir(options.out, options.output.overwrite) as tmp:
         output_format, renumbered, write_notes = write_datasets(tmp, dataset, kept, options, runner.write)
         notes += write_notes
         write_tables(tmp, dataset, scored, kept, ranked, options, runner.place_image)
@@ -97,5 +97,5 @@ def _result(options, dataset, scored: Scored, kept: np.ndarray, n_invalid, outpu
         timings,
         notes,
         renumbered,
-        options.runner,
+        options.execution.runner,
     )

@@ -10,67 +10,70 @@ from .groups import group_labels
 from .objects import box_counts
 from .score import rank_in_cluster
 from .select import COVERAGE_POLICIES, CoverageSettings, cover_categories, exact_count, preference, select
-from .types import CurateOptions, Scored
+from .types import CurateOptions, Scored, SelectionSettings
 
 
 def choose(
     dataset, scored: Scored, options: CurateOptions, *, fill_budget: bool = False
 ) -> tuple[np.ndarray, list[str]]:
-    """The keep-mask for ``options.keep``/``policy`` over scored images, with the category floor applied; and notes.
+    """The keep-mask for ``options.selection`` (``keep``, ``policy``, ...) over scored images, with the category floor
+    applied; and notes.
 
     After ``--dedup`` the budget is still ``round(keep * N)`` of the *input*, and the policy chooses among the images
     dedup left. If they are fewer than the budget, all of them are kept (dedup wins), or with ``fill_budget`` (for
     experiments that compare policies at equal counts) the rest comes from the dropped near-duplicates, most wanted
     by the policy first.
     """
+    selection = options.selection
     candidates = scored.candidates
     n = len(dataset)
     counts, names = box_counts(dataset)
     deduplicated = not candidates.all()
-    budget = exact_count(n, options.keep) if options.exact or deduplicated else None
-    groups = group_labels(options.groups, [img.file_name for img in dataset.images]) if options.groups else None
-    needs_features = options.policy == "coreset" or options.policy in COVERAGE_POLICIES
-    coverage = CoverageSettings(delta=options.probcover_delta, beta=options.ccs_beta, strata=options.ccs_strata)
+    budget = exact_count(n, selection.keep) if selection.exact or deduplicated else None
+    groups = group_labels(selection.groups, [img.file_name for img in dataset.images]) if selection.groups else None
+    needs_features = selection.policy == "coreset" or selection.policy in COVERAGE_POLICIES
+    coverage = CoverageSettings(delta=selection.probcover_delta, beta=selection.ccs_beta, strata=selection.ccs_strata)
     kept = np.zeros(n, bool)
     kept[candidates] = select(
         scored.distances[candidates],
         scored.labels[candidates],
-        keep=options.keep,
-        policy=options.policy,
-        per_cluster=options.per_cluster,
+        keep=selection.keep,
+        policy=selection.policy,
+        per_cluster=selection.per_cluster,
         seed=options.seed,
         count=budget,
-        features=option_features(scored.embeddings, options)[candidates] if needs_features else None,
+        features=option_features(scored.embeddings, options.clustering)[candidates] if needs_features else None,
         box_counts=counts[candidates],
         groups=groups[candidates] if groups is not None else None,
         coverage=coverage,
     )
-    wanted = preference(scored.distances, options.policy, options.seed)
+    wanted = preference(scored.distances, selection.policy, options.seed)
     notes = []
     if budget is not None and kept.sum() < budget:
-        notes.append(_fill_budget(kept, candidates, wanted, budget, options, fill_budget))
-    if options.min_per_category:
-        notes.append(_category_floor(kept, candidates, counts, names, wanted, options.min_per_category))
+        notes.append(_fill_budget(kept, candidates, wanted, budget, selection, fill_budget))
+    if selection.min_per_category:
+        notes.append(_category_floor(kept, candidates, counts, names, wanted, selection.min_per_category))
     share = kept.mean() if n else 0.0
-    if abs(share - options.keep) > 0.01 and not deduplicated:
+    if abs(share - selection.keep) > 0.01 and not deduplicated:
         notes.append(
-            f"kept {100 * share:.1f}% of the images, {100 * options.keep:.1f}% asked: the per-cluster rule keeps "
+            f"kept {100 * share:.1f}% of the images, {100 * selection.keep:.1f}% asked: the per-cluster rule keeps "
             "ceil(keep x n) of every cluster; --exact keeps exactly round(keep x N)"
         )
     return kept, notes
 
 
-def _fill_budget(kept, candidates, wanted, budget: int, options: CurateOptions, fill: bool) -> str:
+def _fill_budget(kept, candidates, wanted, budget: int, selection: SelectionSettings, fill: bool) -> str:
     """Dedup left fewer images than the budget: keep them all, or (``fill``) take back near-duplicates, most wanted
     first. Updates ``kept`` in place; returns the note."""
     left = int(candidates.sum())
     if fill:
         refill = [i for i in np.argsort(-wanted, kind="stable") if not candidates[i]][: budget - left]
         kept[refill] = True
-        action = f"{len(refill)} near-duplicates kept back to fill it, most wanted by {options.policy!r} first"
+        action = f"{len(refill)} near-duplicates kept back to fill it, most wanted by {selection.policy!r} first"
     else:
         action = "all of them are kept"
-    return f"dedup left {left} images, fewer than the {budget} that --keep {options.keep} asks of {len(kept)}: {action}"
+    asked = f"fewer than the {budget} that --keep {selection.keep} asks of {len(kept)}"
+    return f"dedup left {left} images, {asked}: {action}"
 
 
 def _category_floor(kept, candidates, counts, names, wanted, floor: int) -> str:
@@ -96,7 +99,8 @@ def ranks(scored: Scored) -> np.ndarray:
 
 def global_cut(distances: np.ndarray, kept: np.ndarray, options: CurateOptions) -> tuple[float | None, str]:
     """The score at which a global easy/hard selection cut, for the report's histogram (None when it did not)."""
-    if options.per_cluster or options.policy in ("random", "stratified") or kept.all():
+    selection = options.selection
+    if selection.per_cluster or selection.policy in ("random", "stratified") or kept.all():
         return None, ""
-    boundary = distances[kept].min() if options.policy == "hard" else distances[kept].max()
+    boundary = distances[kept].min() if selection.policy == "hard" else distances[kept].max()
     return float(boundary), "global cut"

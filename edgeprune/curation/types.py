@@ -42,7 +42,73 @@ class DatasetReading:
     map_categories: str | None = None  # merge/rename/drop classes after reading (datasets/mapping.py)
 
 
-PARTS = {"EmbeddingSettings": EmbeddingSettings, "DatasetReading": DatasetReading}
+@dataclass(frozen=True, kw_only=True)
+class ClusteringSettings:
+    """How embeddings become prototypes and scores: the features (centred, normalised), the clustering, and the
+    level (images, or object crops and how their scores aggregate per image)."""
+
+    method: str = "kmeans"
+    clusters: str = "10"  # a number, auto or auto:silhouette (cluster/autok.py)
+    normalize: bool = True
+    center: bool = True
+    level: str = "image"
+    object_clusters: str = "category"
+    aggregate: str = "mean"
+    crop_padding: float = 0.1
+    min_crop_size: float = 32.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectionSettings:
+    """Which images are kept: the share, the policy and its parameters, and the constraints around it."""
+
+    keep: float = 0.5
+    policy: str = "hard"
+    per_cluster: bool = True
+    exact: bool = False
+    dedup: float | None = None  # near-duplicates (cosine >= dedup) dropped before clustering
+    min_per_category: int = 0
+    groups: Path | None = None  # CSV image,group (a video or clip): picks dealt round-robin over the groups
+    probcover_delta: float | None = None  # ProbCover's ball radius (None: chosen by cluster purity)
+    ccs_beta: float = 0.1  # CCS: the hardest share dropped before stratified sampling
+    ccs_strata: int = 50  # CCS: equal-width strata of the prototype distance
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputSettings:
+    """What is written besides the pruned dataset, and how."""
+
+    out_format: str | None = None
+    overwrite: bool = False
+    write_dropped: bool = False
+    save_embeddings: bool = False
+    export_folders: str | None = None
+    image_mode: str = "copy"
+    drop_invalid_boxes: bool = False
+    map_points: int = 5000  # images in the report's embedding map (subsampled above; 0: no map)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionSettings:
+    """Where the stages run: in this process, or as Apache Beam pipelines (curation/runners/beam.py)."""
+
+    runner: str = "local"
+    beam_options: str | None = None  # Beam pipeline flags, e.g. "--runner=DataflowRunner --project=p"
+    work_dir: str | None = None  # beam: stage outputs, a local path or a Beam filesystem URI; reruns resume
+    sample_per_cluster: int = 256  # beam: k-means sample size per centroid
+
+
+PARTS = {
+    part.__name__: part
+    for part in (
+        EmbeddingSettings,
+        DatasetReading,
+        ClusteringSettings,
+        SelectionSettings,
+        OutputSettings,
+        ExecutionSettings,
+    )
+}
 
 
 def option_fields(options_class) -> dict[str, str]:
@@ -74,44 +140,17 @@ def compose_options(options_class, values: dict):
 
 @dataclass
 class CurateOptions:
-    """Every curate option, in parts (embedding, reading) and the rest; :func:`compose_options` builds it from flat
-    names (keys equal the CLI's arguments)."""
+    """Every curate option, in parts (one per concern); :func:`compose_options` builds it from flat names (keys
+    equal the CLI's arguments and the keywords of :func:`edgeprune.curate`)."""
 
     out: Path | str  # a str only for an s3:// or gs:// URI (--runner beam)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     reading: DatasetReading = field(default_factory=DatasetReading)
-    keep: float = 0.5
-    policy: str = "hard"
-    per_cluster: bool = True
-    method: str = "kmeans"
-    clusters: str = "10"
+    clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
+    selection: SelectionSettings = field(default_factory=SelectionSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     seed: int = 0
-    normalize: bool = True
-    center: bool = True
-    out_format: str | None = None
-    overwrite: bool = False
-    write_dropped: bool = False
-    save_embeddings: bool = False
-    export_folders: str | None = None
-    image_mode: str = "copy"
-    drop_invalid_boxes: bool = False
-    dedup: float | None = None
-    level: str = "image"
-    object_clusters: str = "category"
-    aggregate: str = "mean"
-    crop_padding: float = 0.1
-    min_crop_size: float = 32.0
-    min_per_category: int = 0
-    exact: bool = False
-    groups: Path | None = None  # CSV image,group (a video or clip): picks dealt round-robin over the groups
-    probcover_delta: float | None = None  # ProbCover's ball radius (None: chosen by cluster purity)
-    ccs_beta: float = 0.1  # CCS: the hardest share dropped before stratified sampling
-    ccs_strata: int = 50  # CCS: equal-width strata of the prototype distance
-    map_points: int = 5000  # images in the report's embedding map (subsampled above; 0: no map)
-    runner: str = "local"  # local, or beam (curation/runners/beam.py: the stages as Apache Beam pipelines)
-    beam_options: str | None = None  # Beam pipeline flags, e.g. "--runner=DataflowRunner --project=p"
-    work_dir: str | None = None  # beam: stage outputs, a local path or a Beam filesystem URI; reruns resume
-    sample_per_cluster: int = 256  # beam: k-means sample size per centroid
     progress: bool = True
 
 

@@ -19,7 +19,7 @@ from .types import CurateOptions, Scored
 def write_datasets(tmp: Path, dataset, kept: np.ndarray, options: CurateOptions, write) -> tuple[str, dict, list]:
     """``pruned/`` (and ``dropped/`` with ``--write-dropped``) through ``write(dataset, out_dir, format=)``, the
     runner's dataset writer. Returns ``(output format, renumbered TFRecord label ids, notes)``."""
-    output_format = write(dataset.subset(kept), tmp / "pruned", format=options.out_format)
+    output_format = write(dataset.subset(kept), tmp / "pruned", format=options.output.out_format)
     renumbered = renumbered_label_ids(dataset, output_format)
     notes = []
     if renumbered:
@@ -27,8 +27,8 @@ def write_datasets(tmp: Path, dataset, kept: np.ndarray, options: CurateOptions,
             "TFRecord label ids are 1..N (0 is background): category ids renumbered "
             + ", ".join(f"{old}->{new}" for old, new in renumbered.items())
         )
-    if options.write_dropped:
-        write(dataset.subset(~kept), tmp / "dropped", format=options.out_format)
+    if options.output.write_dropped:
+        write(dataset.subset(~kept), tmp / "dropped", format=options.output.out_format)
     return output_format, renumbered, notes
 
 
@@ -46,16 +46,16 @@ def write_tables(
     write_scores(tmp / "scores.csv", dataset, scored.labels, scored.distances, ranks, kept, scored.representative)
     if scored.objects is not None:
         write_object_scores(tmp / "objects.csv", dataset, scored.crops, scored.objects, kept)
-    if options.save_embeddings:
+    if options.output.save_embeddings:
         save_embeddings(tmp / "embeddings.npz", dataset, scored.embeddings, scored.crops, scored.crop_embeddings)
-    if options.export_folders:
+    if options.output.export_folders:
         candidates = scored.candidates
         export_folders(
             tmp / "folders",
             dataset.subset(candidates),
             scored.labels[candidates],
             ranks[candidates],
-            keep=options.keep,
-            which=options.export_folders,
+            keep=options.selection.keep,
+            which=options.output.export_folders,
             place_image=place_image,
         )

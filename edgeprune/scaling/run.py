@@ -26,7 +26,7 @@ import numpy as np
 from ..curation import SELFSUP, CurateOptions, choose
 from ..curation.dedup import shared_content
 from ..curation.pipeline import score_dataset
-from ..curation.types import EmbeddingSettings
+from ..curation.types import compose_options
 from ..datasets import read_dataset
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs
@@ -128,26 +128,30 @@ def _resolve_backbone(train_set, options: ScalingOptions, cache_dir: Path) -> st
 def _curate_options(options: ScalingOptions, cell: Cell, backbone: str, cache_dir: Path) -> CurateOptions:
     policy, deduplicated = base_policy(cell.policy if cell.policy != FULL else "random")
     uniform = policy == UNIFORM
-    return CurateOptions(
-        out=options.out,
-        keep=cell.fraction,
-        policy="random" if uniform else policy,
-        dedup=options.dedup if deduplicated else None,
-        exact=True,  # every policy keeps the same number of images
-        per_cluster=options.per_cluster and not uniform,
-        groups=options.groups if per_video(cell.policy) else None,
-        method=options.method,
-        clusters=options.clusters,
-        seed=cell.seed,
-        embedding=EmbeddingSettings(backbone=backbone, cache_dir=cache_dir),
-        level=cell.level if cell.level != "-" else "image",
-        object_clusters=options.object_clusters,
-        aggregate=options.aggregate,
-        min_per_category=options.min_per_category,
-        probcover_delta=options.probcover_delta,
-        ccs_beta=options.ccs_beta,
-        ccs_strata=options.ccs_strata,
-        progress=options.progress,
+    return compose_options(
+        CurateOptions,
+        dict(
+            out=options.out,
+            keep=cell.fraction,
+            policy="random" if uniform else policy,
+            dedup=options.dedup if deduplicated else None,
+            exact=True,  # every policy keeps the same number of images
+            per_cluster=options.per_cluster and not uniform,
+            groups=options.groups if per_video(cell.policy) else None,
+            method=options.method,
+            clusters=options.clusters,
+            seed=cell.seed,
+            backbone=backbone,
+            cache_dir=cache_dir,
+            level=cell.level if cell.level != "-" else "image",
+            object_clusters=options.object_clusters,
+            aggregate=options.aggregate,
+            min_per_category=options.min_per_category,
+            probcover_delta=options.probcover_delta,
+            ccs_beta=options.ccs_beta,
+            ccs_strata=options.ccs_strata,
+            progress=options.progress,
+        ),
     )
 
 

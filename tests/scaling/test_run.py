@@ -137,7 +137,8 @@ def test_coverage_parameters_reach_every_cell_and_a_change_is_refused(experiment
     tuned = ScalingOptions(out=out, probcover_delta=0.3, ccs_beta=0.2)
     assert tuned.shared_settings()["probcover_delta"] == 0.3 and tuned.shared_settings()["ccs_beta"] == 0.2
     curate = _curate_options(tuned, Cell("image", "probcover", 0.25, 1), "backbone", out / "cache")
-    assert (curate.probcover_delta, curate.ccs_beta, curate.ccs_strata, curate.seed) == (0.3, 0.2, 50, 1)
+    chosen = curate.selection
+    assert (chosen.probcover_delta, chosen.ccs_beta, chosen.ccs_strata, curate.seed) == (0.3, 0.2, 50, 1)
     capsys.readouterr()
     assert run("--fractions", "0.25,1.0", "--policies", "random,hard", "--probcover-delta", "0.3") == 2
     err = capsys.readouterr().err.strip()

@@ -42,8 +42,8 @@ class Runner(Protocol):
 
 
 def make_runner(options: CurateOptions) -> Runner:
-    """The runner ``options.runner`` names (Beam is imported only when asked for)."""
-    if options.runner == "beam":
+    """The runner ``options.execution.runner`` names (Beam is imported only when asked for)."""
+    if options.execution.runner == "beam":
         from .beam import BeamRunner
 
         return BeamRunner(options)

@@ -46,9 +46,9 @@ class BeamRunner:
 
     def __init__(self, options: CurateOptions) -> None:
         self.options = options
-        self.beam_options = pipeline_options(options.beam_options)
+        self.beam_options = pipeline_options(options.execution.beam_options)
         use_filesystem_options(self.beam_options)  # the driver's filesystem calls (s3 endpoint, credentials)
-        self.writer = BeamWriter(options.image_mode, self.beam_options)
+        self.writer = BeamWriter(options.output.image_mode, self.beam_options)
         self.write = self.writer.write_dataset
         self.place_image = self.writer  # collects the copy; the workers make it in finish()
 
@@ -59,8 +59,8 @@ class BeamRunner:
             check_output(str(out), overwrite=overwrite)
         else:
             check_output_dir(out, overwrite=overwrite)
-        if is_uri(self.options.work_dir):
-            work = str(self.options.work_dir).rstrip("/")
+        if is_uri(self.options.execution.work_dir):
+            work = str(self.options.execution.work_dir).rstrip("/")
             check_writable(f"{work}/.probe-{uuid.uuid4().hex}", "--work-dir", work)
 
     @contextlib.contextmanager
@@ -91,7 +91,7 @@ class BeamRunner:
     def finish(self, timings: dict[str, float]) -> list[str]:
         """Copy the kept images and TFRecord shards on the workers."""
         started = time.perf_counter()
-        copied, shards = self.writer.run(self.options.work_dir, self.beam_options)
+        copied, shards = self.writer.run(self.options.execution.work_dir, self.beam_options)
         timings["copy"] = time.perf_counter() - started
         return [f"runner beam: {copied} image files and {shards} TFRecord shards written by the Beam workers"]
 
@@ -115,9 +115,13 @@ def score_with_beam(
 ) -> tuple[Dataset, Scored]:
     """Run stages 1-4 (each skipped when its work-dir folder is finished); returns ``(dataset without the images
     that failed to decode, Scored)`` for selection and the writers."""
-    beam_options = beam_options if beam_options is not None else pipeline_options(options.beam_options)
+    beam_options = beam_options if beam_options is not None else pipeline_options(options.execution.beam_options)
     backbone = _backbone(dataset, options, timings)  # a bad backbone fails before the work dir is touched
-    work = WorkDir(str(options.work_dir) if is_uri(options.work_dir) else os.path.abspath(options.work_dir))
+    work = WorkDir(
+        str(options.execution.work_dir)
+        if is_uri(options.execution.work_dir)
+        else os.path.abspath(options.execution.work_dir)
+    )
     reused: list[str] = []
     n = len(dataset)
     rate = sample_rate(options, n)
@@ -130,11 +134,17 @@ def score_with_beam(
     good[[row["index"] for row in failures]] = False
     all_rows = _driver_rows(embed, options, good)
     kept_dataset = dataset.subset(good) if not good.all() else dataset
-    groups = duplicate_groups(option_features(all_rows, options), options.dedup) if options.dedup is not None else []
+    groups = (
+        duplicate_groups(option_features(all_rows, options.clustering), options.selection.dedup)
+        if options.selection.dedup is not None
+        else []
+    )
     representative = duplicate_of(groups, len(kept_dataset))
     candidates = np.zeros(n, bool)
     candidates[np.flatnonzero(good)] = representative < 0
-    exact_fit = options.dedup is not None or options.policy == "coreset"  # every embedding is on the driver
+    exact_fit = (
+        options.selection.dedup is not None or options.selection.policy == "coreset"
+    )  # every embedding is on the driver
     fit = _run(
         "cluster", lambda: run_fit(work, embed, options, good, candidates, all_rows if exact_fit else None), timings,
         reused,
@@ -155,7 +165,7 @@ def score_with_beam(
 
 def _driver_rows(embed: Stage, options: CurateOptions, good: np.ndarray) -> np.ndarray | None:
     """Every good image's embedding on the driver, when dedup, coreset or ``--save-embeddings`` needs them."""
-    if options.dedup is None and options.policy != "coreset" and not options.save_embeddings:
+    if options.selection.dedup is None and options.selection.policy != "coreset" and not options.output.save_embeddings:
         return None
     indices, rows = read_embeddings(unit_files(embed.path, "embeddings"), embed.info()["dim"])
     all_rows = np.zeros((len(good), rows.shape[1]), np.float32)
@@ -165,16 +175,16 @@ def _driver_rows(embed: Stage, options: CurateOptions, good: np.ndarray) -> np.n
 
 def _notes(fit: Stage, embed: Stage, failures, groups, representative, options: CurateOptions, reused) -> list[str]:
     notes = list(fit.info()["notes"])
-    notes.append(f"runner beam: work dir {options.work_dir}; stages reused: {', '.join(reused) or 'none'}")
+    notes.append(f"runner beam: work dir {options.execution.work_dir}; stages reused: {', '.join(reused) or 'none'}")
     if failures:
         shown = "; ".join(f"{row['name']} ({row['error'][:80]})" for row in failures[:3])
         notes.append(
             f"{len(failures)} images could not be read or decoded and are left out (listed in "
             f"{embed.file('bad_images-*.jsonl')}): {shown}"
         )
-    if options.dedup is not None:
+    if options.selection.dedup is not None:
         notes.append(
-            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.dedup}), "
+            f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.selection.dedup}), "
             f"{int((representative >= 0).sum())} images dropped before pruning"
         )
     return notes

@@ -52,9 +52,9 @@ def in_sample(seed: int, rate: float, index: int) -> bool:
 
 def sample_rate(options, n_images: int) -> float:
     """Share of the images in the k-means sample: about ``sample_per_cluster`` per centroid, all for small sets."""
-    spec = str(options.clusters).strip().lower()
-    k = parse_k(spec, n_images) if spec not in AUTO_CHOICES else AUTO_SAMPLE // options.sample_per_cluster
-    return min(1.0, options.sample_per_cluster * k / max(n_images, 1))
+    spec = str(options.clustering.clusters).strip().lower()
+    k = parse_k(spec, n_images) if spec not in AUTO_CHOICES else AUTO_SAMPLE // options.execution.sample_per_cluster
+    return min(1.0, options.execution.sample_per_cluster * k / max(n_images, 1))
 
 
 def manifest_rows(dataset: Dataset) -> list[dict]:
@@ -199,9 +199,10 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
     """Stage 3, on the driver: the same ``fit_prototypes`` as the local run, on the sample; or, with ``all_rows``
     (the embeddings of the ``good`` images, for dedup and coreset), on every candidate as the local run does.
     ``good`` and ``candidates`` are masks over all images."""
+    clustering = options.clustering
     stage = work.stage(
-        "fit", embed.key, options.method, options.clusters, options.seed, options.normalize, options.center,
-        options.dedup, options.sample_per_cluster, all_rows is not None,
+        "fit", embed.key, clustering.method, clustering.clusters, options.seed, clustering.normalize, clustering.center,
+        options.selection.dedup, options.execution.sample_per_cluster, all_rows is not None,
     )  # fmt: skip
     if stage.reused:
         return stage
@@ -210,17 +211,19 @@ def run_fit(work: WorkDir, embed: Stage, options, good: np.ndarray, candidates: 
     if all_rows is not None:  # dedup or coreset: every embedding is here, so fit exactly as the local run does
         mean = all_rows.mean(axis=0, dtype=np.float64)
         indices = np.flatnonzero(candidates)
-        features = _unit_features(all_rows[candidates[good]], mean, options.center, options.normalize)
+        features = _unit_features(
+            all_rows[candidates[good]], mean, options.clustering.center, options.clustering.normalize
+        )
     else:
         indices, vectors = read_embeddings(unit_files(embed.path, "sample"), dim)
         wanted = good[indices] & candidates[indices]
-        features = _unit_features(vectors[wanted], mean, options.center, options.normalize)
+        features = _unit_features(vectors[wanted], mean, options.clustering.center, options.clustering.normalize)
         indices = indices[wanted]
     if len(indices) == 0:
         raise EdgepruneError("beam: the k-means sample is empty (every sampled image failed to decode)")
     centers, k, notes = fit_image_prototypes(
-        features, clusters=options.clusters, method=options.method, seed=options.seed,
-        metric=score_metric(options.normalize),
+        features, clusters=options.clustering.clusters, method=options.clustering.method, seed=options.seed,
+        metric=score_metric(options.clustering.normalize),
     )  # fmt: skip
     notes.append(f"beam: prototypes fitted on a sample of {len(indices)} images")
     write_array(stage.file("centers.npy"), np.asarray(centers, np.float64))
@@ -252,7 +255,10 @@ def run_score(work: WorkDir, embed: Stage, fit: Stage, options, beam_options) ->
     if stage.reused:
         return stage
     centers, mean = read_array(fit.file("centers.npy")), read_array(fit.file("mean.npy"))
-    flags, metric = (options.center, options.normalize), score_metric(options.normalize)
+    flags, metric = (
+        (options.clustering.center, options.clustering.normalize),
+        score_metric(options.clustering.normalize),
+    )
     with run_pipeline("score", beam_options) as p:
         (
             p

@@ -21,8 +21,8 @@ class LocalRunner:
 
     def __init__(self, options: CurateOptions) -> None:
         self.options = options
-        self.write = functools.partial(write_dataset, image_mode=options.image_mode)
-        self.place_image = functools.partial(copy_image, mode=options.image_mode)
+        self.write = functools.partial(write_dataset, image_mode=options.output.image_mode)
+        self.place_image = functools.partial(copy_image, mode=options.output.image_mode)
 
     def score(self, dataset, options: CurateOptions, timings: dict[str, float]) -> tuple[Dataset, Scored]:
         """``(dataset, Scored)``: every image of the dataset is scored."""
