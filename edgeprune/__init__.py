@@ -39,9 +39,10 @@ __all__ = ["PrototypeScorer", "curate", "find_leaks", "prune", "select", "split"
 def curate(path: str | Path, *, out: str | Path, **options: Any) -> CurateResult:
     """Prune the detection dataset at ``path`` into ``out``, as ``edgeprune curate`` does; returns what was done.
 
-    ``options`` are :class:`edgeprune.curation.CurateOptions` fields: ``keep`` (0.5), ``policy`` (``"hard"``,
-    ``"easy"``, ``"random"``, ``"stratified"``, ``"coreset"``, ``"balanced"``), ``exact``, ``per_cluster``,
-    ``clusters``, ``method``, ``seed``, ``backbone`` (a TF-Hub handle or SavedModel, or ``"selfsup"``),
+    ``options`` are the flat names of :class:`edgeprune.curation.CurateOptions`' fields and parts: ``keep`` (0.5),
+    ``policy`` (``"hard"``, ``"easy"``, ``"random"``, ``"stratified"``, ``"coreset"``, ``"balanced"``, ``"typical"``,
+    ``"probcover"``, ``"ccs"``, ``"zcore"``), ``exact``, ``per_cluster``, ``clusters``, ``method``, ``seed``,
+    ``backbone`` (a TF-Hub handle or SavedModel, or ``"selfsup"``),
     ``embeddings`` (a ``.npz``/``.parquet`` file instead of a backbone), ``dedup``, ``level``, ``out_format``,
     ``format``, ``split``, ``overwrite``, ``progress`` and the rest. Raises :class:`edgeprune.errors.EdgepruneError`
     for bad input, and ``TypeError`` naming an unknown option.

@@ -11,78 +11,82 @@ from ..input_guard import check_apart
 from ..uris import is_uri
 from .objects import AGGREGATES, GROUPINGS
 from .select import GROUPED_POLICIES, POLICIES
-from .types import RUNNERS, CurateOptions
+from .types import RUNNERS, CurateOptions, SelectionSettings
 
 
 def check_clusters(spec: str | int, n_images: int) -> None:
-    """Reject a bad ``--clusters`` value before any embedding work (auto values are resolved later)."""
+    """Reject a bad ``clusters`` value before any embedding work (auto values are resolved later)."""
     if str(spec).strip().lower() not in AUTO_CHOICES:
         parse_k(spec, n_images)
 
 
 def check_options(options: CurateOptions) -> None:
-    """Reject inconsistent level/aggregation/policy/runner settings before any work."""
-    if options.clustering.level not in ("image", "object"):
-        raise EdgepruneError(f"--level must be image or object, got {options.clustering.level!r}")
-    if options.clustering.aggregate not in AGGREGATES:
+    """Reject inconsistent level/aggregation/policy/runner settings before any work. Messages name the options as
+    ``name=value`` (the CLI shows them as its flags)."""
+    clustering, selection = options.clustering, options.selection
+    if clustering.level not in ("image", "object"):
+        raise EdgepruneError(f"level={clustering.level} is not a level; use image or object")
+    if clustering.aggregate not in AGGREGATES:
+        raise EdgepruneError(f"aggregate={clustering.aggregate} is unknown; use one of {', '.join(AGGREGATES)}")
+    if clustering.object_clusters not in GROUPINGS:
         raise EdgepruneError(
-            f"--aggregate must be one of {', '.join(AGGREGATES)}, got {options.clustering.aggregate!r}"
+            f"object_clusters={clustering.object_clusters} is unknown; use one of {', '.join(GROUPINGS)}"
         )
-    if options.clustering.object_clusters not in GROUPINGS:
+    if clustering.crop_padding < 0 or clustering.min_crop_size < 0:
         raise EdgepruneError(
-            f"--object-clusters must be one of {', '.join(GROUPINGS)}, got {options.clustering.object_clusters!r}"
+            f"crop_padding={clustering.crop_padding} and min_crop_size={clustering.min_crop_size} must not be negative"
         )
-    if options.clustering.crop_padding < 0 or options.clustering.min_crop_size < 0:
-        raise EdgepruneError("--crop-padding and --min-crop-size must not be negative")
-    if options.selection.policy not in POLICIES:
-        raise EdgepruneError(f"unknown policy {options.selection.policy!r}; choose one of {', '.join(POLICIES)}")
-    if (
-        options.selection.policy in ("coreset", "typical", "probcover", "zcore")
-        and options.clustering.level == "object"
-    ):
-        raise EdgepruneError(
-            f"--policy {options.selection.policy} covers the image embedding space; use it with --level image"
-        )
-    check_coverage(options)
-    if options.selection.min_per_category < 0:
-        raise EdgepruneError(f"--min-per-category must not be negative, got {options.selection.min_per_category}")
+    if selection.policy not in POLICIES:
+        raise EdgepruneError(f"policy={selection.policy} is unknown; choose one of {', '.join(POLICIES)}")
+    if selection.policy in ("coreset", "typical", "probcover", "zcore") and clustering.level == "object":
+        raise EdgepruneError(f"policy={selection.policy} covers the image embedding space; use it with level=image")
+    check_coverage(selection)
+    if selection.min_per_category < 0:
+        raise EdgepruneError(f"min_per_category={selection.min_per_category} must not be negative")
     check_runner(options)
 
 
-def check_coverage(options: CurateOptions) -> None:
-    """The coverage policies' parameters and ``--groups``."""
-    if options.selection.groups is not None and options.selection.policy not in GROUPED_POLICIES:
+def check_coverage(selection: SelectionSettings) -> None:
+    """The coverage policies' parameters and ``groups``."""
+    if selection.groups is not None and selection.policy not in GROUPED_POLICIES:
         raise EdgepruneError(
-            f"--groups deals a policy's order over the groups: use it with --policy {', '.join(GROUPED_POLICIES)}"
+            f"groups={selection.groups} deals a policy's order over the groups: use it with policy="
+            + ", ".join(GROUPED_POLICIES)
         )
-    if options.selection.probcover_delta is not None and not 0.0 < options.selection.probcover_delta <= 2.0:
-        delta = options.selection.probcover_delta
-        raise EdgepruneError(f"--probcover-delta must be a distance in (0, 2] between unit vectors, got {delta}")
-    if not 0.0 <= options.selection.ccs_beta < 1.0:
-        raise EdgepruneError(f"--ccs-beta must be a share in [0, 1), got {options.selection.ccs_beta}")
-    if options.selection.ccs_strata < 1:
-        raise EdgepruneError(f"--ccs-strata must be at least 1, got {options.selection.ccs_strata}")
+    delta = selection.probcover_delta
+    if delta is not None and not 0.0 < delta <= 2.0:
+        raise EdgepruneError(f"probcover_delta={delta} must be a distance in (0, 2] between unit vectors")
+    if not 0.0 <= selection.ccs_beta < 1.0:
+        raise EdgepruneError(f"ccs_beta={selection.ccs_beta} must be a share in [0, 1)")
+    if selection.ccs_strata < 1:
+        raise EdgepruneError(f"ccs_strata={selection.ccs_strata} must be at least 1")
 
 
 def check_runner(options: CurateOptions) -> None:
-    """``--runner beam``: Beam installed, a work dir, valid ``--beam-options``, an image-level run on a backbone."""
-    if options.execution.runner not in RUNNERS:
-        raise EdgepruneError(f"--runner must be {' or '.join(RUNNERS)}, got {options.execution.runner!r}")
-    if options.execution.runner == "local":
-        if options.execution.beam_options or options.execution.work_dir:
-            raise EdgepruneError("--beam-options and --work-dir apply to --runner beam only")
+    """``runner=beam``: Beam installed, a work dir, valid ``beam_options``, an image-level run on a backbone."""
+    execution = options.execution
+    if execution.runner not in RUNNERS:
+        raise EdgepruneError(f"runner={execution.runner} is unknown; use {' or '.join(RUNNERS)}")
+    if execution.runner == "local":
+        if execution.beam_options or execution.work_dir:
+            given = "beam_options" if execution.beam_options else "work_dir"
+            raise EdgepruneError(f"{given}={getattr(execution, given)} applies to runner=beam only")
         return
     from ..beam.options import pipeline_options
 
-    if not options.execution.work_dir:
-        raise EdgepruneError("--runner beam needs --work-dir (a local path or a Beam filesystem URI such as gs://...)")
+    if not execution.work_dir:
+        raise EdgepruneError(
+            "runner=beam needs a work directory: work_dir=PATH (a local path or a Beam filesystem URI such as gs://...)"
+        )
     if options.clustering.level == "object":
-        raise EdgepruneError("--level object runs on one machine only; use --runner local")
+        raise EdgepruneError("level=object runs on one machine only; use runner=local")
     if options.embedding.embeddings is not None:
-        raise EdgepruneError("--embeddings reads one file on one machine; use --runner local")
-    if options.execution.sample_per_cluster < 1:
-        raise EdgepruneError(f"--sample-per-cluster must be at least 1, got {options.execution.sample_per_cluster}")
-    pipeline_options(options.execution.beam_options)
+        raise EdgepruneError(
+            f"embeddings={options.embedding.embeddings} reads one file on one machine; use runner=local"
+        )
+    if execution.sample_per_cluster < 1:
+        raise EdgepruneError(f"sample_per_cluster={execution.sample_per_cluster} must be at least 1")
+    pipeline_options(execution.beam_options)
 
 
 def check_locations(path: Path | str, options: CurateOptions) -> None:

@@ -134,7 +134,7 @@ def _corrupt_copy(tmp_path, digits_coco, damage):
         ("backbone", "cannot load backbone with tensorflow_hub"),
         ("prune", "--prune must be in \\[0, 1\\)"),
         ("no_boxes", "no usable boxes to embed at object level"),
-        ("min_per_category", "--min-per-category must not be negative"),
+        ("min_per_category", "--min-per-category -1 must not be negative"),
     ],
 )
 def test_bad_input_gives_one_line_and_leaves_nothing(run, tmp_path, digits_coco, capsys, case, message):

@@ -109,12 +109,12 @@ def test_tfrecord_input_and_two_worker_processes(curate, digits_coco, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--runner", "beam"], "--runner beam needs --work-dir"),
+        (["--runner", "beam"], "--runner beam needs a work directory: --work-dir PATH"),
         (["--runner", "beam", "--work-dir", "W", "--beam-options=--runner=FnApiRunner --no_such_flag=1"],
          "unknown Beam flags --no_such_flag=1"),
         (["--runner", "beam", "--work-dir", "W", "--beam-options=--runner=NoSuchRunner"], "unknown runner"),
         (["--runner", "beam", "--work-dir", "W", "--level", "object"], "--level object runs on one machine"),
-        (["--work-dir", "W"], "apply to --runner beam only"),
+        (["--work-dir", "W"], "applies to --runner beam only"),
     ],
 )  # fmt: skip
 def test_bad_options_are_refused_before_any_work(curate, digits_coco, tmp_path, capsys, args, message):

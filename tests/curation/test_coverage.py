@@ -17,6 +17,7 @@ from edgeprune.curation.coverage import (
 )
 from edgeprune.curation.score import l2_normalize
 from edgeprune.curation.select import CoverageSettings, select
+from edgeprune.errors import EdgepruneError
 
 
 def blobs(sizes=(60, 40, 20), spread=0.05, dim=8, seed=0):
@@ -144,10 +145,13 @@ def test_curate_keeps_the_exact_count_spread_over_the_groups(curate, digits_coco
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--policy", "coreset", "--groups", "GROUPS"], "--groups deals a policy's order over the groups"),
+        (
+            ["--policy", "coreset", "--groups", "GROUPS"],
+            "deals a policy's order over the groups: use it with --policy hard, easy",
+        ),
         (["--policy", "typical", "--level", "object"], "--policy typical covers the image embedding space"),
-        (["--policy", "ccs", "--ccs-beta", "1.5"], "--ccs-beta must be a share in [0, 1)"),
-        (["--policy", "probcover", "--probcover-delta", "3"], "--probcover-delta must be a distance in (0, 2]"),
+        (["--policy", "ccs", "--ccs-beta", "1.5"], "--ccs-beta 1.5 must be a share in [0, 1)"),
+        (["--policy", "probcover", "--probcover-delta", "3"], "--probcover-delta 3.0 must be a distance in (0, 2]"),
         (["--policy", "typical", "--groups", "PARTIAL"], "images have no group (first: 'scene_00001.jpg')"),
     ],
 )
@@ -169,3 +173,13 @@ def test_stride_takes_evenly_spaced_frames_of_every_video():
     assert np.bincount(videos[picked]).tolist() == [3, 2, 1]  # shares in proportion, one at least
     assert picked.tolist() == [1, 5, 8, 11, 14, 18]  # about every 3rd frame of each video, at one phase
     assert stride_selection(20, 3, videos, seed=0).sum() == 3
+
+
+def test_the_library_names_parameters_not_flags(digits_coco, tmp_path):
+    import edgeprune
+
+    with pytest.raises(EdgepruneError, match=r"^ccs_beta=1.5 must be a share in \[0, 1\)$"):
+        edgeprune.curate(digits_coco, out=tmp_path / "out", policy="ccs", ccs_beta=1.5)
+    with pytest.raises(EdgepruneError, match="^runner=beam needs a work directory: work_dir=PATH"):
+        edgeprune.curate(digits_coco, out=tmp_path / "out", runner="beam")
+    assert not (tmp_path / "out").exists()
