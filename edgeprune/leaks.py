@@ -45,6 +45,8 @@ class LeakOptions:
     format: str | None = None
     images_dir: Path | None = None
     label_map: Path | None = None
+    fps: float | None = None  # folders of videos: frames sampled per second (datasets/video.py)
+    every: int | None = None  # folders of videos: every N-th frame instead
     write_clean: Path | None = None
     image_mode: str = "copy"
     overwrite: bool = False
@@ -85,8 +87,12 @@ class LeakResult:
         for split, counts in self.per_split.items():
             earlier = counts.get("against", "")
             exact = f" ({counts['exact']} exact copies)" if counts["exact"] else ""
+            videos = (
+                f"; frames of {counts['videos_flagged']} of its {counts['videos']} videos" if "videos" in counts else ""
+            )
             out.append(
                 f"{counts['flagged']} of {counts['images']} `{split}` images have a near-copy in `{earlier}`{exact}"
+                + videos
             )
         return out
 
@@ -111,8 +117,10 @@ def read_splits(path: Path | str, options: LeakOptions) -> list[tuple[str, objec
     from .datasets import read_dataset
 
     read = {"format": options.format, "images_dir": options.images_dir, "label_map": options.label_map}
+    frames = {"fps": options.fps, "every": options.every, "cache_dir": options.embedding.cache_dir}
+    read.update(frames)
     if options.against is not None:
-        earlier = read_dataset(options.against, split=options.against_split)
+        earlier = read_dataset(options.against, split=options.against_split, **frames)
         later = read_dataset(path, split=options.split, **read)
         names = (options.against_split or Path(str(options.against)).name, options.split or Path(str(path)).name)
         if names[0] == names[1]:
@@ -211,6 +219,16 @@ def _split_summary(images: int, flagged: int, exact: int, earlier, similarity: n
     }
 
 
+def _video_counts(dataset, flagged: set[str]) -> dict:
+    """A split read from videos: how many videos it holds, and how many have a flagged frame (a video is one
+    group: one leaked frame makes the whole video suspect)."""
+    if not dataset.extra.get("videos"):
+        return {}
+    videos = {img.extra["video"] for img in dataset.images}
+    leaked = {img.extra["video"] for img in dataset.images if img.file_name in flagged}
+    return {"videos": len(videos), "videos_flagged": len(leaked)}
+
+
 def search_splits(splits: list[tuple[str, object]], options: LeakOptions, timings: dict | None = None) -> LeakResult:
     """The leak search on splits already read (earliest first): embed, flag each later image whose nearest earlier
     image is an exact copy or within ``options.threshold``, and write the report into ``options.out``."""
@@ -248,6 +266,9 @@ def search_splits(splits: list[tuple[str, object]], options: LeakOptions, timing
                 )
         similarities[split_name] = np.minimum(similarity, 1.0)
         per_split[split_name] = _split_summary(len(matrices[j]), flagged, exact_count, splits[:j], similarity)
+        per_split[split_name].update(
+            _video_counts(splits[j][1], {leak.image for leak in leaks if leak.split == split_name})
+        )
     leaks.sort(key=lambda leak: (-leak.similarity, leak.split, leak.image))
     timings["search"] = time.perf_counter() - started
     result = LeakResult(

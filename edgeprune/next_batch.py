@@ -297,11 +297,9 @@ def choose_next(
     if options.prototype_strength:
         every = np.concatenate([pool_features, labeled_features])
         fixed["prototype"] = prototype_scores(every, options.clusters, options.seed, options.prototype)[: len(pool)]
-    groups = None
-    if options.groups is not None:
-        from .curation.groups import group_labels
+    from .curation.groups import image_groups
 
-        groups = group_labels(options.groups, [img.file_name for img in pool.images])
+    groups = image_groups(pool, options.groups)  # --groups, or the video of each frame
     if options.policy != "objectives":
         strengths = {options.policy: 1.0}
         picked, shown, near_labeled = coverage_pick(pool_features, labeled_features, options, groups)
@@ -323,7 +321,7 @@ def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
     check_apart(options.out, named + [("--cache-dir", options.embedding.cache_dir)])
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    pool = read_with_options(pool_path, options.reading)
+    pool = read_with_options(pool_path, options.reading, options.embedding.cache_dir)
     labeled = None
     if options.labeled:
         labeled = read_dataset(
@@ -359,6 +357,7 @@ def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
 
 def _write(pool, picked, shown, near_labeled, pool_features, labeled_features, options, result, model) -> None:
     from .datasets.files import copy_image
+    from .datasets.video import frame_columns, frame_values
     from .report.next_batch import write_select_report
 
     started = time.perf_counter()
@@ -370,10 +369,10 @@ def _write(pool, picked, shown, near_labeled, pool_features, labeled_features, o
             copy_image(img, tmp / "to_label" / img.file_name, mode=options.image_mode)
         with (tmp / "selection.csv").open("w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["image", "pick_order", *shown, "near_copy_of_labeled"])
+            writer.writerow(["image", "pick_order", *shown, "near_copy_of_labeled", *frame_columns(pool)])
             for i, img in enumerate(pool.images):
                 scores = [f"{float(values[i]):.6f}" for values in shown.values()]
-                writer.writerow([img.file_name, int(order[i]), *scores, int(near_labeled[i])])
+                writer.writerow([img.file_name, int(order[i]), *scores, int(near_labeled[i]), *frame_values(pool, img)])
         if model is not None:
             from .preannotate import write_preannotations
 

@@ -235,7 +235,7 @@ def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
     check_apart(options.out, named + [("--cache-dir", options.embedding.cache_dir)])
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    dataset = read_with_options(path, options.reading)
+    dataset = read_with_options(path, options.reading, options.embedding.cache_dir)
     check_apart(options.out, dataset_inputs(dataset))
     # file-name order, so listing order never matters; the input's own split lists (VOC ImageSets) do not describe
     # the new splits, so they are not written
@@ -245,6 +245,8 @@ def split_dataset(path: Path | str, options: SplitOptions) -> SplitResult:
     if len(dataset) < len(names):
         raise EdgepruneError(f"{path}: {len(dataset)} images cannot fill {len(names)} splits")
     given_map = read_groups(options.groups, [img.file_name for img in dataset.images]) if options.groups else {}
+    if not options.groups:  # a folder of videos: each frame's video is its group
+        given_map = {img.file_name: img.extra["video"] for img in dataset.images if "video" in img.extra}
     timings["read"] = time.perf_counter() - started
     embeddings, backbone = _embed(dataset, options, timings)
     started = time.perf_counter()

@@ -17,6 +17,17 @@ def fraction(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    """A number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An integer >= 1."""
     try:
@@ -43,9 +54,9 @@ DATASET_HELP = "COCO .json (or dir), VOC root, TFRecord file/dir/glob, YOLO data
 def add_dataset_options(p: argparse.ArgumentParser) -> None:
     """The options that say how to read an input dataset (``--format``, ``--images``, ``--split``,
     ``--label-map``), shared by the commands that read one."""
-    from ..datasets import FORMATS
+    from ..datasets import INPUT_FORMATS
 
-    p.add_argument("--format", choices=FORMATS, help="input format (default: detected from the path)")
+    p.add_argument("--format", choices=INPUT_FORMATS, help="input format (default: detected from the path)")
     p.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory (default: beside the json)")
     p.add_argument(
         "--split",
@@ -54,6 +65,14 @@ def add_dataset_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--label-map", type=Path, help="TFRecord: label_map.pbtxt (default: beside the records)")
     p.add_argument("--map-categories", metavar="SPEC", help=MAP_CATEGORIES_HELP)
+    add_video_options(p)
+
+
+def add_video_options(p) -> None:
+    """How frames are sampled from a folder of videos (``pip install 'edgeprune[video]'``)."""
+    videos = p.add_mutually_exclusive_group()
+    videos.add_argument("--fps", type=positive_float, help="videos: frames sampled per second of video (default 1)")
+    videos.add_argument("--every", type=positive_int, metavar="N", help="videos: every N-th frame instead")
 
 
 def add_embedding_options(group) -> None:

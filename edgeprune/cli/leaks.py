@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..datasets import FORMATS
+from ..datasets import INPUT_FORMATS
 from ..datasets.files import IMAGE_MODES
-from .common import DATASET_HELP, add_embedding_options, fraction, options_from_args, positive_int
+from .common import DATASET_HELP, add_embedding_options, add_video_options, fraction, options_from_args, positive_int
 
 
 def _split_list(text: str) -> list[str]:
@@ -45,9 +45,10 @@ def register(subparsers) -> None:
     add_embedding_options(emb)
     emb.add_argument("--seed", type=int, default=0)
     data = p.add_argument_group("data")
-    data.add_argument("--format", choices=FORMATS, help="input format of DATASET (default: detected)")
+    data.add_argument("--format", choices=INPUT_FORMATS, help="input format of DATASET (default: detected)")
     data.add_argument("--images", type=Path, dest="images_dir", help="COCO images directory")
     data.add_argument("--label-map", type=Path, help="TFRecord label_map.pbtxt")
+    add_video_options(data)
     p.set_defaults(run=run)
 
 

@@ -64,6 +64,18 @@ def group_labels(path: Path, file_names: list[str]) -> np.ndarray:
     return np.array([groups[name] for name in file_names], dtype=object)
 
 
+def image_groups(dataset, groups_csv: Path | None) -> np.ndarray | None:
+    """The group of every image: from the ``groups`` CSV when one is given, else the dataset's own (a frame's video,
+    :mod:`edgeprune.datasets.video`), else None."""
+    names = [img.file_name for img in dataset.images]
+    if groups_csv is not None:
+        return group_labels(groups_csv, names)
+    own = [img.extra.get("video") for img in dataset.images]
+    if own and all(group is not None for group in own):
+        return np.array(own, dtype=object)
+    return None
+
+
 class _Union:
     """Union-find over ``n`` items, tracking each root's size."""
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..datasets import Dataset, ImageRecord
 from ..datasets.files import copy_image
+from ..datasets.video import frame_columns, frame_values
 from .select import keep_count
 
 EXPORT_CHOICES = ("prune", "clusters", "all")
@@ -25,15 +26,16 @@ def write_scores(
     duplicate_of: np.ndarray | None = None,
 ) -> None:
     """One row per image: image, id, cluster, distance, rank in cluster (0 = nearest; -1 for a near-duplicate),
-    kept (1/0), and the image it duplicates (empty if none)."""
+    kept (1/0), the image it duplicates (empty if none), and a frame's video, frame number and time."""
     duplicate_of = np.full(len(dataset), -1) if duplicate_of is None else duplicate_of
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["image", "image_id", "cluster", "distance", "rank_in_cluster", "kept", "duplicate_of"])
+        header = ["image", "image_id", "cluster", "distance", "rank_in_cluster", "kept", "duplicate_of"]
+        writer.writerow(header + frame_columns(dataset))
         for index, img in enumerate(dataset.images):
             original = dataset.images[duplicate_of[index]].file_name if duplicate_of[index] >= 0 else ""
             row = [img.file_name, img.id, int(labels[index]), f"{float(distances[index]):.6f}", int(ranks[index])]
-            writer.writerow([*row, int(kept[index]), original])
+            writer.writerow([*row, int(kept[index]), original, *frame_values(dataset, img)])
 
 
 def write_object_scores(path: Path, dataset: Dataset, crops, objects, kept: np.ndarray) -> None:

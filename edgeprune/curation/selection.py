@@ -6,10 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from .features import option_features
-from .groups import group_labels
+from .groups import image_groups
 from .objects import box_counts
 from .score import rank_in_cluster
-from .select import COVERAGE_POLICIES, CoverageSettings, cover_categories, exact_count, preference, select
+from .select import (
+    COVERAGE_POLICIES,
+    GROUPED_POLICIES,
+    CoverageSettings,
+    cover_categories,
+    exact_count,
+    preference,
+    select,
+)
 from .types import CurateOptions, Scored, SelectionSettings
 
 
@@ -30,7 +38,7 @@ def choose(
     counts, names = box_counts(dataset)
     deduplicated = not candidates.all()
     budget = exact_count(n, selection.keep) if selection.exact or deduplicated else None
-    groups = group_labels(selection.groups, [img.file_name for img in dataset.images]) if selection.groups else None
+    groups = image_groups(dataset, selection.groups) if selection.policy in GROUPED_POLICIES else None
     needs_features = selection.policy == "coreset" or selection.policy in COVERAGE_POLICIES
     coverage = CoverageSettings(delta=selection.probcover_delta, beta=selection.ccs_beta, strata=selection.ccs_strata)
     kept = np.zeros(n, bool)

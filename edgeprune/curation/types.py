@@ -40,6 +40,8 @@ class DatasetReading:
     split: str | None = None
     label_map: Path | None = None
     map_categories: str | None = None  # merge/rename/drop classes after reading (datasets/mapping.py)
+    fps: float | None = None  # a folder of videos: frames sampled per second of video (datasets/video.py)
+    every: int | None = None  # a folder of videos: every N-th frame instead
 
 
 @dataclass(frozen=True, kw_only=True)

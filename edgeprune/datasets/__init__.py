@@ -13,6 +13,7 @@ from .folder import is_image_folder, read_folder, write_folder
 from .mapping import map_categories as mapped
 from .tfrecord import find_record_files, is_record_file, read_tfrecord, write_tfrecord
 from .types import Box, Category, Dataset, ImageRecord, invalid_boxes
+from .video import is_video_folder, read_videos
 from .voc import is_voc, read_voc, write_voc
 from .yolo import find_yaml, read_yolo, write_yolo
 
@@ -22,6 +23,7 @@ __all__ = [
     "Dataset",
     "ImageRecord",
     "FORMATS",
+    "INPUT_FORMATS",
     "detect_format",
     "read_dataset",
     "read_with_options",
@@ -30,7 +32,8 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 
-FORMATS = ("coco", "voc", "tfrecord", "yolo", "folder")
+FORMATS = ("coco", "voc", "tfrecord", "yolo", "folder")  # read and written
+INPUT_FORMATS = FORMATS + ("video",)  # a folder of videos is read as its frames and written as an image folder
 ANNOTATION_SUFFIXES = (".json", ".xml", ".yaml", ".yml", ".pbtxt", ".record", ".tfrecord")
 WRITERS: dict[str, Callable[..., object]] = {
     "coco": write_coco,
@@ -75,10 +78,13 @@ def detect_format(path: Path | str) -> str:
             f"{path}: holds annotation files ({shown}) in no layout edgeprune recognises; pass --format, or point "
             "at the annotations file"
         )
+    if is_video_folder(path):
+        return "video"
     if is_image_folder(path):
         return "folder"
     raise EdgepruneError(
-        f"{path}: unknown dataset format (expected a COCO .json, a VOC root, TFRecords or an image folder); "
+        f"{path}: unknown dataset format (expected a COCO .json, a VOC root, TFRecords, an image folder or a folder "
+        "of videos); "
         "pass --format to say which"
     )
 
@@ -100,16 +106,31 @@ def read_dataset(
     split: str | None = None,
     label_map: Path | None = None,
     map_categories: str | Path | None = None,
+    fps: float | None = None,
+    every: int | None = None,
+    cache_dir: Path | None = None,
 ) -> Dataset:
     """Read a dataset of any supported format (auto-detected unless ``format`` is given), with its classes mapped
-    by ``map_categories`` when given (see :mod:`edgeprune.datasets.mapping`)."""
-    if format is not None and format not in FORMATS:
-        raise EdgepruneError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    by ``map_categories`` when given (see :mod:`edgeprune.datasets.mapping`). A folder of videos is read as frames
+    sampled at ``fps`` or every ``every``-th frame (:mod:`edgeprune.datasets.video`), cached under ``cache_dir``
+    (default: the embedding cache's root)."""
+    if format is not None and format not in INPUT_FORMATS:
+        raise EdgepruneError(f"format={format} is unknown; choose one of {', '.join(INPUT_FORMATS)}")
     fmt = format or detect_format(path)
     if fmt != "tfrecord" and not Path(path).exists():
         raise EdgepruneError(f"{path}: no such file or directory")
     if split is not None and fmt not in ("voc", "coco", "yolo"):
-        raise EdgepruneError(f"--split applies to VOC, COCO and YOLO datasets only, not {fmt}")
+        raise EdgepruneError(f"split={split} applies to VOC, COCO and YOLO datasets only, not {fmt}")
+    if (fps is not None or every is not None) and fmt != "video":
+        given = f"fps={fps}" if fps is not None else f"every={every}"
+        raise EdgepruneError(f"{given} samples frames of videos; {path} is a {fmt} dataset")
+    if fmt == "video":
+        from ..embed.cache import default_cache_root
+
+        dataset = read_videos(Path(path), fps=fps, every=every, cache_root=cache_dir or default_cache_root())
+        if map_categories:
+            raise EdgepruneError(f"map_categories={map_categories} maps classes; video frames have none")
+        return dataset
     if fmt == "coco":
         dataset = read_coco(Path(path), images_dir=images_dir, split=split)
     elif fmt == "voc":
@@ -137,13 +158,14 @@ def read_dataset(
     return dataset
 
 
-READ_OPTIONS = ("format", "images_dir", "split", "label_map", "map_categories")
+READ_OPTIONS = ("format", "images_dir", "split", "label_map", "map_categories", "fps", "every")
 
 
-def read_with_options(path: Path | str, options) -> Dataset:
-    """:func:`read_dataset` with the reading options (``--format``, ``--images``, ``--split``, ``--label-map``,
-    ``--map-categories``) that ``options`` carries: the parsed arguments of a command or its options dataclass."""
-    return read_dataset(path, **{name: getattr(options, name, None) for name in READ_OPTIONS})
+def read_with_options(path: Path | str, options, cache_dir: Path | None = None) -> Dataset:
+    """:func:`read_dataset` with the reading options (``format``, ``images_dir``, ``split``, ``label_map``,
+    ``map_categories``, ``fps``, ``every``) that ``options`` carries: the parsed arguments of a command or its
+    options dataclass; frames of videos are cached under ``cache_dir``."""
+    return read_dataset(path, **{name: getattr(options, name, None) for name in READ_OPTIONS}, cache_dir=cache_dir)
 
 
 def check_sizes(dataset: Dataset) -> int:
