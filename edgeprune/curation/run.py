@@ -49,7 +49,8 @@ def curate(path: Path | str, options: CurateOptions) -> CurateResult:
     runner.check_output(options.out, options.output.overwrite)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with runner.dataset(path, lambda where: read_with_options(where, options.reading, options.embedding.cache_dir)) as dataset:
+    cache_dir = options.embedding.cache_dir  # frames of videos are cached beside the embeddings
+    with runner.dataset(path, lambda where: read_with_options(where, options.reading, cache_dir)) as dataset:
         dataset, n_invalid = checked_for_curation(dataset, options)
         timings["read"] = time.perf_counter() - started
         return _curate(path, dataset, n_invalid, runner, options, timings)
