@@ -76,6 +76,8 @@ test: sysdeps install tasklib
 bench: install
 	$(PY) tools/bench_embed.py
 	$(PY) tools/bench_cluster.py
+	$(PY) -m pip install -qq imageio-ffmpeg  # the ffmpeg CLI that tools/bench_video.py compares against
+	$(PY) tools/bench_video.py
 
 clean:
 	rm -rf demo_out .pytest_cache build *.egg-info .venv-tasklib
