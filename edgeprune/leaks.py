@@ -100,16 +100,23 @@ class LeakResult:
 def check_options(options: LeakOptions) -> None:
     """Reject inconsistent split settings before any work."""
     if not 0.0 < options.threshold <= 1.0:
-        raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
+        raise EdgepruneError(f"threshold={options.threshold} must be a cosine similarity in (0, 1]")
     if options.against is None:
         if options.split is not None or options.against_split is not None:
-            raise EdgepruneError("--split and --against-split go with --against OTHER_DATASET; or use --splits")
+            given = "split" if options.split is not None else "against_split"
+            raise EdgepruneError(
+                f"{given}={getattr(options, given)} goes with against=OTHER_DATASET; or use splits=A,B to compare "
+                "splits of one dataset"
+            )
         if not options.splits or len(options.splits) < 2:
-            raise EdgepruneError("give at least two splits to compare, e.g. --splits train,val,test")
+            raise EdgepruneError("give at least two splits to compare, e.g. splits=train,val,test")
         if len(set(options.splits)) != len(options.splits):
-            raise EdgepruneError(f"--splits repeats a split: {','.join(options.splits)}")
+            raise EdgepruneError(f"splits={','.join(options.splits)} repeats a split")
     elif options.splits:
-        raise EdgepruneError("use either --splits (one dataset) or --against OTHER_DATASET, not both")
+        raise EdgepruneError(
+            f"splits={','.join(options.splits)} and against={options.against}: compare splits of one dataset or two "
+            "datasets, not both"
+        )
 
 
 def read_splits(path: Path | str, options: LeakOptions) -> list[tuple[str, object]]:

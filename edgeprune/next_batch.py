@@ -100,26 +100,30 @@ class SelectResult:
 def check_options(options: SelectOptions) -> None:
     """Reject bad settings before any work."""
     if options.budget < 1:
-        raise EdgepruneError(f"--budget must be at least 1, got {options.budget}")
+        raise EdgepruneError(f"budget={options.budget} must be at least 1")
     if options.policy not in SELECT_POLICIES:
-        raise EdgepruneError(f"--policy must be one of {', '.join(SELECT_POLICIES)}, got {options.policy!r}")
+        raise EdgepruneError(f"policy={options.policy} is unknown; choose one of {', '.join(SELECT_POLICIES)}")
     if options.policy != "objectives" and options.model is not None:
-        raise EdgepruneError(f"--model feeds the objectives; --policy {options.policy} picks by coverage alone")
+        raise EdgepruneError(
+            f"model={options.model} feeds the objectives; policy={options.policy} picks by coverage alone"
+        )
     if options.prototype not in PROTOTYPE_MODES:
-        raise EdgepruneError(f"--prototype must be hard or easy, got {options.prototype!r}")
+        raise EdgepruneError(f"prototype={options.prototype} must be hard or easy")
     if min(options.diversity, options.prototype_strength, options.uncertainty_strength, options.balance_strength) < 0:
         raise EdgepruneError("objective strengths must not be negative")
     model_on = options.model is not None and (options.uncertainty_strength or options.balance_strength)
     if not options.diversity and not options.prototype_strength and not model_on:
-        raise EdgepruneError("every objective is off: give --diversity or --prototype-strength a positive strength")
+        raise EdgepruneError("every objective is off: give diversity=S or prototype_strength=S a positive strength")
     if not 0.0 < options.threshold <= 1.0:
-        raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
+        raise EdgepruneError(f"threshold={options.threshold} must be a cosine similarity in (0, 1]")
     from .uncertainty import UNCERTAINTIES
 
     if options.uncertainty not in UNCERTAINTIES:
-        raise EdgepruneError(f"--uncertainty must be one of {', '.join(UNCERTAINTIES)}, got {options.uncertainty!r}")
+        raise EdgepruneError(f"uncertainty={options.uncertainty} is unknown; choose one of {', '.join(UNCERTAINTIES)}")
     if options.model is None and options.balance_strength:
-        raise EdgepruneError("--balance-strength needs --model (classes are the detector's predictions)")
+        raise EdgepruneError(
+            f"balance_strength={options.balance_strength} needs model=DIR (classes are the detector's predictions)"
+        )
     if options.model is not None and not (Path(options.model) / "labelmap.txt").is_file():
         raise EdgepruneError(f"{options.model}: not a train-export output (no labelmap.txt)")
 
@@ -329,7 +333,7 @@ def select_next(pool_path: Path | str, options: SelectOptions) -> SelectResult:
         )
     check_apart(options.out, dataset_inputs(pool, "POOL") + (dataset_inputs(labeled, "--labeled") if labeled else []))
     if options.budget > len(pool):
-        raise EdgepruneError(f"{pool_path}: --budget {options.budget} is larger than the pool ({len(pool)} images)")
+        raise EdgepruneError(f"{pool_path}: budget={options.budget} is larger than the pool ({len(pool)} images)")
     timings["read"] = time.perf_counter() - started
     picks = choose_next(pool, labeled, options, timings)
     if not len(picks.picked):

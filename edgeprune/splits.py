@@ -103,12 +103,12 @@ def check_options(options: SplitOptions) -> list[str]:
     ratios = options.ratios
     if len(ratios) < 2 or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
         shown = ",".join(f"{r:g}" for r in ratios)
-        raise EdgepruneError(f"--ratios must be two or more positive shares that sum to 1, got {shown}")
+        raise EdgepruneError(f"ratios={shown} must be two or more positive shares that sum to 1")
     names = options.names or DEFAULT_NAMES.get(len(ratios)) or [f"split{i}" for i in range(len(ratios))]
     if len(names) != len(ratios) or len(set(names)) != len(names):
-        raise EdgepruneError(f"--names must give {len(ratios)} distinct names, got {','.join(names)}")
+        raise EdgepruneError(f"names={','.join(names)} must give {len(ratios)} distinct names")
     if not 0.0 < options.threshold <= 1.0:
-        raise EdgepruneError(f"--threshold must be a cosine similarity in (0, 1], got {options.threshold}")
+        raise EdgepruneError(f"threshold={options.threshold} must be a cosine similarity in (0, 1]")
     return names
 
 

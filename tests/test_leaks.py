@@ -110,7 +110,7 @@ def test_embeddings_from_a_file_never_load_a_backbone(split_voc, tmp_path):
         (["--splits", "train"], "give at least two splits"),
         (["--splits", "train,nope"], "no split 'nope'"),
         (["--splits", "train,train"], "repeats a split"),
-        (["--split", "val"], "--split and --against-split go with --against"),
+        (["--split", "val"], "--split val goes with --against OTHER_DATASET"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(split_voc, pixel_backbone, tmp_path, capsys, extra, message):

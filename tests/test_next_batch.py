@@ -180,3 +180,14 @@ def test_a_coverage_policy_with_a_model_is_refused(tmp_path, digits_coco, pixel_
     code, out = _select(tmp_path, digits_coco, pixel_backbone, "--budget", "3", "--policy", "typical", "--model",
                         str(tmp_path / "model"))  # fmt: skip
     assert code == 2 and "picks by coverage alone" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_python_api_names_parameters(tmp_path, digits_coco):
+    import edgeprune
+    from edgeprune.errors import EdgepruneError
+
+    with pytest.raises(EdgepruneError, match=r"^budget=0 must be at least 1$"):
+        edgeprune.select(digits_coco, out=tmp_path / "out", budget=0)
+    with pytest.raises(EdgepruneError, match=r"^threshold=1.5 must be a cosine similarity in \(0, 1\]$"):
+        edgeprune.select(digits_coco, out=tmp_path / "out", budget=3, threshold=1.5)
+    assert not (tmp_path / "out").exists()

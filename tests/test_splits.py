@@ -156,8 +156,8 @@ def test_near_copies_and_given_groups_stay_together_and_order_does_not_matter(tm
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--ratios", "0.8,0.3"], "--ratios must be two or more positive shares that sum to 1"),
-        (["--names", "a,b"], "--names must give 3 distinct names"),
+        (["--ratios", "0.8,0.3"], "--ratios 0.8,0.3 must be two or more positive shares that sum to 1"),
+        (["--names", "a,b"], "--names a,b must give 3 distinct names"),
         (["--groups", "GROUPS_UNKNOWN"], "image 'nope.jpg' is not in the dataset"),
         (["--groups", "GROUPS_HEADER"], "needs a header with 'image' and 'group' columns"),
     ],
