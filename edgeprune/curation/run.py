@@ -24,7 +24,7 @@ from .runners import make_runner
 from .select import check_keep
 from .selection import choose, ranks
 from .types import CurateOptions, CurateResult, Scored
-from .write import write_datasets, write_tables
+from .write import output_bytes, write_datasets, write_tables
 
 
 def checked_for_curation(dataset, options: CurateOptions) -> tuple[object, int]:
@@ -67,7 +67,8 @@ def _curate(path, dataset, n_invalid: int, runner, options: CurateOptions, timin
     if n_invalid:
         notes.append(f"{n_invalid} invalid boxes {'dropped' if options.output.drop_invalid_boxes else 'kept'}")
     started = time.perf_counter()
-    with runner.output_dir(options.out, options.output.overwrite) as tmp:
+    needs = output_bytes(dataset, kept, options)
+    with runner.output_dir(options.out, options.output.overwrite, needs) as tmp:
         output_format, renumbered, write_notes = write_datasets(tmp, dataset, kept, options, runner.write)
         notes += write_notes
         write_tables(tmp, dataset, scored, kept, ranked, options, runner.place_image)

@@ -32,6 +32,17 @@ def write_datasets(tmp: Path, dataset, kept: np.ndarray, options: CurateOptions,
     return output_format, renumbered, notes
 
 
+def output_bytes(dataset, kept: np.ndarray, options: CurateOptions) -> int:
+    """About how many bytes curate will write into ``--out``: the copied images of ``pruned/`` (and ``dropped/``,
+    and the cluster folders), plus a margin for the tables and the report; linked images cost nothing."""
+    if options.output.image_mode != "copy":
+        return 0
+    sizes = np.array([img.stored_size() for img in dataset.images], np.int64)
+    copied = sizes[kept].sum() + (sizes[~kept].sum() if options.output.write_dropped else 0)
+    copied += sizes.sum() if options.output.export_folders else 0
+    return int(copied) + (1 << 20)
+
+
 def write_tables(
     tmp: Path,
     dataset,

@@ -102,6 +102,19 @@ class ImageRecord:
     record: RecordRef | None = None
     uri: str | None = None
 
+    def stored_size(self) -> int:
+        """The bytes a copy of the image takes (0 where it is not known without reading it, e.g. at a URI)."""
+        if self.encoded is not None:
+            return len(self.encoded)
+        if self.record is not None:
+            return self.record.length
+        if self.path is not None:
+            try:
+                return self.path.stat().st_size
+            except OSError:
+                return 0
+        return 0
+
     def read_bytes(self) -> bytes:
         """The encoded image bytes, exactly as stored (never re-encoded)."""
         if self.encoded is not None:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import disk_full
 from ..errors import EdgepruneError
 from .files import IMAGE_SUFFIXES
 from .types import Dataset, ImageRecord
@@ -144,8 +145,11 @@ def cached_frames(video: Path, sampling: Sampling, cache_root: Path) -> dict:
             os.replace(tmp, target)
         except OSError:  # another run wrote it first
             shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        full = disk_full(target.parent, exc)
+        if full is not None:
+            raise full from None
         raise
     return {**document, "dir": str(target)}
 

@@ -28,8 +28,9 @@ class Runner(Protocol):
         """Embed, deduplicate, fit and score: the dataset (less any image the runner could not decode) and its
         scores."""
 
-    def output_dir(self, out, overwrite: bool) -> AbstractContextManager[Path]:
-        """The local folder that becomes ``out`` when the block ends without an error."""
+    def output_dir(self, out, overwrite: bool, needs: int = 0) -> AbstractContextManager[Path]:
+        """The local folder that becomes ``out`` when the block ends without an error; ``needs``: the bytes it will
+        take, where known (checked against the space free first)."""
 
     def write(self, dataset: Dataset, out_dir: Path, *, format: str | None = None) -> str:
         """Write ``dataset`` into ``out_dir``; returns the format written."""

@@ -74,10 +74,10 @@ class BeamRunner:
             yield read(path)
 
     @contextlib.contextmanager
-    def output_dir(self, out, overwrite: bool) -> Iterator[Path]:
+    def output_dir(self, out, overwrite: bool, needs: int = 0) -> Iterator[Path]:
         """The local folder that becomes ``out``; for a URI, the image copies go straight to its staging prefix."""
         if not is_uri(out):
-            with atomic_output_dir(out, overwrite=overwrite) as tmp:
+            with atomic_output_dir(out, overwrite=overwrite, needs=needs) as tmp:
                 yield tmp
             return
         with remote_output_dir(str(out), overwrite=overwrite) as (local, staging):

@@ -37,9 +37,9 @@ class LocalRunner:
         """The dataset ``read(path)`` returns."""
         yield read(path)
 
-    def output_dir(self, out: Path, overwrite: bool):
+    def output_dir(self, out: Path, overwrite: bool, needs: int = 0):
         """The temporary folder that becomes ``out`` (:func:`edgeprune.atomic.atomic_output_dir`)."""
-        return atomic_output_dir(out, overwrite=overwrite)
+        return atomic_output_dir(out, overwrite=overwrite, needs=needs)
 
     def finish(self, timings: dict[str, float]) -> list[str]:
         """Nothing deferred."""
