@@ -83,8 +83,9 @@ clean:
 	rm -rf demo_out .pytest_cache build *.egg-info .venv-tasklib
 
 # select --model's Label Studio pre-annotations, checked by Label Studio itself (its own virtualenv; a few minutes):
-# a tiny detector on generated digit scenes, select with it, then tools/check_label_studio.py starts Label Studio on
-# 127.0.0.1, imports the tasks with their predictions through the API and reads them back.
+# a tiny detector on generated digit scenes, select with it (from the images, then from videos made of them), then
+# tools/check_label_studio.py starts Label Studio on 127.0.0.1, imports the tasks with their predictions through the
+# API and reads them back.
 LS_VENV ?= .venv-labelstudio
 LS_WORK := data/ls_check
 label-studio-check: install
@@ -98,3 +99,8 @@ label-studio-check: install
 		--cache-dir $(LS_WORK)/cache --out $(LS_WORK)/select
 	$(PY) tools/check_label_studio.py $(LS_WORK)/select --label-studio $(LS_VENV)/bin/label-studio \
 		--out tools/results/select/label_studio.json
+	$(PY) tools/digit_videos.py $(LS_WORK)/digits/images $(LS_WORK)/videos
+	$(VENV)/bin/edgeprune -q select $(LS_WORK)/videos --every 1 --budget 6 --model $(LS_WORK)/detector \
+		--min-score 0.01 --cache-dir $(LS_WORK)/cache --out $(LS_WORK)/select_videos
+	$(PY) tools/check_label_studio.py $(LS_WORK)/select_videos --label-studio $(LS_VENV)/bin/label-studio \
+		--out tools/results/select/label_studio_videos.json
