@@ -22,6 +22,15 @@ def image_size(path: Path) -> tuple[int, int]:
     return info.width, info.height
 
 
+def top_two_levels(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files under ``root`` with one of ``suffixes`` (lower case), at its top level and one level of subfolders
+    (hidden ones skipped), sorted."""
+    found = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in suffixes]
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        found += [p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in suffixes]
+    return sorted(found)
+
+
 def copy_image(img: ImageRecord, target: Path, *, mode: str | Callable[[ImageRecord, Path], None] = "copy") -> None:
     """Put ``img``'s bytes at ``target`` unchanged: a copy, a hard link, a symlink, or the held bytes. A callable
     ``mode`` places the image itself (``curate --runner beam`` collects the copies and runs them on its workers)."""

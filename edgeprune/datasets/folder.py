@@ -9,16 +9,13 @@ from pathlib import Path
 
 from ..errors import EdgepruneError
 from ..progress import track
-from .files import IMAGE_SUFFIXES, copy_image, image_size
+from .files import IMAGE_SUFFIXES, copy_image, image_size, top_two_levels
 from .types import Category, Dataset, ImageRecord
 
 
 def list_images(root: Path) -> list[Path]:
     """Image files under ``root`` (root level and one level of class subfolders), sorted."""
-    found = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found += [p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(found)
+    return top_two_levels(root, IMAGE_SUFFIXES)
 
 
 def is_image_folder(path: Path) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..atomic import disk_full
 from ..errors import EdgepruneError
-from .files import IMAGE_SUFFIXES
+from .files import IMAGE_SUFFIXES, top_two_levels
 from .types import Dataset, ImageRecord
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,7 @@ def frame_values(dataset: Dataset, img: ImageRecord) -> list:
 
 def list_videos(root: Path) -> list[Path]:
     """Video files under ``root`` (its top level and one level of subfolders), sorted."""
-    found = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found += [p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
-    return sorted(found)
+    return top_two_levels(root, VIDEO_SUFFIXES)
 
 
 def is_video_folder(path: Path) -> bool:
