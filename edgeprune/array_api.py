@@ -13,6 +13,7 @@ still work, with a ``DeprecationWarning``.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -24,7 +25,7 @@ RETURNS = ("in", "out", "both")
 
 
 def prune(
-    X: np.ndarray,
+    X: np.ndarray | str | Path,
     *,
     keep: float | None = None,
     policy: str = "hard",
@@ -34,6 +35,7 @@ def prune(
     seed: int = 0,
     embed: Callable[[np.ndarray], np.ndarray] | None = None,
     normalize: bool = False,
+    fit_rows: int | None = None,
     fraction: float | None = None,
     mode: str | None = None,
     random_state: int | None = None,
@@ -42,19 +44,35 @@ def prune(
 
     ``keep`` is the kept fraction in (0, 1]; ``policy`` one of ``PrototypeScorer``'s policies (``hard``, ``easy``,
     ``random``, ``coreset``, ...); ``embed`` maps ``X`` to embeddings first (e.g. a backbone); ``clusters`` is an
-    int, ``"auto"`` (Growing Neural Gas) or ``"auto:silhouette"``. Deprecated: ``fraction`` (the pruned share,
-    ``1 - keep``), ``mode`` (``policy``) and ``random_state`` (``seed``).
+    int, ``"auto"`` (Growing Neural Gas) or ``"auto:silhouette"``. ``X`` may be a path to a ``.npy`` file (or a
+    ``np.memmap``): it is memory-mapped, fitted on ``fit_rows`` sampled rows and scored a block at a time, so a
+    matrix larger than memory works. Deprecated: ``fraction`` (the pruned share, ``1 - keep``), ``mode``
+    (``policy``) and ``random_state`` (``seed``).
     """
     keep = _keep(keep, fraction)
     policy = _renamed("mode", mode, "policy", policy, "hard")
     seed = _renamed("random_state", random_state, "seed", seed, 0)
     if return_ not in RETURNS:
         raise EdgepruneError(f"return_ must be one of {', '.join(RETURNS)}, got {return_!r}")
+    if isinstance(X, (str, Path)):
+        X = _memory_mapped(Path(X))
     features = embed(X) if embed is not None else X
-    scorer = PrototypeScorer(method=method, clusters=clusters, normalize=normalize, seed=seed).fit(features)
+    scorer = PrototypeScorer(method=method, clusters=clusters, normalize=normalize, seed=seed, fit_rows=fit_rows)
+    scorer.fit(features)
     kept = scorer.select(features, keep=keep, policy=policy)
     inside, outside = np.flatnonzero(kept), np.flatnonzero(~kept)
     return {"in": inside, "out": outside, "both": (inside, outside)}[return_]
+
+
+def _memory_mapped(path: Path) -> np.memmap:
+    """A ``.npy`` file mapped read-only: its rows are read as they are scored, never all at once."""
+    try:
+        X = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise EdgepruneError(f"{path}: not a readable .npy matrix ({exc})") from None
+    if not isinstance(X, np.memmap):
+        raise EdgepruneError(f"{path}: holds no array that can be memory-mapped (object arrays cannot)")
+    return X
 
 
 def _keep(keep: float | None, fraction: float | None) -> float:

@@ -67,3 +67,61 @@ def test_the_earlier_names_still_work_and_warn():
         prune(X, fraction=1.0)
     with pytest.raises(EdgepruneError, match="give policy or the deprecated mode, not both"):
         prune(X, keep=0.5, policy="easy", mode="hard")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_streamed_scores_match_the_in_memory_ones_block_by_block(tmp_path, metric):
+    from edgeprune.curation.score import prototype_scores, streamed_scores
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(12, 16)).astype(np.float32)
+    X = (centers[rng.integers(0, 12, 5000)] + rng.normal(scale=0.4, size=(5000, 16))).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    labels, distances = prototype_scores(X, centers, metric)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    streamed_labels, streamed_distances = streamed_scores(mapped, centers, metric, block_bytes=4096)  # 64-row blocks
+    assert (streamed_labels == labels).mean() > 0.999  # float32 against float64: a near-tie may swap
+    np.testing.assert_allclose(streamed_distances, distances, atol=1e-5)
+
+
+def test_a_npy_path_is_pruned_from_disk_like_the_array_in_memory(tmp_path):
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(8, 16))[rng.integers(0, 8, 6000)] + rng.normal(scale=0.3, size=(6000, 16))).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    in_memory = set(prune(X, keep=0.5, clusters=8, normalize=True).tolist())
+    from_disk = set(prune(tmp_path / "x.npy", keep=0.5, clusters=8, normalize=True, fit_rows=6000).tolist())
+    assert len(in_memory & from_disk) / len(in_memory | from_disk) > 0.98  # same prototypes, float32 scores
+    sampled = prune(str(tmp_path / "x.npy"), keep=0.5, clusters=8, normalize=True)  # fitted on 64 x 8 rows
+    assert abs(len(sampled) - 3000) <= 8
+
+
+def test_a_matrix_on_disk_is_never_read_whole(tmp_path):
+    import tracemalloc
+
+    rows, dim = 1_000_000, 64  # 256 MB of float32 on disk
+    X = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32, shape=(rows, dim))
+    rng = np.random.default_rng(2)
+    for start in range(0, rows, 100_000):
+        X[start : start + 100_000] = rng.normal(size=(100_000, dim)).astype(np.float32)
+    X.flush()
+    del X
+    tracemalloc.start()
+    kept = prune(tmp_path / "big.npy", keep=0.3, clusters=8, normalize=True)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert abs(len(kept) - 300_000) <= 8
+    assert peak < 0.5 * rows * dim * 4, f"peak {peak / 2**20:.0f} MiB of allocations for a 244 MiB matrix"
+
+
+def test_bad_matrices_on_disk_are_clear_errors(tmp_path):
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    with pytest.raises(EdgepruneError, match=r"junk.npy: not a readable .npy matrix"):
+        prune(tmp_path / "junk.npy", keep=0.5)
+    X = np.ones((100, 4), np.float32)
+    X[57, 2] = np.nan
+    np.save(tmp_path / "nan.npy", X)
+    with pytest.raises(EdgepruneError, match=r"NaN or infinite values \(row 57\)"):
+        prune(tmp_path / "nan.npy", keep=0.5, clusters=2, fit_rows=10, seed=3)
+    np.save(tmp_path / "ok.npy", np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32))
+    with pytest.raises(EdgepruneError, match="policy=coreset reads the samples themselves: load X into memory"):
+        prune(tmp_path / "ok.npy", keep=0.5, clusters=2, policy="coreset")

@@ -3,7 +3,7 @@ embeddings. Not timed tests: each part writes ``tools/results/bench_scale/<part>
 
     python tools/bench_scale.py local --images 10000,100000 [--baseline-rev REV]  # peak RSS and time of curate
     python tools/bench_scale.py beam --images 10000            # --runner beam on FnApiRunner, 2 workers, vs local
-    python tools/bench_scale.py prune --n 1000000 --dim 256 --k 1000
+    python tools/bench_scale.py prune --n 1000000 --dim 256 --k 1000 [--modes memory,disk,sklearn]
     python tools/bench_scale.py dask --images 10000          # DaskRunner on a 2-worker LocalCluster, local disk and S3
 
 Every run is a child process, so its peak RSS (``wait4``'s ``ru_maxrss``) is its own. Datasets are generated once
@@ -278,19 +278,25 @@ def bench_dask(args) -> dict:
 
 
 PRUNE_CHILD = r"""
-import json, resource, sys, time
+import json, resource, sys, threading, time
 import numpy as np
-def rss():
+def status(key):
     for line in open('/proc/self/status'):
-        if line.startswith('VmRSS'):
+        if line.startswith(key):
             return int(line.split()[1]) / 2**20
-X = np.load(sys.argv[1])
-base = rss()
+peak_anon = [0.0]
+def watch():
+    while True:
+        peak_anon[0] = max(peak_anon[0], status('RssAnon'))
+        time.sleep(0.05)
+threading.Thread(target=watch, daemon=True).start()
 what, k = sys.argv[2], int(sys.argv[3])
+X = np.load(sys.argv[1], mmap_mode='r' if what == 'disk' else None)
+base = status('VmRSS')
 started = time.perf_counter()
-if what == 'edgeprune':
+if what in ('memory', 'disk'):
     from edgeprune import prune
-    kept = prune(X, fraction=0.5, clusters=k, normalize=True)
+    kept = prune(sys.argv[1] if what == 'disk' else X, keep=0.5, clusters=k, normalize=True)
     info = {'kept': int(len(kept))}
 else:
     from sklearn.cluster import KMeans
@@ -299,15 +305,19 @@ else:
     KMeans(k, n_init=1, random_state=0).fit(sample)
     info = {'sample': m}
 seconds = time.perf_counter() - started
+time.sleep(0.1)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-print(json.dumps({'seconds': seconds, 'input_gib': X.nbytes / 2**30, 'rss_before_gib': base,
-                  'peak_gib': peak, 'beyond_input_gib': peak - base, **info}))
+print(json.dumps({'seconds': seconds, 'input_gib': X.nbytes / 2**30, 'rss_before_gib': base, 'peak_gib': peak,
+                  'peak_rss_anon_gib': peak_anon[0], **info}))
 """
 
 
 def bench_prune(args) -> dict:
+    """prune of N x DIM float32 in memory (the baseline), from a memory-mapped .npy (fitted on 64 rows per cluster,
+    scored a block at a time), and scikit-learn KMeans on a subsample, extrapolated; each in its own process."""
     path = args.data / f"embeddings_{args.n}x{args.dim}.npy"
     if not path.is_file():
+        args.data.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(0)
         centres = rng.normal(size=(args.k, args.dim)).astype(np.float32)
         X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(args.n, args.dim))
@@ -323,19 +333,23 @@ def bench_prune(args) -> dict:
                         env={"PYTHONPATH": str(REPO)})  # fmt: skip
         return json.loads(out["output"].strip().splitlines()[-1])
 
-    ours = child("edgeprune", args.k)
-    print(f"edgeprune prune {args.n} x {args.dim}, k={args.k}: {ours['seconds']:.1f} s, "
-          f"{ours['beyond_input_gib']:.2f} GiB beyond the {ours['input_gib']:.2f} GiB input")  # fmt: skip
-    sk = child("sklearn", args.k, args.sklearn_sample)
-    estimate = sk["seconds"] * args.n / args.sklearn_sample
-    print(f"scikit-learn KMeans fit on a {args.sklearn_sample} subsample: {sk['seconds']:.1f} s; on all {args.n}, "
-          f"estimated x{args.n / args.sklearn_sample:.0f} (linear in n): {estimate:.0f} s, "
-          f"{estimate / ours['seconds']:.1f}x edgeprune's whole prune")  # fmt: skip
-    return {
-        "n": args.n, "dim": args.dim, "k": args.k, "edgeprune": ours, "sklearn_subsample": sk,
-        "sklearn_estimated_seconds": round(estimate, 1), "sklearn_estimate": "linear extrapolation from the subsample",
-        "ratio_sklearn_over_edgeprune": round(estimate / ours["seconds"], 1),
-    }  # fmt: skip
+    result = {"n": args.n, "dim": args.dim, "k": args.k}
+    for mode in args.modes.split(","):
+        run = child(mode, args.k, args.sklearn_sample) if mode == "sklearn" else child(mode, args.k)
+        result[mode] = run
+        print(f"{mode}: {run['seconds']:.1f} s, peak RssAnon {run['peak_rss_anon_gib']:.2f} GiB "
+              f"(input {run['input_gib']:.2f} GiB)")  # fmt: skip
+    if "memory" in result and "disk" in result:
+        result["disk_over_memory_seconds"] = round(result["disk"]["seconds"] / result["memory"]["seconds"], 2)
+        print(f"from disk: {result['disk_over_memory_seconds']}x the time of in memory")
+    if "sklearn" in result:
+        estimate = result["sklearn"]["seconds"] * args.n / args.sklearn_sample
+        result["sklearn_estimated_seconds"] = round(estimate, 1)
+        result["sklearn_estimate"] = "linear extrapolation from the subsample"
+        for mode in ("memory", "disk"):
+            if mode in result:
+                result[f"ratio_sklearn_over_{mode}"] = round(estimate / result[mode]["seconds"], 1)
+    return result
 
 
 def main() -> None:
@@ -348,6 +362,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--k", type=int, default=1000)
     parser.add_argument("--sklearn-sample", type=int, default=50_000)
+    parser.add_argument("--modes", default="memory,disk,sklearn", help="prune: memory, disk (memory-mapped), sklearn")
+    parser.add_argument("--name", help="results file name (default: the part's)")
     parser.add_argument("--data", type=Path, default=Path("/tmp/edgeprune-bench-scale"))
     args = parser.parse_args()
     args.images = [int(n) for n in args.images.split(",")]
@@ -356,8 +372,9 @@ def main() -> None:
     result = parts[args.part](args)
     result["machine"] = f"{os.cpu_count()} cores"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.part}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / (args.part + '.json')}")
+    target = RESULTS / f"{args.name or args.part}.json"
+    target.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":

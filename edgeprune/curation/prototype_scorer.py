@@ -6,6 +6,10 @@
 
 ``fit`` clusters the samples and keeps each one's nearest prototype and distance; ``select`` applies any of
 curate's policies but ``balanced`` (which needs box counts) to them, with the same code ``curate`` runs.
+
+A memory-mapped matrix (``np.load(path, mmap_mode="r")``, or a path given to :func:`edgeprune.prune`) is never read
+whole: the prototypes are fitted on a seeded sample of its rows (``fit_rows``, by default 64 per cluster) and every
+row is then scored a block at a time, in float32 (:func:`~edgeprune.curation.score.streamed_scores`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from sklearn.utils.validation import check_is_fitted
 from ..cluster import fit_prototypes
 from ..cluster.autok import choose_k
 from ..errors import EdgepruneError
-from .score import l2_normalize, prototype_scores
+from .score import l2_normalize, prototype_scores, streamed_scores
 from .select import POLICIES, select
 
 ARRAY_POLICIES = tuple(p for p in POLICIES if p != "balanced")  # balanced needs box counts per category
 FEATURE_POLICIES = ("coreset", "typical", "probcover", "zcore")  # they read the samples, not only the distances
+FIT_ROWS_PER_CLUSTER = 64  # a memory-mapped X is fitted on this many sampled rows per cluster
+FIT_ROWS_AUTO_K = 100_000  # ... or on this many when the number of clusters is chosen automatically
 
 
 class PrototypeScorer(BaseEstimator):
@@ -33,17 +39,29 @@ class PrototypeScorer(BaseEstimator):
     makes clustering and the random policies reproducible.
 
     Fitted attributes: ``cluster_centers_``, ``n_clusters_`` (with ``k_reason_``, how it was chosen), ``labels_``
-    and ``distances_`` (the fitted samples' nearest prototype and distance) and ``clusterer_``.
+    and ``distances_`` (the fitted samples' nearest prototype and distance) and ``clusterer_``. ``fit_rows``: fit
+    on a seeded sample of at most this many rows (None: every row of an in-memory ``X``; a memory-mapped one is
+    sampled, see the module docstring).
     """
 
-    def __init__(self, method: str = "kmeans", clusters: int | str = 10, normalize: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        method: str = "kmeans",
+        clusters: int | str = 10,
+        normalize: bool = False,
+        seed: int = 0,
+        fit_rows: int | None = None,
+    ):
         self.method = method
         self.clusters = clusters
         self.normalize = normalize
         self.seed = seed
+        self.fit_rows = fit_rows
 
     def fit(self, X, y=None) -> PrototypeScorer:
         """Fit the prototypes on ``X`` (samples x features; any shape is flattened per sample)."""
+        if _streamed(X) or (self.fit_rows is not None and self.fit_rows < len(X)):
+            return self._fit_on_sample(X)
         features = self._features(X)
         k, self.k_reason_ = choose_k(self.clusters, features, random_state=self.seed)
         self.clusterer_ = fit_prototypes(self.method, k, features, random_state=self.seed, metric=self._metric())
@@ -53,13 +71,40 @@ class PrototypeScorer(BaseEstimator):
         self.labels_, self.distances_ = prototype_scores(features, self.cluster_centers_, self._metric())
         return self
 
+    def _fit_on_sample(self, X) -> PrototypeScorer:
+        """Fit on a seeded sample of ``X``'s rows (read in index order), then score every row a block at a time."""
+        rows = _rows(X)
+        wanted = self.fit_rows
+        if wanted is None:
+            k = str(self.clusters).strip()
+            wanted = FIT_ROWS_PER_CLUSTER * int(k) if k.isdigit() else FIT_ROWS_AUTO_K
+        picked = np.sort(np.random.default_rng(self.seed).choice(len(rows), min(len(rows), wanted), replace=False))
+        sample = np.asarray(rows[picked], np.float32)
+        finite = np.isfinite(sample).all(axis=1)
+        if not finite.all():
+            raise EdgepruneError(f"X holds NaN or infinite values (row {picked[np.argmin(finite)]})")
+        sample = self._features(sample)
+        k, self.k_reason_ = choose_k(self.clusters, sample, random_state=self.seed)
+        self.clusterer_ = fit_prototypes(self.method, k, sample, random_state=self.seed, metric=self._metric())
+        self.cluster_centers_ = np.asarray(self.clusterer_.cluster_centers_, dtype=np.float32)
+        self.n_clusters_ = k
+        self.n_features_in_ = sample.shape[1]
+        self.labels_, self.distances_ = streamed_scores(rows, self.cluster_centers_, self._metric())
+        return self
+
     def predict(self, X) -> np.ndarray:
         """The nearest prototype of every sample."""
-        return self._scores(self._features(X))[0]
+        return self._any_scores(X)[0]
 
     def score_samples(self, X) -> np.ndarray:
         """The distance of every sample to its nearest prototype (far = hard, near = easy)."""
-        return self._scores(self._features(X))[1]
+        return self._any_scores(X)[1]
+
+    def _any_scores(self, X) -> tuple[np.ndarray, np.ndarray]:
+        if _streamed(X):
+            check_is_fitted(self, "cluster_centers_")
+            return streamed_scores(_rows(X), self.cluster_centers_, self._metric())
+        return self._scores(self._features(X))
 
     def select(
         self, X=None, *, keep: float, policy: str = "hard", per_cluster: bool = True, exact: bool = False
@@ -74,10 +119,12 @@ class PrototypeScorer(BaseEstimator):
         check_is_fitted(self, "cluster_centers_")
         if policy not in ARRAY_POLICIES:
             raise EdgepruneError(f"policy must be one of {', '.join(ARRAY_POLICIES)}, got {policy!r}")
-        if X is None:
+        if X is None or _streamed(X):
             if policy in FEATURE_POLICIES:
-                raise EdgepruneError(f"policy {policy!r} reads the samples: pass them as X")
-            labels, distances, features = self.labels_, self.distances_, None
+                where = "pass them as X" if X is None else "load X into memory for it"
+                raise EdgepruneError(f"policy={policy} reads the samples themselves: {where}")
+            labels, distances = (self.labels_, self.distances_) if X is None else self._any_scores(X)
+            features = None
         else:
             features = self._features(X)
             labels, distances = self._scores(features)
@@ -112,3 +159,15 @@ class PrototypeScorer(BaseEstimator):
                 f"X has {features.shape[1]} features per sample; the prototypes were fitted on {self.n_features_in_}"
             )
         return prototype_scores(features, self.cluster_centers_, self._metric())
+
+
+def _streamed(X) -> bool:
+    """True for a memory-mapped matrix, which is read a block at a time and never whole."""
+    return isinstance(X, np.memmap)
+
+
+def _rows(X) -> np.ndarray:
+    """``X`` as samples x features without reading it (a view of the map)."""
+    if X.ndim == 0 or len(X) == 0:
+        raise EdgepruneError(f"X must hold at least one sample, got an array of shape {X.shape}")
+    return X.reshape(len(X), -1)

@@ -59,6 +59,66 @@ def prototype_scores(X: np.ndarray, centers: np.ndarray, metric: str = "euclidea
     return labels, np.maximum(distances, 0.0)
 
 
+def streamed_scores(
+    rows, centers: np.ndarray, metric: str = "euclidean", *, block_bytes: int = 16 << 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prototype_scores` for a matrix that need not fit in memory (a memory-mapped ``.npy``): rows are read
+    a block at a time (at most ``block_bytes`` of float32 similarities or rows in memory), scored in float32 (faiss
+    when installed), and checked for NaN and infinities as they come. Returns ``(cluster, distance)`` per row."""
+    from ..errors import EdgepruneError
+
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    n, dim = len(rows), int(np.prod(rows.shape[1:]))
+    cosine = metric == "cosine"
+    targets = l2_normalize(np.asarray(centers, np.float32)) if cosine else np.asarray(centers, np.float32)
+    search = _nearest_search(targets, cosine)
+    labels = np.empty(n, np.int64)
+    distances = np.empty(n, np.float32)
+    step = max(256, block_bytes // (4 * max(len(targets), dim)))
+    for start in range(0, n, step):
+        block = np.asarray(rows[start : start + step], np.float32).reshape(-1, dim)
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            raise EdgepruneError(f"X holds NaN or infinite values (row {start + int(np.argmin(finite))})")
+        if cosine:
+            block = l2_normalize(block)
+        best, score = search(block)
+        labels[start : start + len(block)] = best
+        distances[start : start + len(block)] = 1.0 - score if cosine else np.sqrt(np.maximum(score, 0.0))
+    return labels, np.maximum(distances, 0.0)
+
+
+def _nearest_search(targets: np.ndarray, inner_product: bool):
+    """``search(block) -> (index, score)`` of each row's nearest target: the largest inner product, or the smallest
+    squared Euclidean distance; faiss's exact flat index when installed, a float32 matrix product otherwise."""
+    try:
+        import faiss
+    except ImportError:
+        faiss = None
+    if faiss is not None:
+        index = faiss.IndexFlatIP(targets.shape[1]) if inner_product else faiss.IndexFlatL2(targets.shape[1])
+        index.add(np.ascontiguousarray(targets))
+
+        def search(block):
+            score, best = index.search(np.ascontiguousarray(block), 1)
+            return best[:, 0], score[:, 0]
+
+        return search
+    squared = (targets.astype(np.float64) ** 2).sum(axis=1).astype(np.float32)
+
+    def search(block):
+        product = block @ targets.T
+        if inner_product:
+            best = product.argmax(axis=1)
+            return best, product[np.arange(len(best)), best]
+        d2 = squared[None, :] - 2.0 * product
+        best = d2.argmin(axis=1)
+        return best, d2[np.arange(len(best)), best] + (block.astype(np.float64) ** 2).sum(axis=1)
+
+    return search
+
+
 def rank_in_cluster(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """0-based rank of each sample within its cluster by ascending distance (ties broken by index)."""
     order = np.lexsort((np.arange(len(distances)), distances, labels))

@@ -258,7 +258,7 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
             kept = np.ones(len(train_set), bool)
         else:
             curate_options = _curate_options(options, cell, backbone, cache_dir)
-            key = (cell.level, cell.seed, curate_options.dedup)
+            key = (cell.level, cell.seed, curate_options.selection.dedup)
             if key not in scored_cache:
                 scored_cache[key] = score_dataset(train_set, curate_options)
             kept, _ = choose(train_set, scored_cache[key], curate_options, fill_budget=True)

@@ -51,7 +51,8 @@ def test_normalize_scores_by_cosine_distance(blobs):
 
 def test_it_is_a_scikit_learn_estimator(blobs):
     scorer = PrototypeScorer(method="hcm", clusters="auto:silhouette", seed=5)
-    assert clone(scorer).get_params() == {"method": "hcm", "clusters": "auto:silhouette", "normalize": False, "seed": 5}
+    params = {"method": "hcm", "clusters": "auto:silhouette", "normalize": False, "seed": 5, "fit_rows": None}
+    assert clone(scorer).get_params() == params
     fitted = scorer.fit(blobs)
     assert fitted is scorer and 2 <= scorer.n_clusters_ <= 20 and "silhouette" in scorer.k_reason_
 
@@ -68,7 +69,7 @@ def test_bad_input_names_the_parameter(blobs):
         scorer.fit(np.zeros((0, 3)))
     with pytest.raises(EdgepruneError, match="policy must be one of"):
         scorer.select(keep=0.5, policy="balanced")
-    with pytest.raises(EdgepruneError, match="'typical' reads the samples: pass them as X"):
+    with pytest.raises(EdgepruneError, match="policy=typical reads the samples themselves: pass them as X"):
         scorer.select(keep=0.5, policy="typical")
     with pytest.raises(EdgepruneError, match="keep fraction must be in"):
         scorer.select(keep=1.5)
