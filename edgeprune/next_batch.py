@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
+from .curation.diversity import distance_to_labeled, greedy_pick
 from .curation.types import DatasetReading, EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
@@ -165,54 +166,6 @@ def prototype_scores(features: np.ndarray, clusters: int, seed: int, mode: str) 
     _, distances = nearest(features, centers, "cosine")
     ranks = np.argsort(np.argsort(distances, kind="stable"), kind="stable") / max(len(distances) - 1, 1)
     return ranks if mode == "hard" else 1.0 - ranks
-
-
-def greedy_pick(
-    pool: np.ndarray,
-    labeled: np.ndarray,
-    budget: int,
-    strengths: dict[str, float],
-    fixed: dict[str, np.ndarray],
-    threshold: float,
-    groups: np.ndarray | None = None,
-) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Pick up to ``budget`` rows of ``pool`` (unit rows) one at a time by the product of objective scores; with
-    ``groups``, only among the groups with the fewest picks so far (round-robin).
-
-    Returns the picked indices in order, each objective's score at the moment each image was picked (rows of the
-    pool: the last value seen), and the mask of pool rows that were never candidates (near-copies of
-    ``labeled``)."""
-    n = len(pool)
-    nearest = distance_to_labeled(pool, labeled)
-    near_labeled = nearest <= (1.0 - threshold) + 1e-6
-    available = ~near_labeled
-    group_index = np.unique(groups, return_inverse=True)[1] if groups is not None else np.zeros(n, np.int64)
-    picks_per_group = np.zeros(group_index.max() + 1 if n else 0, np.int64)
-    scale = max(float(nearest[available].max()), 1e-12) if available.any() else 1.0
-    picked: list[int] = []
-    shown = {"diversity": np.zeros(n), **{name: values.copy() for name, values in fixed.items()}}
-    log_fixed = sum(strengths[name] * np.log(np.maximum(values, 1e-9)) for name, values in fixed.items())
-    while len(picked) < budget and available.any():
-        diversity = np.clip(nearest / scale, 0.0, 1.0)
-        shown["diversity"] = np.where(available, diversity, shown["diversity"])
-        combined = log_fixed + strengths["diversity"] * np.log(np.maximum(diversity, 1e-9))
-        turn = picks_per_group[group_index[available]].min()  # the round: groups behind it go first
-        combined = np.where(available & (picks_per_group[group_index] == turn), combined, -np.inf)
-        index = int(np.argmax(combined))
-        picked.append(index)
-        picks_per_group[group_index[index]] += 1
-        similarity = pool @ pool[index]
-        available &= similarity < threshold - 1e-6  # the pick and its near-copies leave the candidates
-        np.minimum(nearest, 1.0 - similarity, out=nearest)
-    return np.asarray(picked, np.int64), shown, near_labeled
-
-
-def distance_to_labeled(pool: np.ndarray, labeled: np.ndarray) -> np.ndarray:
-    """Cosine distance of every pool row to its nearest labelled row (2, the largest, without a labelled set)."""
-    nearest = np.full(len(pool), 2.0)
-    for start in range(0, len(labeled), 4096):
-        np.minimum(nearest, 1.0 - (pool @ labeled[start : start + 4096].T).max(axis=1), out=nearest)
-    return nearest
 
 
 def coverage_pick(

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from edgeprune.cli import main
+from edgeprune.curation.diversity import greedy_pick
 from edgeprune.datasets import read_dataset
-from edgeprune.next_batch import greedy_pick
 
 
 def _unit(rows):

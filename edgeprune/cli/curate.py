@@ -54,7 +54,8 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
         "within; coreset: k-center greedy, the most diverse set; balanced: even box counts per "
         "category, hard within (long-tailed classes); typical (TypiClust), probcover (ProbCover), ccs "
         "(coverage-centric, over the prototype distance), zcore (ZCore): coverage policies for small "
-        "budgets (default: hard)",
+        "budgets; diversity: select's k-center greedy, never a near-copy of a pick, every video (--groups) first; "
+        "stride: every n-th image (of each --groups video) (default: hard)",
     )
     sel.add_argument(
         "--groups",

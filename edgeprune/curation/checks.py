@@ -38,7 +38,7 @@ def check_options(options: CurateOptions) -> None:
         )
     if selection.policy not in POLICIES:
         raise EdgepruneError(f"policy={selection.policy} is unknown; choose one of {', '.join(POLICIES)}")
-    if selection.policy in ("coreset", "typical", "probcover", "zcore") and clustering.level == "object":
+    if selection.policy in ("coreset", "diversity", "typical", "probcover", "zcore") and clustering.level == "object":
         raise EdgepruneError(f"policy={selection.policy} covers the image embedding space; use it with level=image")
     check_coverage(selection)
     if selection.min_per_category < 0:

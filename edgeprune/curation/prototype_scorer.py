@@ -25,7 +25,7 @@ from .score import l2_normalize, prototype_scores, streamed_scores
 from .select import POLICIES, select
 
 ARRAY_POLICIES = tuple(p for p in POLICIES if p != "balanced")  # balanced needs box counts per category
-FEATURE_POLICIES = ("coreset", "typical", "probcover", "zcore")  # they read the samples, not only the distances
+FEATURE_POLICIES = ("coreset", "diversity", "typical", "probcover", "zcore")  # they read the samples themselves
 FIT_ROWS_PER_CLUSTER = 64  # a memory-mapped X is fitted on this many sampled rows per cluster
 FIT_ROWS_AUTO_K = 100_000  # ... or on this many when the number of clusters is chosen automatically
 

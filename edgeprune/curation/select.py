@@ -21,6 +21,9 @@ shared across clusters in proportion to their sizes (largest remainder), so ever
   would otherwise vanish. Global, exact count.
 - ``typical``, ``probcover``, ``ccs``, ``zcore``: the coverage policies of :mod:`.coverage` (TypiClust, ProbCover,
   coverage-centric coreset selection over the prototype distance, ZCore). Global, exact count.
+- ``diversity``: ``select``'s greedy with no labelled set (:mod:`.diversity`): k-center greedy from the first
+  image, never a near-copy (cosine >= 0.95) of a pick; with ``groups``, every group a pick before any gets a second.
+  Global, exact count (fewer when only near-copies are left).
 - ``stride``: every n-th image in the dataset's order (within each group, with ``groups``: every n-th frame of each
   video), at a seeded phase: what people do by hand with video. Global, exact count.
 
@@ -45,13 +48,16 @@ from .coverage import (
     typical_order,
     zcore_scores,
 )
+from .diversity import diversity_selection
 
 POLICIES = (
     "hard", "easy", "random", "stratified", "coreset", "balanced", "typical", "probcover", "ccs", "zcore", "stride",
+    "diversity",
 )  # fmt: skip
 COVERAGE_POLICIES = ("typical", "probcover", "ccs", "zcore")
-GLOBAL_POLICIES = ("stratified", "coreset", "balanced", "stride", *COVERAGE_POLICIES)  # exact counts, never per cluster
-GROUPED_POLICIES = ("hard", "easy", "random", "stride", *COVERAGE_POLICIES)  # the ones that can spread over groups
+EMBEDDING_POLICIES = ("coreset", "diversity", *COVERAGE_POLICIES)  # they read the embeddings, not only the scores
+GLOBAL_POLICIES = ("stratified", "coreset", "balanced", "stride", "diversity", *COVERAGE_POLICIES)  # exact counts
+GROUPED_POLICIES = ("hard", "easy", "random", "stride", "diversity", *COVERAGE_POLICIES)  # can spread over groups
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,10 @@ def select(
         raise ValueError(f"groups work with the policies {', '.join(GROUPED_POLICIES)}, not {policy!r}")
     if policy == "stride":
         return stride_selection(n, total, groups, seed)
+    if policy == "diversity":
+        if features is None or len(features) != n:
+            raise ValueError("the diversity policy needs one embedding per sample (features)")
+        return diversity_selection(np.asarray(features, np.float32), total, groups)
     if policy in COVERAGE_POLICIES or groups is not None:
         order = preference_order(policy, distances, labels, total, seed, features, coverage or CoverageSettings())
         if groups is not None:

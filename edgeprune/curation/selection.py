@@ -10,7 +10,7 @@ from .groups import image_groups
 from .objects import box_counts
 from .score import rank_in_cluster
 from .select import (
-    COVERAGE_POLICIES,
+    EMBEDDING_POLICIES,
     GROUPED_POLICIES,
     CoverageSettings,
     cover_categories,
@@ -39,7 +39,7 @@ def choose(
     deduplicated = not candidates.all()
     budget = exact_count(n, selection.keep) if selection.exact or deduplicated else None
     groups = image_groups(dataset, selection.groups) if selection.policy in GROUPED_POLICIES else None
-    needs_features = selection.policy == "coreset" or selection.policy in COVERAGE_POLICIES
+    needs_features = selection.policy in EMBEDDING_POLICIES
     coverage = CoverageSettings(delta=selection.probcover_delta, beta=selection.ccs_beta, strata=selection.ccs_strata)
     kept = np.zeros(n, bool)
     kept[candidates] = select(

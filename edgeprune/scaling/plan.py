@@ -18,7 +18,7 @@ SCALING_POLICIES = (
     POLICIES
     + (UNIFORM,)
     + tuple(DEDUP_PREFIX + p for p in ("random", "hard", "easy", "coreset", "balanced"))
-    + tuple(p + VIDEOS_SUFFIX for p in ("random", "hard", "easy", "typical", "probcover", "ccs", "zcore"))
+    + tuple(p + VIDEOS_SUFFIX for p in ("random", "hard", "easy", "typical", "probcover", "ccs", "zcore", "diversity"))
 )
 
 

@@ -189,3 +189,21 @@ def test_policies_that_need_embeddings_or_boxes_say_so():
         select(distances, labels, keep=0.5, policy="coreset")
     with pytest.raises(ValueError, match="balanced policy needs per-image box counts"):
         select(distances, labels, keep=0.5, policy="balanced", box_counts=np.zeros((3, 2)))
+
+
+def test_diversity_takes_one_of_each_near_copy_family_and_deals_over_groups():
+    from edgeprune.curation.score import l2_normalize
+
+    rng = np.random.default_rng(0)
+    directions = l2_normalize(rng.normal(size=(4, 8)))
+    families = np.repeat(np.arange(4), 5)  # four families of five near-copies each
+    features = l2_normalize(directions[families] + rng.normal(scale=0.01, size=(20, 8)))
+    kept = select(np.zeros(20), np.zeros(20, int), keep=0.2, policy="diversity", features=features)
+    assert sorted(families[kept]) == [0, 1, 2, 3]  # 4 picks: one per family, never two near-copies
+    videos = np.array(["a"] * 10 + ["b"] * 10)  # families 0-1 in video a, 2-3 in video b
+    kept = select(np.zeros(20), np.zeros(20, int), keep=0.1, policy="diversity", features=features, groups=videos)
+    assert sorted(videos[kept]) == ["a", "b"]
+    only = select(np.zeros(20), np.zeros(20, int), keep=0.5, policy="diversity", features=features)
+    assert only.sum() == 4  # ten asked, but only four images are not near-copies of a pick
+    with pytest.raises(ValueError, match="needs one embedding per sample"):
+        select(np.zeros(20), np.zeros(20, int), keep=0.2, policy="diversity")

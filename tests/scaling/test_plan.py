@@ -87,12 +87,14 @@ def test_series_map_to_the_curation_they_name(tmp_path):
 
     options = ScalingOptions(out=tmp_path, groups=Path("clips.csv"))
     curation = {
-        policy: _curate_options(options, Cell("image", policy, 0.1, 2), "bb", tmp_path)
-        for policy in ("uniform", "random", "stride", "typical", "typical+videos")
+        policy: _curate_options(options, Cell("image", policy, 0.1, 2), "bb", tmp_path).selection
+        for policy in ("uniform", "random", "stride", "typical", "typical+videos", "diversity+videos")
     }
     assert (curation["uniform"].policy, curation["uniform"].per_cluster) == ("random", False)
     assert (curation["random"].policy, curation["random"].per_cluster) == ("random", True)
     assert curation["stride"].groups == Path("clips.csv") and curation["typical+videos"].groups == Path("clips.csv")
     assert curation["typical"].groups is None and curation["typical+videos"].policy == "typical"
-    assert all(c.exact and c.seed == 2 for c in curation.values())
+    diverse = curation["diversity+videos"]
+    assert (diverse.policy, diverse.groups) == ("diversity", Path("clips.csv"))
+    assert all(c.exact for c in curation.values())
     assert options.shared_settings()["groups"] == "clips.csv"  # JSON-ready for plan.json
