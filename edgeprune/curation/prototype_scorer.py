@@ -63,13 +63,17 @@ class PrototypeScorer(BaseEstimator):
         if _streamed(X) or (self.fit_rows is not None and self.fit_rows < len(X)):
             return self._fit_on_sample(X)
         features = self._features(X)
+        self._fit_prototypes(features)
+        self.labels_, self.distances_ = prototype_scores(features, self.cluster_centers_, self._metric())
+        return self
+
+    def _fit_prototypes(self, features: np.ndarray) -> None:
+        """Choose k and fit the clusterer on ``features`` (already through :meth:`_features`)."""
         k, self.k_reason_ = choose_k(self.clusters, features, random_state=self.seed)
         self.clusterer_ = fit_prototypes(self.method, k, features, random_state=self.seed, metric=self._metric())
         self.cluster_centers_ = np.asarray(self.clusterer_.cluster_centers_, dtype=np.float32)
         self.n_clusters_ = k
         self.n_features_in_ = features.shape[1]
-        self.labels_, self.distances_ = prototype_scores(features, self.cluster_centers_, self._metric())
-        return self
 
     def _fit_on_sample(self, X) -> PrototypeScorer:
         """Fit on a seeded sample of ``X``'s rows (read in index order), then score every row a block at a time."""
@@ -83,12 +87,7 @@ class PrototypeScorer(BaseEstimator):
         finite = np.isfinite(sample).all(axis=1)
         if not finite.all():
             raise EdgepruneError(f"X holds NaN or infinite values (row {picked[np.argmin(finite)]})")
-        sample = self._features(sample)
-        k, self.k_reason_ = choose_k(self.clusters, sample, random_state=self.seed)
-        self.clusterer_ = fit_prototypes(self.method, k, sample, random_state=self.seed, metric=self._metric())
-        self.cluster_centers_ = np.asarray(self.clusterer_.cluster_centers_, dtype=np.float32)
-        self.n_clusters_ = k
-        self.n_features_in_ = sample.shape[1]
+        self._fit_prototypes(self._features(sample))
         self.labels_, self.distances_ = streamed_scores(rows, self.cluster_centers_, self._metric())
         return self
 
