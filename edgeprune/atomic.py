@@ -31,7 +31,7 @@ def check_output_dir(out: Path, *, overwrite: bool) -> None:
     """Fail early (before any work) if ``out`` exists and may not be replaced, or its parent is not writable."""
     out = Path(out)
     if out.exists() and not overwrite:
-        raise EdgepruneError(f"{out}: output already exists; pass --overwrite to replace it")
+        raise EdgepruneError(f"{out}: output already exists; pass overwrite=True to replace it")
     parent = out.resolve().parent
     existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
     if existing is None or not existing.is_dir():

@@ -23,7 +23,7 @@ def test_failure_leaves_nothing(tmp_path):
 def test_existing_output_needs_overwrite_and_survives_failure(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.txt").write_text("old")
-    with pytest.raises(EdgepruneError, match="already exists; pass --overwrite"):
+    with pytest.raises(EdgepruneError, match="already exists; pass overwrite=True"):
         check_output_dir(tmp_path / "out", overwrite=False)
     with pytest.raises(RuntimeError):
         with atomic_output_dir(tmp_path / "out", overwrite=True):

@@ -42,7 +42,7 @@ def silhouette_k(X: np.ndarray, *, k_max: int = 20, sample: int = 3000, random_s
         if len(np.unique(labels)) > 1:
             scores[k] = float(silhouette_score(subset, labels))
     if not scores:
-        raise EdgepruneError(f"cannot choose k by silhouette from {len(X)} samples; pass --clusters K")
+        raise EdgepruneError(f"cannot choose k by silhouette from {len(X)} samples; pass clusters=K")
     best = max(scores, key=scores.get)
     listed = ", ".join(f"{k}:{s:.3f}" for k, s in scores.items())
     return best, f"best silhouette on {len(subset)} samples: k={best} ({listed})"

@@ -94,15 +94,17 @@ def check_locations(path: Path | str, options: CurateOptions) -> None:
     local input."""
     uris = [name for name, where in (("the dataset", path), ("--out", options.out)) if is_uri(where)]
     if uris and options.execution.runner != "beam":
-        raise EdgepruneError(f"{' and '.join(uris)} at a URI need --runner beam (and pip install 'edgeprune[s3]')")
+        raise EdgepruneError(f"{' and '.join(uris)} at a URI need runner=beam (and pip install 'edgeprune[s3]')")
     if uris and options.output.image_mode != "copy":
-        raise EdgepruneError(f"--image-mode {options.output.image_mode} cannot link objects at a URI; use copy")
+        raise EdgepruneError(
+            f"image_mode={options.output.image_mode} cannot link objects at a URI; use image_mode=copy"
+        )
     if is_uri(options.out):
         out = str(options.out).rstrip("/") + "/"
         for name, where in (("the dataset", path), ("--work-dir", options.execution.work_dir)):
             other = str(where).rstrip("/") + "/"
             if is_uri(where) and (out.startswith(other) or other.startswith(out)):
-                raise EdgepruneError(f"--out {options.out} overlaps {name} {where}; write it elsewhere")
+                raise EdgepruneError(f"out={options.out} overlaps {name} {where}; write it elsewhere")
     else:
         check_apart(options.out, curate_inputs(path, options))
 

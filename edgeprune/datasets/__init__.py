@@ -62,7 +62,7 @@ def detect_format(path: Path | str) -> str:
             return "tfrecord"
         if path.suffix.lower() in (".yaml", ".yml"):
             return "yolo"
-        raise EdgepruneError(f"{path}: cannot tell the format of this file; pass --format")
+        raise EdgepruneError(f"{path}: cannot tell the format of this file; pass format=...")
     if is_voc(path):
         return "voc"
     if find_record_files(path):

@@ -62,7 +62,7 @@ def find_annotations(path: Path, split: str | None = None) -> Path | None:
     if len(candidates) > 1:
         shown = ", ".join(str(c.relative_to(path)) for c in candidates)
         splits = ", ".join(c.stem.removeprefix("instances_") for c in candidates)
-        raise EdgepruneError(f"{path}: several COCO annotation files ({shown}); pick one with --split ({splits})")
+        raise EdgepruneError(f"{path}: several COCO annotation files ({shown}); pick one with split=... ({splits})")
     return candidates[0] if candidates else None
 
 

@@ -36,7 +36,7 @@ def parse_mapping(spec: str | Path) -> dict[str, str | None]:
     if Path(text).suffix.lower() in (".yaml", ".yml", ".json"):
         return _mapping_file(Path(text))
     if not text:
-        raise EdgepruneError("--map-categories is empty; give SRC=DST pairs such as '*=debris'")
+        raise EdgepruneError("map_categories=... is empty; give SRC=DST pairs such as '*=debris'")
     mapping: dict[str, str | None] = {}
     for part in text.split(","):
         source, sep, target = part.partition("=")
@@ -47,14 +47,14 @@ def parse_mapping(spec: str | Path) -> dict[str, str | None]:
                 "'*=debris'), nor a .yaml/.json file"
             )
         if source in mapping:
-            raise EdgepruneError(f"--map-categories: {source!r} is mapped twice")
+            raise EdgepruneError(f"map_categories: {source!r} is mapped twice")
         mapping[source] = target or None
     return mapping
 
 
 def _mapping_file(path: Path) -> dict[str, str | None]:
     if not path.is_file():
-        raise EdgepruneError(f"{path}: no such mapping file (--map-categories)")
+        raise EdgepruneError(f"{path}: no such mapping file (map_categories={path})")
     try:
         if path.suffix.lower() == ".json":
             document = json.loads(path.read_text())
@@ -90,7 +90,7 @@ def map_categories(dataset: Dataset, spec: str | Path | dict[str, str | None]) -
     target_of = {c.id: mapping.get(c.name, mapping.get(WILDCARD, c.name)) for c in dataset.categories}
     categories, new_id = _mapped_categories(dataset.categories, target_of)
     if not categories:
-        raise EdgepruneError(f"--map-categories drops every class of {dataset.source}; nothing would be left to detect")
+        raise EdgepruneError(f"map_categories drops every class of {dataset.source}; nothing would be left to detect")
     images, changed = [], 0
     for img in dataset.images:
         boxes = [
@@ -109,7 +109,7 @@ def map_categories(dataset: Dataset, spec: str | Path | dict[str, str | None]) -
         images.append(dataclasses.replace(img, boxes=boxes, label=label, extra=extra))
     mapped = dataclasses.replace(dataset, images=images, categories=categories)
     if not mapped.num_boxes() and not any(img.label is not None for img in images):
-        raise EdgepruneError(f"--map-categories leaves no labelled object in {dataset.source}")
+        raise EdgepruneError(f"map_categories leaves no labelled object in {dataset.source}")
     log.info(
         "mapped categories: %d -> %d (%s); %d images changed",
         len(dataset.categories),

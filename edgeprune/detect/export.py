@@ -35,7 +35,7 @@ def parse_quantizations(text: str) -> list[str]:
     unknown = [n for n in names if n not in QUANTIZATIONS]
     if unknown or not names:
         shown = ", ".join(unknown) if unknown else repr(text)
-        raise EdgepruneError(f"unknown --quantize value {shown}; choose from {', '.join(QUANTIZATIONS)}")
+        raise EdgepruneError(f"quantize={shown} is unknown; choose from {', '.join(QUANTIZATIONS)}")
     return names
 
 

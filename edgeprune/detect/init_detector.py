@@ -30,7 +30,7 @@ def detector_checkpoint(run_dir: Path) -> str:
         )
     checkpoint = tf.train.latest_checkpoint(str(run_dir / "model"))
     if checkpoint is None:
-        raise EdgepruneError(f"{run_dir}: --init-detector has no checkpoint in {run_dir / 'model'}")
+        raise EdgepruneError(f"{run_dir}: init_detector={run_dir} has no checkpoint in {run_dir / 'model'}")
     return checkpoint
 
 

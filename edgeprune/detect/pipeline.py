@@ -88,7 +88,7 @@ def train_export(train_path: str, val_path: str, options: TrainExportOptions) ->
 def _check_partial(out: Path, resume: bool) -> Path:
     work = partial_dir(out)
     if work.exists() and not resume:
-        raise EdgepruneError(f"{work}: an interrupted run is there; pass --resume to continue it or delete it")
+        raise EdgepruneError(f"{work}: an interrupted run is there; pass resume=True to continue it or delete it")
     return work
 
 
@@ -187,7 +187,10 @@ def _params(options: TrainExportOptions, work: Path, labels: LabelSpace):
     """The Model Garden experiment config: the records in ``work/data``, the options' budget and sizes, and the
     starting point (a pretrained backbone, or every layer of an earlier detector)."""
     if options.init_backbone and options.init_detector:
-        raise EdgepruneError("--init-backbone and --init-detector exclude each other: the detector holds a backbone")
+        raise EdgepruneError(
+            f"init_backbone={options.init_backbone} and init_detector={options.init_detector} exclude each other: "
+            "the detector holds a backbone"
+        )
     init = _encoder_checkpoint(options.init_backbone)
     settings = DataSettings(
         str(work / "data" / "train.record-*"),

@@ -133,7 +133,7 @@ def embed_crops(
     found, missing = cache.lookup(keys) if cache is not None else ({}, list(range(len(keys))))
     log.info("crop embeddings: %d cached, %d to compute", len(found), len(missing))
     if not keys:
-        raise EdgepruneError(f"{dataset.source}: no usable boxes to embed at object level (use --level image)")
+        raise EdgepruneError(f"{dataset.source}: no usable boxes to embed at object level (use level=image)")
     rows: dict[int, np.ndarray] = dict(found)
     if missing:
         batches, order = crop_batches(dataset, crops, np.asarray(missing, np.int64), backbone, batch_size)

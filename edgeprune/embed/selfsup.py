@@ -70,13 +70,13 @@ class PretrainConfig:
                 f"(MobileNetV2 input sizes), got {self.image_size}"
             )
         if not WIDTH_RANGE[0] <= self.width <= WIDTH_RANGE[1]:
-            raise EdgepruneError(f"--width must be in [{WIDTH_RANGE[0]}, {WIDTH_RANGE[1]}], got {self.width}")
+            raise EdgepruneError(f"width={self.width} must be in [{WIDTH_RANGE[0]}, {WIDTH_RANGE[1]}]")
         if self.batch_size < 2:
-            raise EdgepruneError(f"--batch-size must be at least 2 (contrastive pairs), got {self.batch_size}")
+            raise EdgepruneError(f"batch_size={self.batch_size} must be at least 2 (contrastive pairs)")
         if not 0.05 <= self.min_crop_scale <= 1.0:
-            raise EdgepruneError(f"--min-crop-scale must be in [0.05, 1], got {self.min_crop_scale}")
+            raise EdgepruneError(f"min_crop_scale={self.min_crop_scale} must be in [0.05, 1]")
         if self.steps < 1:
-            raise EdgepruneError(f"--steps must be at least 1, got {self.steps}")
+            raise EdgepruneError(f"steps={self.steps} must be at least 1")
 
 
 @dataclass

@@ -77,14 +77,14 @@ def cell_name(strategy: str, round_: int, seed: int) -> str:
 def check_options(options: LabelingOptions) -> None:
     """Reject bad settings before any work."""
     if not 0.0 < options.start < 1.0:
-        raise EdgepruneError(f"--start must be a fraction in (0, 1), got {options.start}")
+        raise EdgepruneError(f"start={options.start} must be a fraction in (0, 1)")
     if options.rounds < 1 or options.seeds < 1:
-        raise EdgepruneError("--rounds and --seeds must be at least 1")
+        raise EdgepruneError(f"rounds={options.rounds} and seeds={options.seeds} must be at least 1")
     if options.batch is not None and options.batch < 1:
-        raise EdgepruneError(f"--batch must be at least 1, got {options.batch}")
+        raise EdgepruneError(f"batch={options.batch} must be at least 1")
     unknown = [s for s in options.strategies if s not in STRATEGIES]
     if not options.strategies or unknown:
-        raise EdgepruneError(f"--strategies: choose from {', '.join(STRATEGIES)}, got {','.join(options.strategies)}")
+        raise EdgepruneError(f"strategies={','.join(options.strategies)}: choose from {', '.join(STRATEGIES)}")
 
 
 class StartSets:
@@ -124,7 +124,7 @@ def scaling_settings(options: LabelingOptions) -> dict | None:
         return None
     plan_path = Path(options.start_from) / "plan.json"
     if not plan_path.is_file():
-        raise EdgepruneError(f"{options.start_from}: --start-from must be an `edgeprune scaling` --out")
+        raise EdgepruneError(f"start_from={options.start_from} must be the out directory of `edgeprune scaling`")
     settings = json.loads(plan_path.read_text())["settings"]
     ours = {k: getattr(options, k) for k in TRAINING_KEYS}
     check_same_settings({k: settings.get(k) for k in TRAINING_KEYS}, ours, options.start_from)
@@ -177,7 +177,7 @@ def run_labeling(train_path: str, val_path: str, options: LabelingOptions) -> di
     check_options(options)
     out = Path(options.out)
     if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
-        raise EdgepruneError(f"{out}: exists and is not a label-loop directory; choose another --out")
+        raise EdgepruneError(f"{out}: exists and is not a label-loop directory; choose another out=DIR")
     check_apart(out, [("--start-from", options.start_from)])  # its cells are read in place, never written
     scaling = scaling_settings(options)
     train_set, val_set, labels, backbone, cache_dir = load_experiment(train_path, val_path, options)

@@ -96,7 +96,7 @@ def parse_choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]
 def plan_cells(fractions: list[float], policies: list[str], levels: list[str], seeds: int) -> list[Cell]:
     """Every cell of the grid, seed-major so early results already cover every policy once."""
     if seeds < 1:
-        raise EdgepruneError(f"--seeds must be at least 1, got {seeds}")
+        raise EdgepruneError(f"seeds={seeds} must be at least 1")
     for policy in policies:
         if policy not in SCALING_POLICIES:
             raise EdgepruneError(f"--policies: unknown policy {policy!r}; choose from {', '.join(SCALING_POLICIES)}")

@@ -103,7 +103,7 @@ class ScalingOptions(ExperimentSettings):
 def check_disjoint(train_set, val_set, train_path, val_path) -> None:
     """Refuse a validation set that shares images (same file content) with the training set."""
     if not val_set.num_boxes():
-        raise EdgepruneError(f"{val_path}: the validation set has no boxes; give a labelled split with --val-split")
+        raise EdgepruneError(f"{val_path}: the validation set has no boxes; give a labelled split with val_split=NAME")
     shared = shared_content(train_set, val_set)
     if shared:
         examples = ", ".join(f"{v} = {t}" for t, v in shared[:3])
@@ -230,10 +230,10 @@ def run_scaling(train_path: str, val_path: str, options: ScalingOptions) -> dict
     cells = plan_cells(options.fractions, options.policies, options.levels, options.seeds)
     videos = [policy for policy in options.policies if per_video(policy) and policy != "stride"]
     if videos and options.groups is None:
-        raise EdgepruneError(f"--policies {','.join(videos)} deal over videos: give --groups CSV (image,group)")
+        raise EdgepruneError(f"policies={','.join(videos)} deal over videos: give groups=CSV (image,group)")
     out = Path(options.out)
     if out.exists() and not (out / "plan.json").is_file() and any(out.iterdir()):
-        raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another --out")
+        raise EdgepruneError(f"{out}: exists and is not a scaling run directory; choose another out=DIR")
     train_set, val_set, labels, backbone, cache_dir = load_experiment(train_path, val_path, options)
     settings = options.shared_settings()
     if (out / "plan.json").is_file():

@@ -23,3 +23,13 @@ def test_other_equals_signs_are_left_alone():
 def test_a_parameter_the_subcommand_lacks_stays_as_written():
     benchmark = build_parser().commands["benchmark"]
     assert with_flag_names("clusters=99 is too many", benchmark) == "clusters=99 is too many"
+
+
+def test_a_switch_set_true_is_its_flag_alone():
+    curate = build_parser().commands["curate"]
+    assert with_flag_names("out: output already exists; pass overwrite=True to replace it", curate) == (
+        "out: output already exists; pass --overwrite to replace it"
+    )
+    assert with_flag_names("image_mode=symlink cannot link objects; use image_mode=copy", curate) == (
+        "--image-mode symlink cannot link objects; use --image-mode copy"
+    )

@@ -131,7 +131,7 @@ def test_bad_inputs(tmp_path, digits_coco, capsys):
         ((no_boxes, digits_coco), [], "training set has no boxes"),
         ((digits_coco, other), [], "categories unknown to TRAIN: cat"),
         ((digits_coco, digits_coco), ["--image-size", "100"], "not divisible by 2\\^max_level = 64"),
-        ((digits_coco, digits_coco), ["--quantize", "fp32,int4"], "unknown --quantize value int4"),
+        ((digits_coco, digits_coco), ["--quantize", "fp32,int4"], "--quantize int4 is unknown"),
         ((digits_coco, digits_coco), ["--init-backbone", str(garbage)], "not a readable checkpoint"),
         ((digits_coco, no_boxes), [], "validation set has no boxes"),
         ((digits_coco, digits_coco), ["--config", str(tmp_path / "gone.yaml")], "gone.yaml: config file not found"),

@@ -85,7 +85,7 @@ def test_bad_input(tmp_path, digits_coco):
     dataset = read_dataset(digits_coco)
     with pytest.raises(EdgepruneError, match="--image-size must be one of 96, 128, 160, 224"):
         pretrain(dataset, tmp_path / "a", PretrainConfig(image_size=100))
-    with pytest.raises(EdgepruneError, match="--width must be in"):
+    with pytest.raises(EdgepruneError, match="width=2.0 must be in"):
         pretrain(dataset, tmp_path / "a", PretrainConfig(width=2.0))
     for img in dataset.images:
         img.boxes = []

@@ -103,8 +103,8 @@ def test_start_sets_read_in_place_from_a_scaling_run(loop, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--strategies", "greedy"], "--strategies: choose from random, diversity, uncertainty, combined"),
-        (["--start", "1"], "--start must be a fraction in \\(0, 1\\)"),
+        (["--strategies", "greedy"], "--strategies greedy: choose from random, diversity, uncertainty, combined"),
+        (["--start", "1"], "--start 1.0 must be a fraction in \\(0, 1\\)"),
         (
             ["--start", "0.25", "--batch", "40", "--rounds", "1"],
             "--batch 40 x --rounds 1 is larger than what is left of TRAIN after the start set \\(32 images\\)",
@@ -113,7 +113,7 @@ def test_start_sets_read_in_place_from_a_scaling_run(loop, capsys):
             ["--start", "0.25", "--batch", "4", "--steps", "7"],
             "holds a label-loop run with other settings \\(steps: 6 there, 7 now\\)",
         ),
-        (["--start-from", "nowhere"], "nowhere: --start-from must be an `edgeprune scaling` --out"),
+        (["--start-from", "nowhere"], "--start-from nowhere must be the out directory of `edgeprune scaling`"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(loop, capsys, extra, message):
