@@ -103,7 +103,7 @@ def test_start_sets_read_in_place_from_a_scaling_run(loop, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--strategies", "greedy"], "--strategies greedy: choose from random, diversity, uncertainty, combined"),
+        (["--strategies", "greedy"], "--strategies: choose from random, diversity, uncertainty, combined"),
         (["--start", "1"], "--start 1.0 must be a fraction in \\(0, 1\\)"),
         (
             ["--start", "0.25", "--batch", "40", "--rounds", "1"],

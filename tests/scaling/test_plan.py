@@ -29,7 +29,7 @@ def test_parsers_reject_bad_values():
     assert parse_choices("hard,easy,hard", ("easy", "hard"), "--policies") == ["hard", "easy"]
     with pytest.raises(EdgepruneError, match="--policies: choose from easy, hard"):
         parse_choices("hard,median", ("easy", "hard"), "--policies")
-    with pytest.raises(EdgepruneError, match="--seeds"):
+    with pytest.raises(EdgepruneError, match="seeds=0 must be at least 1"):
         plan_cells([0.5], ["hard"], ["image"], seeds=0)
 
 
