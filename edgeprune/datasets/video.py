@@ -182,7 +182,7 @@ def decode_frames(video: Path, sampling: Sampling, out_dir: Path) -> dict:
                     f"{video}: its video codec has no decoder in this FFmpeg build (unsupported codec)"
                 )
             stream.thread_type = "AUTO"
-            keep = _sampler(sampling, stream)
+            keep = _sampler(sampling)
             for index, frame in enumerate(container.decode(stream)):
                 time_s = float(frame.time) if frame.time is not None else index / _rate(stream)
                 if not keep(index, time_s):
@@ -201,7 +201,7 @@ def decode_frames(video: Path, sampling: Sampling, out_dir: Path) -> dict:
     return {"video": str(video), "width": size[0], "height": size[1], "frames": frames}
 
 
-def _sampler(sampling: Sampling, stream):
+def _sampler(sampling: Sampling):
     """A ``keep(index, time_s)`` predicate: every ``every``-th frame, or the first frame at or after each multiple
     of 1/fps seconds."""
     if sampling.every is not None:
