@@ -3,8 +3,10 @@
 Splits are compared in order (``train, val, test``: ``val`` against ``train``, ``test`` against ``train`` and
 ``val``). An image is flagged when its nearest neighbour among the earlier splits has cosine similarity >=
 ``threshold`` in the backbone's embedding space (centred over all compared images, then L2-normalised, as for
-curation), and always when the same file bytes appear earlier (content hash). The nearest-neighbour search is a
-faiss inner-product index over the earlier splits when faiss is installed, blocked matrix products otherwise.
+curation), and always when the same file bytes appear earlier (content hash). The nearest-neighbour search
+(``threshold_search.py``) is exact brute force for ordinary sizes (faiss when installed); at 100k x 100k it bounds
+every pair from a projection and scores in full only the pairs that can reach the threshold, so the flagged images
+and their similarities stay exact.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from .curation.score import center, l2_normalize
 from .curation.types import EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
+from .threshold_search import nearest_earlier
 
 log = logging.getLogger(__name__)
 CSV_FIELDS = ("image", "split", "nearest", "nearest_split", "similarity", "exact")
-_BLOCK_ROWS = 4096
 
 
 @dataclass(kw_only=True)
@@ -136,30 +138,6 @@ def read_splits(path: Path | str, options: LeakOptions) -> list[tuple[str, objec
     return [(name, read_dataset(path, split=name, **read)) for name in options.splits]
 
 
-def nearest_earlier(features: np.ndarray, earlier: np.ndarray, *, use_faiss: bool | None = None) -> tuple:
-    """``(index, similarity)`` of each row's most similar row of ``earlier`` (unit rows: inner product = cosine)."""
-    if use_faiss is None:
-        from .cluster.kmeans import faiss_available
-
-        use_faiss = faiss_available()
-    features = np.ascontiguousarray(features, np.float32)
-    earlier = np.ascontiguousarray(earlier, np.float32)
-    if use_faiss:
-        import faiss
-
-        index = faiss.IndexFlatIP(earlier.shape[1])
-        index.add(earlier)
-        similarity, nearest = index.search(features, 1)
-        return nearest[:, 0].astype(np.int64), similarity[:, 0].astype(np.float64)
-    nearest = np.empty(len(features), np.int64)
-    similarity = np.empty(len(features), np.float64)
-    for start in range(0, len(features), _BLOCK_ROWS):
-        block = features[start : start + _BLOCK_ROWS] @ earlier.T
-        nearest[start : start + _BLOCK_ROWS] = block.argmax(axis=1)
-        similarity[start : start + _BLOCK_ROWS] = block.max(axis=1)
-    return nearest, similarity
-
-
 def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: dict[str, float]):
     """One embedding matrix per split (from the backbone, cached, or ``--embeddings``) and the backbone's name."""
     from .curation.embed import backbone_name, embed_for_curation
@@ -226,6 +204,14 @@ def _split_summary(images: int, flagged: int, exact: int, earlier, similarity: n
     }
 
 
+def _search_summary(found) -> dict:
+    """How the nearest neighbours were found: ``exact`` for every image, or ``bounded`` (exact at and above the
+    threshold; below it, a real neighbour's exact similarity, at most the nearest's)."""
+    if not found.bounded:
+        return {"method": "exact"}
+    return {"method": "bounded", "pairs_scored_in_full": found.candidates}
+
+
 def _video_counts(dataset, flagged: set[str]) -> dict:
     """A split read from videos: how many videos it holds, and how many have a flagged frame (a video is one
     group: one leaked frame makes the whole video suspect)."""
@@ -253,7 +239,8 @@ def search_splits(splits: list[tuple[str, object]], options: LeakOptions, timing
     for j in range(1, len(splits)):
         earlier_rows = np.arange(offsets[j])
         owner = np.searchsorted(offsets, earlier_rows, side="right") - 1  # split of each earlier row
-        nearest, similarity = nearest_earlier(features[offsets[j] : offsets[j + 1]], features[earlier_rows])
+        found = nearest_earlier(features[offsets[j] : offsets[j + 1]], features[earlier_rows], options.threshold)
+        nearest, similarity = found.index, found.similarity
         seen = {digest: (s, i) for s in range(j) for i, digest in enumerate(hashes[s])}
         split_name = splits[j][0]
         flagged = exact_count = 0
@@ -273,6 +260,7 @@ def search_splits(splits: list[tuple[str, object]], options: LeakOptions, timing
                 )
         similarities[split_name] = np.minimum(similarity, 1.0)
         per_split[split_name] = _split_summary(len(matrices[j]), flagged, exact_count, splits[:j], similarity)
+        per_split[split_name]["search"] = _search_summary(found)
         per_split[split_name].update(
             _video_counts(splits[j][1], {leak.image for leak in leaks if leak.split == split_name})
         )

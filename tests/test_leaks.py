@@ -13,7 +13,7 @@ from edgeprune.cli import main
 from edgeprune.curation.types import EmbeddingSettings
 from edgeprune.datasets import read_dataset, write_dataset
 from edgeprune.errors import EdgepruneError
-from edgeprune.leaks import LeakOptions, find_leaks, nearest_earlier
+from edgeprune.leaks import LeakOptions, find_leaks
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +120,20 @@ def test_bad_input_is_one_line_and_exit_2(split_voc, pixel_backbone, tmp_path, c
     assert len(err.splitlines()) == 1 and message in err and not (tmp_path / "out").exists()
 
 
-def test_nearest_earlier_agrees_between_faiss_and_numpy():
-    pytest.importorskip("faiss")
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(300, 16)), rng.normal(size=(500, 16))
-    a, b = [x / np.linalg.norm(x, axis=1, keepdims=True) for x in (a, b)]
-    i1, s1 = nearest_earlier(a, b, use_faiss=True)
-    i2, s2 = nearest_earlier(a, b, use_faiss=False)
-    assert np.allclose(s1, s2, atol=1e-5)
-    swapped = np.flatnonzero(i1 != i2)  # BLAS kernels round differently: only a near-tie may pick the other one
-    assert np.allclose((a[swapped] * b[i1[swapped]]).sum(1), (a[swapped] * b[i2[swapped]]).sum(1), atol=1e-5)
-    with pytest.raises(EdgepruneError):
+def test_one_split_is_refused():
+    with pytest.raises(EdgepruneError, match="at least two splits"):
         find_leaks("x", LeakOptions(out="y", splits=["a"]))
+
+
+def test_the_bounded_search_flags_the_same_images(split_voc, pixel_backbone, tmp_path, monkeypatch):
+    """Forced onto the bounded search (as at 100k x 100k), leaks finds the same planted copies and says how."""
+    from edgeprune import threshold_search
+
+    monkeypatch.setattr(threshold_search, "EXACT_FLOP_LIMIT", 0)
+    root, expected = split_voc
+    assert main(_argv(root, tmp_path / "out", pixel_backbone, tmp_path / "c", "--splits", "train,val")) == 0
+    with (tmp_path / "out" / "leaks.csv").open() as fh:
+        found = {r["image"].rsplit(".", 1)[0]: r["nearest"].rsplit(".", 1)[0] for r in csv.DictReader(fh)}
+    assert found == expected
+    search = json.loads((tmp_path / "out" / "summary.json").read_text())["per_split"]["val"]["search"]
+    assert search["method"] == "bounded" and search["pairs_scored_in_full"] >= len(expected) - 1

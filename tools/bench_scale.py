@@ -5,6 +5,7 @@ embeddings. Not timed tests: each part writes ``tools/results/bench_scale/<part>
     python tools/bench_scale.py beam --images 10000            # --runner beam on FnApiRunner, 2 workers, vs local
     python tools/bench_scale.py prune --n 1000000 --dim 256 --k 1000 [--modes memory,disk,sklearn]
     python tools/bench_scale.py dask --images 10000          # DaskRunner on a 2-worker LocalCluster, local disk and S3
+    python tools/bench_scale.py leaks --n 100000 --dim 1280 [--real EMB.npy]  # the leak search against brute force
 
 Every run is a child process, so its peak RSS (``wait4``'s ``ru_maxrss``) is its own. Datasets are generated once
 under ``--data`` (default /tmp/edgeprune-bench-scale): 320x240 JPEG scenes with one to three boxes, in shards of
@@ -352,9 +353,90 @@ def bench_prune(args) -> dict:
     return result
 
 
+def planted_embeddings(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two sets of ``n`` unit rows shaped like image embeddings (5,000 clusters, a spectrum decaying as i^-0.75),
+    centred together as ``leaks`` does; 1% of the later set are noisy copies of earlier rows, their similarities on
+    both sides of 0.95."""
+    rng = np.random.default_rng(seed)
+    scale = (np.arange(1, dim + 1) ** -0.75).astype(np.float32)
+    centres = rng.standard_normal((5000, dim), dtype=np.float32) * scale
+
+    def draw(count: int) -> np.ndarray:
+        return centres[rng.integers(0, 5000, count)] + rng.standard_normal((count, dim), dtype=np.float32) * scale
+
+    earlier, later = draw(n), draw(n)
+    copies = n // 100
+    source = rng.choice(n, copies, replace=False)
+    noise = rng.uniform(0.05, 0.5, (copies, 1)).astype(np.float32)
+    later[:copies] = earlier[source] + noise * rng.standard_normal((copies, dim), dtype=np.float32) * scale
+    return earlier, later
+
+
+def _unit_centred(earlier: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from edgeprune.curation.score import center, l2_normalize
+
+    both = l2_normalize(center(np.concatenate([earlier, later]))).astype(np.float32)
+    return both[: len(earlier)], both[len(earlier) :]
+
+
+def compare_flags(found, exact, threshold: float) -> dict:
+    """Recall and precision of the flagged (query, nearest) pairs against brute force. A pair counts as the same
+    where the nearest row is the same or scores the same (a near-tie in float32)."""
+    ours = found.similarity >= threshold - 1e-6
+    truth = exact.similarity >= threshold - 1e-6
+    both = ours & truth
+    same_pair = (found.index == exact.index) | (np.abs(found.similarity - exact.similarity) <= 1e-4)
+    hits = int(np.count_nonzero(both & same_pair))
+    return {
+        "flagged_exact": int(truth.sum()),
+        "flagged_bounded": int(ours.sum()),
+        "recall": round(hits / max(1, int(truth.sum())), 5),
+        "precision": round(hits / max(1, int(ours.sum())), 5),
+        "max_similarity_difference_flagged": float(np.abs(found.similarity - exact.similarity)[both].max(initial=0)),
+    }
+
+
+def bench_leaks(args) -> dict:
+    """The leak search (``threshold_search.bounded_search``) between two sets of ``--n`` rows against brute force
+    (faiss's exact inner-product index when installed, else blocked numpy), at threshold 0.95. Generated rows, and
+    with ``--real``, an embedding matrix split into alternate rows (video frames: near-copies everywhere)."""
+    from edgeprune.cluster.kmeans import faiss_available
+    from edgeprune.threshold_search import bounded_search, brute_force
+
+    threshold = 0.95
+    cases = {"generated": lambda: _unit_centred(*planted_embeddings(args.n, args.dim))}
+    if args.real:
+        real = lambda: _unit_centred(*(lambda a: (a[::2], a[1::2]))(np.load(args.real).astype(np.float32)))  # noqa: E731
+        cases[f"real ({args.real.name})"] = real
+    result = {"threshold": threshold, "baseline": "faiss IndexFlatIP" if faiss_available() else "numpy blocked"}
+    for name, make in cases.items():
+        earlier, later = make()
+        started = time.perf_counter()
+        found = bounded_search(later, earlier, threshold)
+        bounded_s = time.perf_counter() - started
+        started = time.perf_counter()
+        exact = brute_force(later, earlier)
+        exact_s = time.perf_counter() - started
+        row = {
+            "queries": len(later),
+            "earlier": len(earlier),
+            "dim": int(earlier.shape[1]),
+            "bounded_seconds": round(bounded_s, 2),
+            "brute_force_seconds": round(exact_s, 2),
+            "speedup": round(exact_s / bounded_s, 1),
+            "pairs_scored_in_full": found.candidates,
+            **compare_flags(found, exact, threshold),
+        }
+        result[name] = row
+        print(f"{name}: {row['queries']:,} x {row['earlier']:,} x {row['dim']}: bounded {bounded_s:.1f} s, "
+              f"brute force {exact_s:.1f} s ({row['speedup']}x); flagged {row['flagged_bounded']} "
+              f"vs {row['flagged_exact']}, recall {row['recall']}, precision {row['precision']}")  # fmt: skip
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("local", "beam", "prune", "dask"))
+    parser.add_argument("part", choices=("local", "beam", "prune", "dask", "leaks"))
     parser.add_argument("--images", default="10000,100000", help="dataset sizes (local, beam)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline-rev", help="local: also curate the largest set with this git revision's code")
@@ -363,12 +445,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=1000)
     parser.add_argument("--sklearn-sample", type=int, default=50_000)
     parser.add_argument("--modes", default="memory,disk,sklearn", help="prune: memory, disk (memory-mapped), sklearn")
+    parser.add_argument("--real", type=Path, help="leaks: also an embedding matrix (.npy), split into alternate rows")
     parser.add_argument("--name", help="results file name (default: the part's)")
     parser.add_argument("--data", type=Path, default=Path("/tmp/edgeprune-bench-scale"))
     args = parser.parse_args()
     args.images = [int(n) for n in args.images.split(",")]
     args.data.mkdir(parents=True, exist_ok=True)
-    parts = {"local": bench_local, "beam": bench_beam, "prune": bench_prune, "dask": bench_dask}
+    parts = {"local": bench_local, "beam": bench_beam, "prune": bench_prune, "dask": bench_dask, "leaks": bench_leaks}
     result = parts[args.part](args)
     result["machine"] = f"{os.cpu_count()} cores"
     RESULTS.mkdir(parents=True, exist_ok=True)
