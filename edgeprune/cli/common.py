@@ -85,6 +85,18 @@ def add_embedding_options(group) -> None:
     group.add_argument("--batch-size", type=positive_int, default=64)
     group.add_argument("--cache-dir", type=Path, help="embedding/backbone cache")
     group.add_argument("--pretrain-steps", type=positive_int, help="selfsup: pretraining steps")
+    add_runtime_option(group)
+
+
+def add_runtime_option(group) -> None:
+    """``--embed-runtime``: TensorFlow, or the backbone converted for LiteRT (float32 or int8)."""
+    group.add_argument(
+        "--embed-runtime",
+        choices=("tf", "litert", "litert-int8"),
+        default="tf",
+        help="run the backbone in TensorFlow (default) or converted for LiteRT: float32, or int8 calibrated on the "
+        "dataset and checked against tf's neighbourhoods (faster on CPU)",
+    )
 
 
 def options_from_args(options_class, args: argparse.Namespace, **given):

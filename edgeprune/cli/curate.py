@@ -11,7 +11,15 @@ from ..curation.select import GLOBAL_POLICIES, POLICIES
 from ..datasets import FORMATS
 from ..datasets.files import IMAGE_MODES
 from ..uris import path_or_uri
-from .common import DATASET_HELP, add_coverage_options, add_dataset_options, fraction, options_from_args, positive_int
+from .common import (
+    DATASET_HELP,
+    add_coverage_options,
+    add_dataset_options,
+    add_runtime_option,
+    fraction,
+    options_from_args,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -189,6 +197,7 @@ def _add_embedding(p: argparse.ArgumentParser) -> None:
         "--cache-dir", type=Path, help="embedding/backbone cache (default $EDGEPRUNE_CACHE or ~/.cache/edgeprune)"
     )
     emb.add_argument("--pretrain-steps", type=positive_int, help="selfsup: training steps (default: a few minutes)")
+    add_runtime_option(emb)
 
 
 def _add_outputs(p: argparse.ArgumentParser) -> None:

@@ -84,6 +84,10 @@ def check_runner(options: CurateOptions) -> None:
         raise EdgepruneError(
             f"embeddings={options.embedding.embeddings} reads one file on one machine; use runner=local"
         )
+    if options.embedding.embed_runtime != "tf":
+        raise EdgepruneError(
+            f"embed_runtime={options.embedding.embed_runtime} runs on the local runner; Beam's workers embed with tf"
+        )
     if execution.sample_per_cluster < 1:
         raise EdgepruneError(f"sample_per_cluster={execution.sample_per_cluster} must be at least 1")
     pipeline_options(execution.beam_options)

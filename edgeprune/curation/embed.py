@@ -80,7 +80,18 @@ def embed_for_curation(
         timings["embed"] = time.perf_counter() - started
         return Embedded(None, images, regions, crop_vectors, {"cached": 0, "computed": 0, "loaded": len(images)})
     cache_dir = embedding.cache_dir or default_cache_root()
-    backbone = resolve_backbone(embedding, dataset, cache_dir, timings, seed=seed, progress=progress)
+    if embedding.loaded is not None:
+        backbone = embedding.loaded
+    else:
+        backbone = resolve_backbone(embedding, dataset, cache_dir, timings, seed=seed, progress=progress)
+    if embedding.embed_runtime != "tf" and embedding.loaded is None:
+        from ..embed.litert import litert_backbone
+
+        started = time.perf_counter()
+        backbone = litert_backbone(
+            backbone, embedding.embed_runtime, dataset, cache_dir, seed=seed, batch_size=embedding.batch_size
+        )
+        timings["convert"] = time.perf_counter() - started
     started = time.perf_counter()
     images, crop_vectors, counts = np.zeros((len(dataset), 0), np.float32), None, {"cached": 0, "computed": 0}
     settings = {"batch_size": embedding.batch_size, "progress": progress}

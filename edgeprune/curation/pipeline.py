@@ -26,6 +26,9 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
     notes = clustering.notes
     if options.embedding.embeddings is not None:
         notes.append(f"embeddings read from {options.embedding.embeddings}; no backbone was loaded")
+    runtime = getattr(embedded.backbone, "runtime_note", None)
+    if runtime:
+        notes.append(runtime)
     if options.selection.dedup is not None:
         notes.append(
             f"dedup: {len(groups)} groups of near-duplicates (cosine >= {options.selection.dedup}), "

@@ -23,11 +23,16 @@ class EmbeddingSettings:
     cache_dir: Path | None = None
     embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     pretrain_steps: int | None = None
+    embed_runtime: str = "tf"  # tf, litert or litert-int8 (embed/litert.py)
+    loaded: object = field(default=None, compare=False, repr=False)  # set by reusing(), never by the CLI
 
     def reusing(self, backbone) -> EmbeddingSettings:
-        """These settings with a backbone already loaded (its handle and input size, so ``selfsup`` is not pretrained
-        again); unchanged when ``backbone`` is None (an embeddings file was read)."""
-        return self if backbone is None else replace(self, backbone=backbone.handle, image_size=backbone.image_size)
+        """These settings with a backbone already loaded, used as it is by the next embedding call (so ``selfsup`` is
+        not pretrained again, and every split of ``leaks`` goes through the same converted LiteRT model); unchanged
+        when ``backbone`` is None (an embeddings file was read)."""
+        if backbone is None:
+            return self
+        return replace(self, backbone=backbone.handle, image_size=backbone.image_size, loaded=backbone)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from edgeprune.datasets import read_dataset
 from edgeprune.embed.augment import simclr_view
-from edgeprune.embed.selfsup import PretrainConfig, nt_xent, pretrain
+from edgeprune.embed.selfsup import PretrainConfig, nt_xent, pretrain, recalibrate_batch_norm
 from edgeprune.errors import EdgepruneError
 
 TINY = dict(image_size=96, width=0.35, batch_size=16, checkpoint_every=5)
@@ -40,6 +40,50 @@ def test_output_loads_through_hub_load_and_keras_layer(trained):
     assert meta["image_size"] == 96 and meta["embedding_dim"] == result.embedding_dim == 1280
     assert len(meta["loss_curve"]) > 0 and meta["data_hash"]
     assert tf.train.list_variables(str(out / meta["encoder_checkpoint"]))
+
+
+def test_embeddings_of_different_images_differ(trained, digits_coco):
+    """The exported backbone runs batch norm on recalibrated statistics: before that step, every image's pooled
+    features sat within 5e-5 of one vector (their spread over their length), at 0.4 after it."""
+    import tensorflow_hub as hub
+
+    from edgeprune.embed.images import image_batches, image_source
+
+    out, _ = trained
+    dataset = read_dataset(digits_coco)
+    batch = next(iter(image_batches([image_source(img) for img in dataset.images[:32]], image_size=96)))
+    embeddings = hub.load(str(out))(batch).numpy()
+    spread = np.linalg.norm(embeddings - embeddings.mean(0), axis=1).mean() / np.linalg.norm(embeddings, axis=1).mean()
+    assert spread > 0.05
+    assert json.loads((out / "backbone.json").read_text())["batch_norm_images"] == len(dataset)
+
+
+def test_recalibration_sets_the_population_statistics():
+    import tf_keras
+
+    layer = tf_keras.layers.BatchNormalization(momentum=0.99)
+    layer.build([None, 2, 2, 3])  # an encoder's layers are built before training
+
+    class Encoder(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = layer
+
+        def __call__(self, images, training=False):
+            return {"6": self.norm(images, training=training)}
+
+    rng = np.random.default_rng(0)
+    batches = [tf.constant(rng.normal(3.0, 2.0, (n, 2, 2, 3)), tf.float32) for n in (8, 8, 8)]
+    from unittest import mock
+
+    with mock.patch("edgeprune.embed.selfsup.FEATURE_ENDPOINT", "6"):
+        assert recalibrate_batch_norm(Encoder(), batches) == 24
+    scaled = np.concatenate([b.numpy() for b in batches]) * 2.0 - 1.0  # embed_with's [0, 1] -> [-1, 1]
+    mean = scaled.reshape(-1, 3).mean(0)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), mean, rtol=1e-5)
+    batch_vars = [((b.numpy() * 2.0 - 1.0).reshape(-1, 3)).var(0, ddof=1) for b in batches]
+    np.testing.assert_allclose(layer.moving_variance.numpy(), np.mean(batch_vars, 0), rtol=1e-4)
+    assert layer.momentum == 0.99
 
 
 def test_deterministic_for_a_seed(tmp_path, trained, digits_coco):
