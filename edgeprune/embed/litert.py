@@ -49,8 +49,9 @@ class LiteRTBackbone:
     threads: int
     agreement: float | None = None  # 10-NN agreement with TensorFlow's embeddings (int8 only)
     checked: int = 0  # images the agreement was measured on
-    _interpreter: object = field(default=None, repr=False)
-    _batch: int = 0
+    interpreters: int = 1  # >1: that many interpreters of threads // interpreters threads, each on part of a batch
+    _pool: list = field(default_factory=list, repr=False)
+    _part: int = 0
 
     @property
     def runtime_note(self) -> str:
@@ -60,35 +61,47 @@ class LiteRTBackbone:
             note += f"; {NEIGHBOURS}-NN agreement with tf {self.agreement:.3f} over {self.checked} images"
         return note
 
-    def _ready(self, batch_size: int):
-        """The interpreter, its input resized to ``batch_size`` rows (once; resizing reallocates)."""
+    def _ready(self, part: int) -> list:
+        """The interpreters, their inputs resized to ``part`` rows (once; resizing reallocates)."""
         from ai_edge_litert.interpreter import Interpreter
 
-        if self._interpreter is None:
-            self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=self.threads)
-        if self._batch != batch_size:
-            index = self._interpreter.get_input_details()[0]["index"]
-            self._interpreter.resize_tensor_input(index, [batch_size, self.image_size, self.image_size, 3])
-            self._interpreter.allocate_tensors()
-            self._batch = batch_size
-        return self._interpreter
+        if len(self._pool) != self.interpreters:
+            self._part = 0
+            threads = max(1, self.threads // self.interpreters)
+            self._pool = [
+                Interpreter(model_path=str(self.model_path), num_threads=threads) for _ in range(self.interpreters)
+            ]
+        if self._part != part:
+            for interpreter in self._pool:
+                index = interpreter.get_input_details()[0]["index"]
+                interpreter.resize_tensor_input(index, [part, self.image_size, self.image_size, 3])
+                interpreter.allocate_tensors()
+            self._part = part
+        return self._pool
+
+    @staticmethod
+    def _invoke(interpreter, rows: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], rows)
+        interpreter.invoke()  # releases the GIL: parallel interpreters run on their own cores
+        return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), np.float32)
 
     def embed_padded(self, images, batch_size: int) -> np.ndarray:
-        """Embed ``images`` (float32 ``[N, S, S, 3]``, preprocessed) in invocations of exactly ``batch_size`` rows,
-        the last one zero-padded, as :meth:`Backbone.embed_padded` does."""
+        """Embed ``images`` (float32 ``[N, S, S, 3]``, preprocessed) in invocations of exactly ``batch_size`` rows
+        (split between the interpreters), the last one zero-padded, as :meth:`Backbone.embed_padded` does."""
+        from concurrent.futures import ThreadPoolExecutor
+
         images = np.asarray(images, np.float32)
-        interpreter = self._ready(batch_size)
-        source = interpreter.get_input_details()[0]["index"]
-        target = interpreter.get_output_details()[0]["index"]
+        part = -(-batch_size // self.interpreters)
+        pool = self._ready(part)
         outputs = []
-        for start in range(0, len(images), batch_size):
-            chunk = images[start : start + batch_size]
-            rows = len(chunk)
-            if rows < batch_size:
-                chunk = np.concatenate([chunk, np.zeros((batch_size - rows, *chunk.shape[1:]), np.float32)])
-            interpreter.set_tensor(source, chunk)
-            interpreter.invoke()
-            outputs.append(np.array(interpreter.get_tensor(target)[:rows], np.float32))
+        with ThreadPoolExecutor(len(pool)) as workers:
+            for start in range(0, len(images), batch_size):
+                chunk = images[start : start + batch_size]
+                rows = len(chunk)
+                if rows < part * len(pool):
+                    chunk = np.concatenate([chunk, np.zeros((part * len(pool) - rows, *chunk.shape[1:]), np.float32)])
+                parts = [chunk[i * part : (i + 1) * part] for i in range(len(pool))]
+                outputs.append(np.concatenate(list(workers.map(self._invoke, pool, parts)))[:rows])
         return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
 
 
@@ -129,20 +142,23 @@ def _batches(dataset, indices: np.ndarray, backbone: Backbone) -> list[np.ndarra
 
 def neighbour_agreement(first: np.ndarray, second: np.ndarray, k: int = NEIGHBOURS) -> float:
     """The mean share of each row's ``k`` nearest neighbours (cosine, after centring as curation does) that both
-    embeddings of the same rows find."""
+    embeddings of the same rows find; blocks of rows, so 17k images need no 17k x 17k matrix."""
     from ..curation.score import center, l2_normalize
 
     k = min(k, len(first) - 1)
     if k < 1:
         return 1.0
-    neighbours = []
-    for matrix in (first, second):
-        unit = l2_normalize(center(np.asarray(matrix, np.float64)))
-        similarity = unit @ unit.T
-        np.fill_diagonal(similarity, -np.inf)
-        neighbours.append(np.argpartition(-similarity, k, axis=1)[:, :k])
-    shared = [len(np.intersect1d(a, b)) for a, b in zip(*neighbours)]
-    return float(np.mean(shared) / k)
+    units = [l2_normalize(center(np.asarray(m, np.float64))).astype(np.float32) for m in (first, second)]
+    shared = 0
+    for start in range(0, len(first), 2048):
+        rows = np.arange(start, min(len(first), start + 2048))
+        found = []
+        for unit in units:
+            similarity = unit[rows] @ unit.T
+            similarity[np.arange(len(rows)), rows] = -np.inf
+            found.append(np.argpartition(-similarity, k, axis=1)[:, :k])
+        shared += sum(len(np.intersect1d(a, b)) for a, b in zip(*found))
+    return float(shared / (k * len(first)))
 
 
 def litert_backbone(

@@ -29,6 +29,8 @@ def test_float32_gives_tensorflows_embeddings_and_is_cached(tiny_backbone, image
     assert converted.model_path.parent == tmp_path / "litert" and converted.agreement is None
     np.testing.assert_allclose(converted.embed_padded(pixels, 16), backbone.embed_padded(pixels, 16), atol=1e-5)
     assert converted.embed_padded(pixels[:5], 16).shape == (5, 16)  # the last batch padded, then cut
+    converted.interpreters = 2  # two interpreters, each on half of every batch
+    np.testing.assert_allclose(converted.embed_padded(pixels, 15), backbone.embed_padded(pixels, 16), atol=1e-5)
     assert converted.key != backbone.key  # its embeddings are cached apart from TensorFlow's
     written = converted.model_path.stat().st_mtime_ns
     again = litert_backbone(backbone, "litert", dataset, tmp_path)
