@@ -36,6 +36,7 @@ FLOORS = [
             "edgeprune.detect",
             "edgeprune.uncertainty",
             "edgeprune.preannotate",
+            "edgeprune.threshold_search",
         ],
     ),
     (

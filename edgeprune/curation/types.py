@@ -24,7 +24,8 @@ class EmbeddingSettings:
     embeddings: Path | None = None  # bring your own: .npz or .parquet keyed by file name (see embed/external.py)
     pretrain_steps: int | None = None
     embed_runtime: str = "tf"  # tf, litert or litert-int8 (embed/litert.py)
-    loaded: object = field(default=None, compare=False, repr=False)  # set by reusing(), never by the CLI
+    # State, not an option (no flag, no keyword): the backbone an earlier call loaded, set by reusing().
+    loaded: object = field(default=None, compare=False, repr=False, metadata={"state": True})
 
     def reusing(self, backbone) -> EmbeddingSettings:
         """These settings with a backbone already loaded, used as it is by the next embedding call (so ``selfsup`` is
@@ -123,7 +124,8 @@ def option_fields(options_class) -> dict[str, str]:
     names = {}
     for f in fields(options_class):
         part = PARTS.get(str(f.type))
-        names.update({g.name: str(g.type) for g in fields(part)} if part else {f.name: str(f.type)})
+        own = [g for g in fields(part) if not g.metadata.get("state")] if part else [f]
+        names.update({g.name: str(g.type) for g in own})
     return names
 
 

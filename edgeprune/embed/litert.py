@@ -143,12 +143,13 @@ def _batches(dataset, indices: np.ndarray, backbone: Backbone) -> list[np.ndarra
 def neighbour_agreement(first: np.ndarray, second: np.ndarray, k: int = NEIGHBOURS) -> float:
     """The mean share of each row's ``k`` nearest neighbours (cosine, after centring as curation does) that both
     embeddings of the same rows find; blocks of rows, so 17k images need no 17k x 17k matrix."""
-    from ..curation.score import center, l2_normalize
-
     k = min(k, len(first) - 1)
     if k < 1:
         return 1.0
-    units = [l2_normalize(center(np.asarray(m, np.float64))).astype(np.float32) for m in (first, second)]
+    units = []
+    for matrix in (first, second):
+        centred = np.asarray(matrix, np.float64) - np.mean(matrix, axis=0)
+        units.append((centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)).astype(np.float32))
     shared = 0
     for start in range(0, len(first), 2048):
         rows = np.arange(start, min(len(first), start + 2048))
