@@ -41,6 +41,15 @@ def register(subparsers) -> None:
         help="no horizontal flips in the views, for data whose meaning changes when mirrored (digits, text, signs)",
     )
     p.add_argument("--crops", action="store_true", help="train on object crops from the boxes")
+    p.add_argument(
+        "--recalibrate-bn",
+        dest="batch_norm_images",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after training, set batch norm's statistics from N clean images (default 0: off; spreads the "
+        "embeddings, see docs/commands.md)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=run, interrupt_hint="rerun the same command to continue from the last checkpoint")
@@ -67,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         min_crop_scale=args.min_crop_scale,
         flip=args.flip,
+        batch_norm_images=args.batch_norm_images,
     )
     config.validate()
     if args.epochs:

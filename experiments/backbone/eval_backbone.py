@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("digits", "bccd"), help="evaluate one dataset only")
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--out", type=Path, default=Path("eval_backbone.json"))
+    parser.add_argument("--recalibrate-bn", type=int, default=0, help="batch norm from N clean images after training")
     parser.add_argument("--work", type=Path, help="keep (and reuse or resume) the backbones here; default: a temp dir")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp())
@@ -154,6 +155,7 @@ def main() -> None:
         min_crop_scale=args.min_crop_scale,
         flip=args.flip,
         temperature=args.temperature,
+        batch_norm_images=args.recalibrate_bn,
     )
     report: dict = dict(common)
     if args.only != "bccd":

@@ -9,7 +9,7 @@ from edgeprune.embed.augment import simclr_view
 from edgeprune.embed.selfsup import PretrainConfig, nt_xent, pretrain, recalibrate_batch_norm
 from edgeprune.errors import EdgepruneError
 
-TINY = dict(image_size=96, width=0.35, batch_size=16, checkpoint_every=5)
+TINY = dict(image_size=96, width=0.35, batch_size=16, checkpoint_every=5, batch_norm_images=64)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,8 @@ def test_output_loads_through_hub_load_and_keras_layer(trained):
 
 
 def test_embeddings_of_different_images_differ(trained, digits_coco):
-    """The exported backbone runs batch norm on recalibrated statistics: before that step, every image's pooled
-    features sat within 5e-5 of one vector (their spread over their length), at 0.4 after it."""
+    """With ``batch_norm_images`` the exported backbone runs batch norm on recalibrated statistics: without it,
+    every image's pooled features sit within about 5e-5 of one vector (their spread over their length)."""
     import tensorflow_hub as hub
 
     from edgeprune.embed.images import image_batches, image_source
@@ -55,7 +55,16 @@ def test_embeddings_of_different_images_differ(trained, digits_coco):
     embeddings = hub.load(str(out))(batch).numpy()
     spread = np.linalg.norm(embeddings - embeddings.mean(0), axis=1).mean() / np.linalg.norm(embeddings, axis=1).mean()
     assert spread > 0.05
-    assert json.loads((out / "backbone.json").read_text())["batch_norm_images"] == len(dataset)
+    assert json.loads((out / "backbone.json").read_text())["batch_norm_images"] == min(64, len(dataset))
+
+
+def test_recalibration_is_off_by_default_and_keeps_old_cache_keys():
+    from edgeprune.embed.selfsup import cache_settings
+
+    assert PretrainConfig().batch_norm_images == 0 and "batch_norm_images" not in cache_settings(PretrainConfig())
+    assert cache_settings(PretrainConfig(batch_norm_images=512))["batch_norm_images"] == 512
+    with pytest.raises(EdgepruneError, match="batch_norm_images=-1"):
+        PretrainConfig(batch_norm_images=-1).validate()
 
 
 def test_recalibration_sets_the_population_statistics():
