@@ -251,8 +251,8 @@ def _view_pairs(images: ImageStore, config: PretrainConfig, start_step: int) -> 
 
 
 def clean_batches(images: ImageStore, config: PretrainConfig):
-    """Up to ``config.batch_norm_images`` training images (a seeded sample), centre-cropped and resized to the
-    input size as curation embeds them, float32 in [0, 1], in batches of ``config.batch_size``."""
+    """Up to ``config.batch_norm_images`` training images (a seeded sample), whole and without augmentation,
+    resized from the store's size to the input size, float32 in [0, 1], in batches of ``config.batch_size``."""
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.choice(len(images), min(len(images), config.batch_norm_images), replace=False))
     for start in range(0, len(chosen), config.batch_size):
