@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from edgeprune.datasets import read_dataset
-from edgeprune.detect.checkpoint_eval import ValidationPixels, detect_batches, evaluate_checkpoint, restored_model
-from edgeprune.detect.evaluate import load_pixels, tf_detector
+from edgeprune.detect.checkpoint_eval import (
+    ValidationPixels,
+    coco_detections,
+    detect_batches,
+    evaluate_checkpoint,
+    restored_model,
+)
+from edgeprune.detect.evaluate import coco_metrics, ground_truth, load_pixels, run_detector, tf_detector
 from edgeprune.errors import EdgepruneError
 
 
@@ -35,37 +41,62 @@ def test_batched_detections_match_the_exported_saved_model(trained, digits_coco)
         ref_boxes, ref_classes, ref_scores = exported(pixels)
         assert len(boxes) == len(ref_boxes)
         np.testing.assert_allclose(scores, ref_scores, atol=1e-4)  # both sorted by score
-        _assert_same_detections(boxes, classes, scores, ref_boxes, ref_classes, ref_scores)
+        _assert_same_detections(boxes, classes, scores, ref_boxes, ref_classes, ref_scores, box_atol=1e-3)
         compared += len(boxes)
     assert compared > 0
 
 
-def _assert_same_detections(boxes, classes, scores, ref_boxes, ref_classes, ref_scores) -> None:
-    """Each detection has its own counterpart: same class, score within 1e-4, box within 1e-3.
+def _assert_same_detections(boxes, classes, scores, ref_boxes, ref_classes, ref_scores, *, box_atol: float) -> None:
+    """Each detection has its own counterpart: same class, score within 1e-4, box within ``box_atol``.
 
     Detections are ordered by score, and an untrained-ish detector gives many anchors the same score, so two
     graphs that agree to float rounding may list tied detections in a different order. A one-to-one match
     compares them without depending on that order.
     """
+    ref_boxes, ref_classes, ref_scores = (np.asarray(a) for a in (ref_boxes, ref_classes, ref_scores))
     unused = np.ones(len(ref_boxes), dtype=bool)
     for box, label, score in zip(boxes, classes, scores):
         candidates = (
             unused
             & (ref_classes == label)
             & (np.abs(ref_scores - score) <= 1e-4)
-            & np.all(np.abs(ref_boxes - box) <= 1e-3, axis=1)
+            & np.all(np.abs(ref_boxes - box) <= box_atol, axis=1)
         )
         assert candidates.any(), f"no exported detection matches class {label}, score {score:.4f}, box {box}"
         unused[np.flatnonzero(candidates)[0]] = False
 
 
-def test_metrics_equal_train_exports_tf_metrics(trained, digits_coco):
+def _by_image(detections: list[dict], n_images: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    grouped = [([], [], []) for _ in range(n_images)]
+    for d in detections:
+        boxes, classes, scores = grouped[d["image_id"] - 1]
+        boxes.append(d["bbox"])
+        classes.append(d["category_id"])
+        scores.append(d["score"])
+    return [tuple(np.asarray(a, np.float64) for a in group) for group in grouped]
+
+
+def test_metrics_are_pycocotools_on_the_detections_train_export_evaluates(trained, digits_coco):
+    """The in-process evaluator scores the detections ``train-export`` scores, in the same pixel coordinates.
+
+    The mAP numbers themselves are not compared with ``metrics.json``: 30 steps leave the tiny detector's scores
+    all within 1e-6 of its prior (0.0105), so its mAP (0.01-0.11%) is set by the order of ties, which differs
+    between graphs and CPUs in the last float bit.
+    """
     params = _params(trained)
-    validation = ValidationPixels.load(read_dataset(digits_coco), int(params.task.model.input_size[0]))
+    size = int(params.task.model.input_size[0])
+    dataset = read_dataset(digits_coco)
+    validation = ValidationPixels.load(dataset, size)
+    assert validation.truth == ground_truth(dataset)  # the ground truth train-export's evaluation uses
+    per_image = detect_batches(restored_model(params, trained / "model"), validation.pixels, batch_size=16)
+    checkpoint = coco_detections(dataset, per_image)
+    exported = run_detector(tf_detector(trained / "saved_model"), dataset, size, "exported")
+    assert len(checkpoint) == len(exported) > 0
+    for ours, theirs in zip(_by_image(checkpoint, len(dataset)), _by_image(exported, len(dataset))):
+        _assert_same_detections(*ours, *theirs, box_atol=0.05)  # pixels of 64-px images
     metrics = evaluate_checkpoint(params, trained / "model", validation, batch_size=16, progress_enabled=False)
+    assert metrics == coco_metrics(validation.truth, checkpoint)
     recorded = json.loads((trained / "metrics.json").read_text())["tf"]
-    assert metrics["mAP"] == pytest.approx(recorded["mAP"], abs=0.05)
-    assert metrics["mAP50"] == pytest.approx(recorded["mAP50"], abs=0.05)
     assert metrics["per_class"].keys() == recorded["per_class"].keys()
 
 
