@@ -22,11 +22,11 @@ import numpy as np
 
 from .atomic import atomic_output_dir, check_output_dir
 from .curation.dedup import content_hashes
-from .curation.score import center, l2_normalize
 from .curation.types import EmbeddingSettings
 from .errors import EdgepruneError
 from .input_guard import check_apart, dataset_inputs
 from .threshold_search import nearest_earlier
+from .vectors import center, l2_normalize
 
 log = logging.getLogger(__name__)
 CSV_FIELDS = ("image", "split", "nearest", "nearest_split", "similarity", "exact")

@@ -50,6 +50,7 @@ FLOORS = [
             "edgeprune.images",
             "edgeprune.uris",
             "edgeprune.configs",
+            "edgeprune.vectors",
         ],
     ),
 ]

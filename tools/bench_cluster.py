@@ -18,7 +18,7 @@ from sklearn.datasets import make_blobs
 
 from edgeprune.cluster import KMeans
 from edgeprune.cluster.base import nearest_prototype
-from edgeprune.curation.score import l2_normalize
+from edgeprune.vectors import l2_normalize
 
 
 def inertia(X: np.ndarray, centers: np.ndarray) -> float:

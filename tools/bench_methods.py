@@ -21,7 +21,7 @@ from sklearn.cluster import KMeans as SkKMeans
 from sklearn.datasets import make_blobs
 
 from edgeprune.cluster import METHODS, make_clusterer
-from edgeprune.curation.score import l2_normalize
+from edgeprune.vectors import l2_normalize
 
 REFERENCE_SCRIPT = r"""
 import json, sys, time

@@ -6,11 +6,16 @@ embeddings. Not timed tests: each part writes ``tools/results/bench_scale/<part>
     python tools/bench_scale.py prune --n 1000000 --dim 256 --k 1000 [--modes memory,disk,sklearn]
     python tools/bench_scale.py dask --images 10000          # DaskRunner on a 2-worker LocalCluster, local disk and S3
     python tools/bench_scale.py leaks --n 100000 --dim 1280 [--real EMB.npy]  # the leak search against brute force
+    python tools/bench_scale.py frames --images 10000,100000 --runtimes tf,litert  # the real backbone, footage
 
 Every run is a child process, so its peak RSS (``wait4``'s ``ru_maxrss``) is its own. Datasets are generated once
 under ``--data`` (default /tmp/edgeprune-bench-scale): 320x240 JPEG scenes with one to three boxes, in shards of
 1,000 records, as the TF OD API writes them. The backbone is a small two-conv SavedModel built here at 64 px, so the
 figures are the pipeline's cost (reading, decoding, the cache, clustering, writing), not a large network's.
+
+``frames`` is the exception: the built-in self-supervised MobileNetV2 (curate's default backbone, pretrained on the
+footage itself) at its default size, on 640x480 camera frames (``camera_frames.py``), once per embed runtime, and
+each stage projected to 1M frames from the measured sizes.
 """
 
 from __future__ import annotations
@@ -183,6 +188,77 @@ def bench_beam(args) -> dict:
         print(f"{n} images: local {timings['local']['seconds']:.1f} s, beam ({args.workers} workers) "
               f"{timings['beam']['seconds']:.1f} s, ratio {ratio:.2f}; identical scores.csv: {same}")  # fmt: skip
     return {"rows": rows, "workers": args.workers, "runner": "FnApiRunner multi_processing"}
+
+
+def stage_seconds(output: str) -> dict[str, float]:
+    """A curate summary's ``time:`` line as ``{stage: seconds}``."""
+    stages = {}
+    for part in filter(None, stage_times(output).split(", ")):
+        name, seconds = part.rsplit(" ", 1)
+        stages[name] = float(seconds.rstrip("s"))
+    return stages
+
+
+def linear_projection(sizes: list[int], values: list[float], target: int) -> float:
+    """``values`` at ``target`` on the least-squares line through ``(sizes, values)`` (a fixed cost plus a cost per
+    frame); with one size, proportional to it."""
+    if len(sizes) == 1:
+        return values[0] * target / sizes[0]
+    slope, intercept = np.polyfit(np.asarray(sizes, float), np.asarray(values, float), 1)
+    return float(intercept + slope * target)
+
+
+def bench_frames(args) -> dict:
+    """``curate`` with its default backbone on generated footage, a fresh cache per size: the first runtime pays
+    the pretraining (its own stage), later ones reuse that backbone and convert it; every runtime embeds cold."""
+    from camera_frames import make_frames
+
+    rows = []
+    for n in args.images:
+        data = make_frames(args.data / f"frames_{n}", n)
+        cache = args.data / f"cache_frames_{n}"
+        subprocess.run(["rm", "-rf", str(cache)], check=True)
+        size = sum(p.stat().st_size for p in data.glob("train.record-*")) / 2**30
+        row = {"images": n, "dataset_gib": round(size, 2)}
+        for runtime in args.runtimes:
+            out = args.data / f"out_frames_{n}_{runtime}"
+            argv = [*EDGEPRUNE, "-q", "curate", str(data), "--out", str(out), "--overwrite", "--cache-dir", str(cache),
+                    "-k", str(args.clusters), "--embed-runtime", runtime]  # fmt: skip
+            result = run_child(argv)
+            stages = stage_seconds(result["output"])
+            row[runtime] = {"seconds": result["seconds"], "peak_rss_gib": result["peak_rss_gib"], "stages": stages}
+            print(f"{n:>7} frames ({size:.2f} GiB), {runtime}: {result['seconds']:7.1f} s, "
+                  f"peak RSS {result['peak_rss_gib']:.2f} GiB ({stage_times(result['output'])})")  # fmt: skip
+        rows.append(row)
+    first = args.runtimes[0]
+    pretrain = [row[first]["stages"].get("pretrain", 0.0) for row in rows]
+    projected = {}
+    for runtime in args.runtimes:
+        sizes = [row["images"] for row in rows]
+        stages = {
+            stage: round(linear_projection(sizes, [row[runtime]["stages"].get(stage, 0.0) for row in rows], 10**6), 1)
+            for stage in rows[-1][runtime]["stages"]
+            if stage != "pretrain"
+        }
+        stages["pretrain"] = round(float(np.mean(pretrain)), 1)  # a fixed number of steps, whatever the size
+        overhead = [row[runtime]["seconds"] - sum(row[runtime]["stages"].values()) for row in rows]
+        total = sum(stages.values()) + max(0.0, linear_projection(sizes, overhead, 10**6))
+        memory = linear_projection(sizes, [row[runtime]["peak_rss_gib"] for row in rows], 10**6)
+        projected[runtime] = {"minutes": round(total / 60, 1), "peak_rss_gib": round(memory, 2), "stages": stages}
+        print(f"projected to 1M frames, {runtime}: {total / 60:.1f} min, peak RSS {memory:.2f} GiB ({stages})")
+    if len(args.runtimes) > 1:
+        for runtime in args.runtimes[1:]:
+            ratio = rows[-1][first]["stages"]["embed"] / rows[-1][runtime]["stages"]["embed"]
+            projected[runtime][f"embed_speedup_over_{first}"] = round(ratio, 2)
+            print(f"embed stage at {rows[-1]['images']} frames: {runtime} {ratio:.2f}x {first}")
+    return {
+        "rows": rows,
+        "projected_1m": projected,
+        "backbone": "built-in self-supervised MobileNetV2 (width 0.35, 96 px), pretrained on the footage",
+        "frames": "640x480 JPEG (quality 85), fixed-camera videos of 1,000 frames (tools/camera_frames.py)",
+        "clusters": args.clusters,
+        "projection": "per stage, least squares on (frames, seconds); pretraining is fixed (its mean)",
+    }
 
 
 def _peak_rss_gib() -> float:
@@ -373,7 +449,7 @@ def planted_embeddings(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.
 
 
 def _unit_centred(earlier: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from edgeprune.curation.score import center, l2_normalize
+    from edgeprune.vectors import center, l2_normalize
 
     both = l2_normalize(center(np.concatenate([earlier, later]))).astype(np.float32)
     return both[: len(earlier)], both[len(earlier) :]
@@ -436,7 +512,7 @@ def bench_leaks(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("local", "beam", "prune", "dask", "leaks"))
+    parser.add_argument("part", choices=("local", "beam", "prune", "dask", "leaks", "frames"))
     parser.add_argument("--images", default="10000,100000", help="dataset sizes (local, beam)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline-rev", help="local: also curate the largest set with this git revision's code")
@@ -445,13 +521,17 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=1000)
     parser.add_argument("--sklearn-sample", type=int, default=50_000)
     parser.add_argument("--modes", default="memory,disk,sklearn", help="prune: memory, disk (memory-mapped), sklearn")
+    parser.add_argument("--clusters", type=int, default=100, help="frames: curate's -k")
+    parser.add_argument("--runtimes", default="tf,litert", help="frames: embed runtimes, the first pays pretraining")
     parser.add_argument("--real", type=Path, help="leaks: also an embedding matrix (.npy), split into alternate rows")
     parser.add_argument("--name", help="results file name (default: the part's)")
     parser.add_argument("--data", type=Path, default=Path("/tmp/edgeprune-bench-scale"))
     args = parser.parse_args()
     args.images = [int(n) for n in args.images.split(",")]
+    args.runtimes = args.runtimes.split(",")
     args.data.mkdir(parents=True, exist_ok=True)
-    parts = {"local": bench_local, "beam": bench_beam, "prune": bench_prune, "dask": bench_dask, "leaks": bench_leaks}
+    parts = {"local": bench_local, "beam": bench_beam, "prune": bench_prune, "dask": bench_dask, "leaks": bench_leaks,
+             "frames": bench_frames}  # fmt: skip
     result = parts[args.part](args)
     result["machine"] = f"{os.cpu_count()} cores"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import hashlib
 import numpy as np
 
 from ..errors import EdgepruneError
-from .score import l2_normalize
+from ..vectors import l2_normalize
 
 _BLOCK_ROWS = 1024
 _TILE_ROWS = 8192

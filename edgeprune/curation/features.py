@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .score import center as center_rows
-from .score import l2_normalize
+from ..vectors import center as center_rows
+from ..vectors import l2_normalize
 
 
 def score_metric(normalize: bool) -> str:

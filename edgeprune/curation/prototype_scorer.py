@@ -21,7 +21,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..cluster import fit_prototypes
 from ..cluster.autok import choose_k
 from ..errors import EdgepruneError
-from .score import l2_normalize, prototype_scores, streamed_scores
+from ..vectors import l2_normalize
+from .score import prototype_scores, streamed_scores
 from .select import POLICIES, select
 
 ARRAY_POLICIES = tuple(p for p in POLICIES if p != "balanced")  # balanced needs box counts per category

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..atomic import atomic_file
 from ..errors import EdgepruneError, first_line
+from ..vectors import center, l2_normalize
 from .backbone import Backbone
 
 log = logging.getLogger(__name__)
@@ -146,10 +147,7 @@ def neighbour_agreement(first: np.ndarray, second: np.ndarray, k: int = NEIGHBOU
     k = min(k, len(first) - 1)
     if k < 1:
         return 1.0
-    units = []
-    for matrix in (first, second):
-        centred = np.asarray(matrix, np.float64) - np.mean(matrix, axis=0)
-        units.append((centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)).astype(np.float32))
+    units = [l2_normalize(center(matrix)) for matrix in (first, second)]
     shared = 0
     for start in range(0, len(first), 2048):
         rows = np.arange(start, min(len(first), start + 2048))

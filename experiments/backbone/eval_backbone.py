@@ -36,11 +36,11 @@ from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from edgeprune.curation.score import center, l2_normalize  # noqa: E402
 from edgeprune.datasets import read_dataset  # noqa: E402
 from edgeprune.datasets.synthetic import digit_pixels  # noqa: E402
 from edgeprune.embed import load_backbone  # noqa: E402
 from edgeprune.embed.selfsup import PretrainConfig, build_encoder, cached_pretrain, embed_with  # noqa: E402
+from edgeprune.vectors import center, l2_normalize  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 BCCD = REPO.parent / "shared" / "datasets" / "bccd" / "BCCD"

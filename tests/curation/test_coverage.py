@@ -15,9 +15,9 @@ from edgeprune.curation.coverage import (
     typical_order,
     zcore_scores,
 )
-from edgeprune.curation.score import l2_normalize
 from edgeprune.curation.select import CoverageSettings, select
 from edgeprune.errors import EdgepruneError
+from edgeprune.vectors import l2_normalize
 
 
 def blobs(sizes=(60, 40, 20), spread=0.05, dim=8, seed=0):

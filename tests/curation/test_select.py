@@ -192,7 +192,7 @@ def test_policies_that_need_embeddings_or_boxes_say_so():
 
 
 def test_diversity_takes_one_of_each_near_copy_family_and_deals_over_groups():
-    from edgeprune.curation.score import l2_normalize
+    from edgeprune.vectors import l2_normalize
 
     rng = np.random.default_rng(0)
     directions = l2_normalize(rng.normal(size=(4, 8)))

@@ -29,9 +29,10 @@ from ...cluster.autok import AUTO_CHOICES, parse_k
 from ...datasets import Dataset
 from ...errors import EdgepruneError
 from ...uris import is_uri, use_filesystem_options
+from ...vectors import l2_normalize
 from ..features import score_metric
 from ..fit import fit_image_prototypes
-from ..score import l2_normalize, prototype_scores
+from ..score import prototype_scores
 
 log = logging.getLogger(__name__)
 AUTO_SAMPLE = 256 * 64  # k-means sample when --clusters is auto (k unknown before the fit)
