@@ -42,18 +42,36 @@ def stage_times(output: str) -> str:
 
 
 def run_child(argv: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
-    """Run a command; its wall time, exit code and peak RSS (GiB)."""
+    """Run a command; its wall time, exit code, peak RSS (GiB, ``wait4``) and peak anonymous RSS (GiB, ``RssAnon``
+    sampled every 0.1 s: memory-mapped file pages do not count)."""
+    import threading
+
     started = time.perf_counter()
     child = subprocess.Popen(
         argv, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+    peak_anon = [0.0]
+
+    def sample() -> None:
+        status = Path(f"/proc/{child.pid}/status")
+        while child.poll() is None:
+            try:
+                line = next(x for x in status.read_text().splitlines() if x.startswith("RssAnon"))
+                peak_anon[0] = max(peak_anon[0], int(line.split()[1]) / 2**20)
+            except (OSError, StopIteration):
+                pass
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
     output = child.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({code}):\n{output[-3000:]}")
-    return {"seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 3), "output": output}
+    return {"seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 3),
+            "peak_rss_anon_gib": round(peak_anon[0], 3), "output": output}  # fmt: skip
 
 
 def make_records(root: Path, n_images: int, seed: int = 0) -> Path:
@@ -226,9 +244,11 @@ def bench_frames(args) -> dict:
                     "-k", str(args.clusters), "--embed-runtime", runtime]  # fmt: skip
             result = run_child(argv)
             stages = stage_seconds(result["output"])
-            row[runtime] = {"seconds": result["seconds"], "peak_rss_gib": result["peak_rss_gib"], "stages": stages}
-            print(f"{n:>7} frames ({size:.2f} GiB), {runtime}: {result['seconds']:7.1f} s, "
-                  f"peak RSS {result['peak_rss_gib']:.2f} GiB ({stage_times(result['output'])})")  # fmt: skip
+            row[runtime] = {key: result[key] for key in ("seconds", "peak_rss_gib", "peak_rss_anon_gib")}
+            row[runtime]["stages"] = stages
+            print(f"{n:>7} frames ({size:.2f} GiB), {runtime}: {result['seconds']:7.1f} s, peak RSS "
+                  f"{result['peak_rss_gib']:.2f} GiB, RssAnon {result['peak_rss_anon_gib']:.2f} GiB "
+                  f"({stage_times(result['output'])})")  # fmt: skip
         rows.append(row)
     first = args.runtimes[0]
     pretrain = [row[first]["stages"].get("pretrain", 0.0) for row in rows]
@@ -243,9 +263,13 @@ def bench_frames(args) -> dict:
         stages["pretrain"] = round(float(np.mean(pretrain)), 1)  # a fixed number of steps, whatever the size
         overhead = [row[runtime]["seconds"] - sum(row[runtime]["stages"].values()) for row in rows]
         total = sum(stages.values()) + max(0.0, linear_projection(sizes, overhead, 10**6))
-        memory = linear_projection(sizes, [row[runtime]["peak_rss_gib"] for row in rows], 10**6)
-        projected[runtime] = {"minutes": round(total / 60, 1), "peak_rss_gib": round(memory, 2), "stages": stages}
-        print(f"projected to 1M frames, {runtime}: {total / 60:.1f} min, peak RSS {memory:.2f} GiB ({stages})")
+        memory = {
+            key: round(linear_projection(sizes, [row[runtime][key] for row in rows], 10**6), 2)
+            for key in ("peak_rss_gib", "peak_rss_anon_gib")
+        }
+        projected[runtime] = {"minutes": round(total / 60, 1), **memory, "stages": stages}
+        print(f"projected to 1M frames, {runtime}: {total / 60:.1f} min, peak RSS {memory['peak_rss_gib']:.2f} GiB, "
+              f"RssAnon {memory['peak_rss_anon_gib']:.2f} GiB ({stages})")  # fmt: skip
     if len(args.runtimes) > 1:
         for runtime in args.runtimes[1:]:
             ratio = rows[-1][first]["stages"]["embed"] / rows[-1][runtime]["stages"]["embed"]
