@@ -70,13 +70,13 @@ def video_frames(video: int, n_frames: int, seed: int = 0):
         yield buffer.getvalue(), boxes
 
 
-def _write_shard(job: tuple[Path, int, int, int, int]) -> int:
+def _write_shard(job: tuple[Path, int, int, int]) -> int:
     import tensorflow as tf
 
     from edgeprune.datasets.tfrecord import build_example
     from edgeprune.datasets.types import Box, ImageRecord
 
-    path, video, shards, n_frames, seed = job
+    path, video, n_frames, seed = job
     names = {i + 1: name for i, name in enumerate(CATEGORIES)}
     partial = path.with_name(path.name + ".partial")
     with tf.io.TFRecordWriter(str(partial)) as writer:
@@ -108,7 +108,7 @@ def make_frames(root: Path, n_frames: int, *, seed: int = 0, processes: int = 2)
         path = root / f"train.record-{video:05d}-of-{shards:05d}"
         if not path.is_file():
             count = min(FRAMES_PER_VIDEO, n_frames - video * FRAMES_PER_VIDEO)
-            jobs.append((path, video, shards, count, seed))
+            jobs.append((path, video, count, seed))
     if jobs:
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             for done, _ in enumerate(pool.imap_unordered(_write_shard, jobs), 1):
