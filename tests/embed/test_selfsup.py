@@ -6,7 +6,15 @@ import tensorflow as tf
 
 from edgeprune.datasets import read_dataset
 from edgeprune.embed.augment import simclr_view
-from edgeprune.embed.selfsup import PretrainConfig, nt_xent, pretrain, recalibrate_batch_norm
+from edgeprune.embed.selfsup import (
+    PretrainConfig,
+    data_hash,
+    nt_xent,
+    pretrain,
+    pretrained_for_dataset,
+    pretraining_sample,
+    recalibrate_batch_norm,
+)
 from edgeprune.errors import EdgepruneError
 
 TINY = dict(image_size=96, width=0.35, batch_size=16, checkpoint_every=5, batch_norm_images=64)
@@ -132,6 +140,27 @@ def test_crops_mode_trains_on_boxes(tmp_path, digits_coco):
     )
     assert json.loads((tmp_path / "crops" / "backbone.json").read_text())["training_images"] > 43
     assert len(result.losses) == 2
+
+
+def test_a_large_dataset_pretrains_on_a_seeded_sample(digits_coco):
+    dataset = read_dataset(digits_coco)
+    assert pretraining_sample(dataset, limit=len(dataset)) is dataset  # small sets: all images, the same cache key
+    sample = pretraining_sample(dataset, seed=4, limit=20)
+    names = [img.file_name for img in sample.images]
+    assert len(names) == 20 and len(set(names)) == 20
+    assert names == [img.file_name for img in dataset.images if img.file_name in set(names)]  # dataset order
+    assert names == [img.file_name for img in pretraining_sample(dataset, seed=4, limit=20).images]
+    assert names != [img.file_name for img in pretraining_sample(dataset, seed=5, limit=20).images]
+
+
+def test_the_cached_backbone_trains_on_the_sample_only(tmp_path, digits_coco):
+    dataset = read_dataset(digits_coco)
+    handle, size = pretrained_for_dataset(dataset, cache_root=tmp_path, steps=1, seed=2, progress=False, sample=12)
+    meta = json.loads((tmp_path / "backbones" / handle.rsplit("/", 1)[-1] / "backbone.json").read_text())
+    assert size == 96 and meta["training_images"] == 12
+    assert meta["data_hash"] == data_hash(pretraining_sample(dataset, seed=2, limit=12))
+    again, _ = pretrained_for_dataset(dataset, cache_root=tmp_path, steps=1, seed=2, progress=False, sample=12)
+    assert again == handle
 
 
 def test_bad_input(tmp_path, digits_coco):

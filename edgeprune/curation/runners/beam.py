@@ -31,11 +31,10 @@ from ...uris import is_uri, use_filesystem_options
 from ..dedup import duplicate_groups, duplicate_of
 from ..embed import resolve_backbone
 from ..features import option_features
-from ..types import SELFSUP, CurateOptions, Scored
-from .beam_stages import bad_images, read_scores, run_embed, run_fit, run_manifest, run_score, sample_rate, unit_hash
+from ..types import CurateOptions, Scored
+from .beam_stages import bad_images, read_scores, run_embed, run_fit, run_manifest, run_score, sample_rate
 
 log = logging.getLogger(__name__)
-PRETRAIN_SAMPLE = 20000  # selfsup: images the driver pretrains on (all of them below this)
 
 
 class BeamRunner:
@@ -97,17 +96,14 @@ class BeamRunner:
 
 
 def _backbone(dataset: Dataset, options: CurateOptions, timings):
-    """The backbone, loaded on the driver to check it before any Beam work; ``selfsup`` pretrains on a sample of at
-    most :data:`PRETRAIN_SAMPLE` images (all of a smaller dataset, so it is the local run's backbone)."""
+    """The backbone, loaded on the driver to check it before any Beam work: the local run's, ``selfsup`` pretrained
+    on the same seeded sample (:func:`edgeprune.embed.selfsup.pretraining_sample`)."""
     from ...embed import default_cache_root
 
-    source = dataset
-    if options.embedding.backbone == SELFSUP and len(dataset) > PRETRAIN_SAMPLE:
-        rate = PRETRAIN_SAMPLE / len(dataset)
-        source = dataset.subset(np.array([unit_hash(options.seed, i) < rate for i in range(len(dataset))]))
-        log.info("beam: pretraining the selfsup backbone on %d of %d images", len(source), len(dataset))
     cache_dir = options.embedding.cache_dir or default_cache_root()
-    return resolve_backbone(options.embedding, source, cache_dir, timings, seed=options.seed, progress=options.progress)
+    return resolve_backbone(
+        options.embedding, dataset, cache_dir, timings, seed=options.seed, progress=options.progress
+    )
 
 
 def score_with_beam(
