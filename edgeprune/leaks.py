@@ -163,7 +163,7 @@ def _embed_all(splits: list[tuple[str, object]], options: LeakOptions, timings: 
 def find_leaks(path: Path | str, options: LeakOptions) -> LeakResult:
     """Compare the splits; write ``leaks.csv``, ``report.html``, ``summary.json`` (and ``--write-clean``)."""
     check_options(options)
-    from .embed.cache import default_cache_root
+    from .storage import default_cache_root
 
     outputs = [("--out", options.out)] + [("--write-clean", options.write_clean)] * (options.write_clean is not None)
     named = [

@@ -51,6 +51,7 @@ FLOORS = [
             "edgeprune.uris",
             "edgeprune.configs",
             "edgeprune.vectors",
+            "edgeprune.storage",
         ],
     ),
 ]

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from ..errors import EdgepruneError
+from ..storage import blocks
 
 _CHUNK_ELEMENTS = 1 << 24  # bound the [chunk, k] distance block to ~64 MB of float32
 
@@ -44,7 +45,7 @@ def check_input(X: np.ndarray, n_clusters: int) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2:
         raise EdgepruneError(f"expected a 2-D array of samples, got shape {X.shape}")
-    if not np.isfinite(X).all():
+    if not all(np.isfinite(X[part]).all() for part in blocks(len(X), X.shape[1] * 4)):  # X may be on disk
         raise EdgepruneError("the embeddings contain NaN or infinite values")
     if n_clusters < 1:
         raise EdgepruneError(f"the number of clusters must be at least 1, got {n_clusters}")

@@ -115,7 +115,7 @@ def check_locations(path: Path | str, options: CurateOptions) -> None:
 
 def curate_inputs(path: Path | str, options: CurateOptions) -> list[tuple[str, Path | str | None]]:
     """The paths a curate run reads (or keeps, as its caches), named as the options name them."""
-    from ..embed.cache import default_cache_root
+    from ..storage import default_cache_root
 
     work_dir = (
         options.execution.work_dir if options.execution.work_dir and "://" not in options.execution.work_dir else None

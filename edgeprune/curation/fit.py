@@ -38,7 +38,7 @@ def cluster_images(
     started = time.perf_counter()
     metric = score_metric(options.clustering.normalize)
     centers, k, notes = fit_image_prototypes(
-        features[candidates],
+        features if candidates.all() else features[candidates],  # no copy of a large matrix when nothing left
         clusters=options.clustering.clusters,
         method=options.clustering.method,
         seed=options.seed,

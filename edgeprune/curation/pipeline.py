@@ -14,15 +14,18 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
     level."""
     timings = {} if timings is None else timings
     embedded = curate_embeddings(dataset, options, timings)
+    features = None  # computed once: dedup, clustering, selection and the report share them
+    if options.clustering.level == "image" or options.selection.dedup is not None:
+        features = option_features(embedded.images, options.clustering)
     groups = []
     if options.selection.dedup is not None:
-        groups = duplicate_groups(option_features(embedded.images, options.clustering), options.selection.dedup)
+        groups = duplicate_groups(features, options.selection.dedup)
     representative = duplicate_of(groups, len(dataset))
     candidates = representative < 0  # near-duplicates leave before clustering and selection
     if options.clustering.level == "object":
         clustering = cluster_crops(dataset, embedded.crops, embedded.crop_vectors, candidates, options, timings)
     else:
-        clustering = cluster_images(option_features(embedded.images, options.clustering), candidates, options, timings)
+        clustering = cluster_images(features, candidates, options, timings)
     notes = clustering.notes
     if options.embedding.embeddings is not None:
         notes.append(f"embeddings read from {options.embedding.embeddings}; no backbone was loaded")
@@ -48,4 +51,5 @@ def score_dataset(dataset, options: CurateOptions, timings: dict[str, float] | N
         clustering.crops,
         clustering.objects,
         embedded.crop_vectors,
+        features,
     )

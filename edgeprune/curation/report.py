@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .embed import backbone_name
-from .features import option_features
+from .features import scored_features
 from .selection import global_cut
 from .types import CurateOptions, Scored
 
@@ -55,7 +55,7 @@ def embedding_map(scored: Scored, kept: np.ndarray, options: CurateOptions, timi
     started = time.perf_counter()
     links = [(int(g[0]), int(member)) for g in scored.groups for member in g[1:]]
     png = embedding_map_png(
-        option_features(scored.embeddings, options.clustering),
+        scored_features(scored, options.clustering),
         scored.labels,
         kept,
         links=links,
@@ -70,7 +70,7 @@ def group_similarity(scored: Scored, options: CurateOptions) -> list[list[float]
     """Each near-duplicate group's cosine similarities to its representative (the first member, 1.0 itself)."""
     if not scored.groups or scored.embeddings.shape[1] == 0:
         return []
-    features = option_features(scored.embeddings, options.clustering)
+    features = scored_features(scored, options.clustering)
     unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     return [(unit[np.asarray(g)] @ unit[g[0]]).astype(float).round(6).tolist() for g in scored.groups]
 

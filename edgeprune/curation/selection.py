@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import option_features
+from .features import scored_features
 from .groups import image_groups
 from .objects import box_counts
 from .score import rank_in_cluster
@@ -50,7 +50,7 @@ def choose(
         per_cluster=selection.per_cluster,
         seed=options.seed,
         count=budget,
-        features=option_features(scored.embeddings, options.clustering)[candidates] if needs_features else None,
+        features=scored_features(scored, options.clustering)[candidates] if needs_features else None,
         box_counts=counts[candidates],
         groups=groups[candidates] if groups is not None else None,
         coverage=coverage,

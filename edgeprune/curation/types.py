@@ -216,3 +216,4 @@ class Scored:
     crops: object = None  # object level: the Crops table
     objects: object = None  # object level: the ObjectClusters
     crop_embeddings: np.ndarray | None = None  # object level: one row per crop
+    features: np.ndarray | None = None  # the embeddings as scoring sees them (option_features), when computed

@@ -125,7 +125,7 @@ def read_dataset(
         given = f"fps={fps}" if fps is not None else f"every={every}"
         raise EdgepruneError(f"{given} samples frames of videos; {path} is a {fmt} dataset")
     if fmt == "video":
-        from ..embed.cache import default_cache_root
+        from ..storage import default_cache_root
 
         dataset = read_videos(Path(path), fps=fps, every=every, cache_root=cache_dir or default_cache_root())
         if map_categories:

@@ -1,7 +1,8 @@
 """Image embeddings: TF-Hub backbone loading, the batched tf.data embedder and the on-disk cache."""
 
+from ..storage import default_cache_root
 from .backbone import Backbone, load_backbone
-from .cache import EmbeddingCache, content_hash, default_cache_root
+from .cache import EmbeddingCache, content_hash
 from .dataset import embed_dataset
 from .images import embed_images, image_batches
 

@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -26,14 +25,10 @@ from typing import Iterator
 import numpy as np
 
 from ..atomic import atomic_file
+from ..storage import blocks
 
 EMBEDDINGS_NAME = "embeddings.npy"
 INDEX_NAME = "index.json"
-
-
-def default_cache_root() -> Path:
-    """``$EDGEPRUNE_CACHE`` or ``~/.cache/edgeprune``."""
-    return Path(os.environ.get("EDGEPRUNE_CACHE", Path.home() / ".cache" / "edgeprune"))
 
 
 def content_hash(data: bytes) -> str:
@@ -116,8 +111,9 @@ class EmbeddingCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         stem = self.directory / f"chunk-{uuid.uuid4().hex}"
         _atomic_save(embeddings, list(keys), stem.with_suffix(".npy"), stem.with_suffix(".json"))
+        saved = np.load(stem.with_suffix(".npy"), mmap_mode="r")  # the rows on disk, not a copy in memory
         for row, key in enumerate(keys):
-            self._rows[key] = (embeddings, row)
+            self._rows[key] = (saved, row)
 
     def consolidate(self) -> None:
         """Merge the chunks into one memory-mappable ``embeddings.npy`` and ``index.json``, under the cache lock;
@@ -129,10 +125,23 @@ class EmbeddingCache:
             self._load()  # everything on disk now, including other runs' chunks
             merged = list(self._chunks)
             if merged:
-                keys = list(self._rows)
-                array = np.stack([np.asarray(a[r]) for a, r in self._rows.values()]).astype(np.float32)
-                _atomic_save(array, keys, self.directory / EMBEDDINGS_NAME, self.directory / INDEX_NAME)
+                self._merge()
                 for chunk in merged:
                     chunk.unlink(missing_ok=True)
                     chunk.with_suffix(".json").unlink(missing_ok=True)
         self._rows, self._chunks, self._loaded = {}, [], False
+
+    def _merge(self) -> None:
+        """Write every loaded row to ``embeddings.npy`` (and its keys to ``index.json``) atomically, copying a block
+        of rows at a time from the memory-mapped sources, so a merge never holds the matrix in memory."""
+        keys = list(self._rows)
+        sources = list(self._rows.values())
+        dim = sources[0][0].shape[1]
+        with atomic_file(self.directory / EMBEDDINGS_NAME) as tmp:
+            merged = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(keys), dim))
+            for part in blocks(len(keys), dim * 4):
+                merged[part] = [source[row] for source, row in sources[part]]
+            merged.flush()
+            del merged
+        with atomic_file(self.directory / INDEX_NAME) as tmp:
+            tmp.write_text(json.dumps(keys))

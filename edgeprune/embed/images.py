@@ -215,11 +215,13 @@ def embed_images(
     on_batch: Callable[[int, np.ndarray], None] | None = None,
     progress: bool = True,
     infos: Sequence[ImageInfo] | None = None,
+    keep: bool = True,
 ) -> np.ndarray:
     """Embed every source; returns float32 ``[len(sources), D]``.
 
     ``on_batch(start, embeddings)`` is called after each batch (the cache uses it to save as it goes); ``infos``:
-    the sources' headers, when the caller has read them.
+    the sources' headers, when the caller has read them; ``keep=False``: ``on_batch`` keeps the rows, and the
+    return value is an empty ``[0, 0]`` array instead of a second copy of them.
     """
     batches = image_batches(
         sources,
@@ -237,7 +239,8 @@ def embed_images(
             embeddings = backbone.embed_padded(batch, batch_size)
             if on_batch is not None:
                 on_batch(done, embeddings)
-            outputs.append(embeddings)
+            if keep:
+                outputs.append(embeddings)
             done += len(embeddings)
             bar.update(len(embeddings))
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):

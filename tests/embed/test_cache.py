@@ -67,3 +67,16 @@ def test_consolidate_runs_under_an_exclusive_lock(tmp_path):
     worker.join(5)
     assert done.is_set() and not list((tmp_path / "k").glob("chunk-*.npy"))
     lock.close()
+
+
+def test_added_rows_are_served_from_disk_not_from_the_callers_array(tmp_path):
+    cache = EmbeddingCache(tmp_path, "bb")
+    rows = np.arange(12, dtype=np.float32).reshape(3, 4)
+    cache.add(["a", "b", "c"], rows)
+    rows[:] = -1  # the caller reuses its buffer
+    found, missing = cache.lookup(["a", "c", "d"])
+    assert missing == [2]
+    np.testing.assert_array_equal(found[1], [8, 9, 10, 11])
+    cache.consolidate()
+    merged = np.load(tmp_path / "bb" / "embeddings.npy")
+    np.testing.assert_array_equal(merged, np.arange(12, dtype=np.float32).reshape(3, 4))

@@ -73,6 +73,18 @@ def test_second_run_is_served_from_the_cache(tmp_path, digits_coco, backbone):
     np.testing.assert_array_equal(first, second)
 
 
+def test_a_large_result_is_a_scratch_file_with_the_same_rows(tmp_path, digits_coco, backbone, monkeypatch):
+    dataset = read_dataset(digits_coco)
+    in_memory, _ = embed_dataset(dataset, backbone, cache_root=tmp_path / "cache", progress=False)
+    monkeypatch.setenv("EDGEPRUNE_SPILL_MIB", str(1 / 1024))
+    monkeypatch.setenv("EDGEPRUNE_SCRATCH", str(tmp_path / "scratch"))
+    cached, counts = embed_dataset(dataset, backbone, cache_root=tmp_path / "cache", progress=False)
+    computed, _ = embed_dataset(dataset, backbone, cache_root=None, progress=False)
+    assert counts["cached"] == len(dataset) and isinstance(cached, np.memmap) and isinstance(computed, np.memmap)
+    np.testing.assert_array_equal(cached, in_memory)
+    np.testing.assert_allclose(computed, in_memory, rtol=1e-5, atol=1e-6)
+
+
 def test_a_bad_image_that_only_pillow_decodes_is_named(tmp_path, backbone):
     """An EXIF-rotated PNG (decoded by Pillow inside the pipeline) cut short after its header, after a good TIFF
     that only Pillow reads: the message names the broken file, not the first one ``tf.io`` cannot decode."""
