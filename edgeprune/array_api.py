@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .curation.prototype_scorer import PrototypeScorer
+from .curation.prototype_scorer import FEATURE_POLICIES, PrototypeScorer
 from .errors import EdgepruneError
 
 RETURNS = ("in", "out", "both")
@@ -59,7 +59,9 @@ def prune(
     features = embed(X) if embed is not None else X
     scorer = PrototypeScorer(method=method, clusters=clusters, normalize=normalize, seed=seed, fit_rows=fit_rows)
     scorer.fit(features)
-    kept = scorer.select(features, keep=keep, policy=policy)
+    # a memory-mapped matrix was scored as it was fitted: select on those scores rather than read it all again
+    scored = isinstance(features, np.memmap) and policy not in FEATURE_POLICIES
+    kept = scorer.select(None if scored else features, keep=keep, policy=policy)
     inside, outside = np.flatnonzero(kept), np.flatnonzero(~kept)
     return {"in": inside, "out": outside, "both": (inside, outside)}[return_]
 

@@ -8,7 +8,7 @@ from sklearn.datasets import make_blobs
 
 from edgeprune import prune
 from edgeprune.cluster import KMeans
-from edgeprune.curation.score import prototype_scores
+from edgeprune.curation.score import prototype_scores, streamed_scores
 from edgeprune.errors import EdgepruneError
 
 
@@ -93,6 +93,21 @@ def test_a_npy_path_is_pruned_from_disk_like_the_array_in_memory(tmp_path):
     assert len(in_memory & from_disk) / len(in_memory | from_disk) > 0.98  # same prototypes, float32 scores
     sampled = prune(str(tmp_path / "x.npy"), keep=0.5, clusters=8, normalize=True)  # fitted on 64 x 8 rows
     assert abs(len(sampled) - 3000) <= 8
+
+
+def test_a_matrix_on_disk_is_scored_in_one_pass(tmp_path, monkeypatch):
+    from edgeprune.curation import prototype_scorer
+
+    passes = []
+
+    def counted(rows, *args, **kwargs):
+        passes.append(len(rows))
+        return streamed_scores(rows, *args, **kwargs)
+
+    monkeypatch.setattr(prototype_scorer, "streamed_scores", counted)
+    np.save(tmp_path / "x.npy", np.random.default_rng(4).normal(size=(3000, 8)).astype(np.float32))
+    kept = prune(tmp_path / "x.npy", keep=0.5, clusters=4, normalize=True)
+    assert passes == [3000] and abs(len(kept) - 1500) <= 4
 
 
 def test_a_matrix_on_disk_is_never_read_whole(tmp_path):

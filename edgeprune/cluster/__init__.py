@@ -33,9 +33,20 @@ def make_clusterer(method: str, n_clusters: int, *, random_state: int | None = 0
     return factory(n_clusters, random_state=random_state, **params)
 
 
-def fit_prototypes(method: str, n_clusters: int, X, *, random_state: int | None = 0, metric: str = "euclidean"):
-    """Fit ``method`` on ``X``; with ``metric="cosine"`` k-means is spherical (unit centers, cosine assignment)."""
+def fit_prototypes(
+    method: str,
+    n_clusters: int,
+    X,
+    *,
+    random_state: int | None = 0,
+    metric: str = "euclidean",
+    max_iter: int | None = None,
+):
+    """Fit ``method`` on ``X``; with ``metric="cosine"`` k-means is spherical (unit centers, cosine assignment);
+    ``max_iter``: at most that many iterations (the method's default when None)."""
     params = {"spherical": True} if metric == "cosine" and method == "kmeans" else {}
+    if max_iter is not None:
+        params["max_iter"] = max_iter
     return make_clusterer(method, n_clusters, random_state=random_state, **params).fit(X)
 
 
