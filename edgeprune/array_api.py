@@ -59,9 +59,9 @@ def prune(
     features = embed(X) if embed is not None else X
     scorer = PrototypeScorer(method=method, clusters=clusters, normalize=normalize, seed=seed, fit_rows=fit_rows)
     scorer.fit(features)
-    # a memory-mapped matrix was scored as it was fitted: select on those scores rather than read it all again
-    scored = isinstance(features, np.memmap) and policy not in FEATURE_POLICIES
-    kept = scorer.select(None if scored else features, keep=keep, policy=policy)
+    # fit scored every sample: select on those scores rather than score them all again (only the policies that read
+    # the samples themselves need them)
+    kept = scorer.select(features if policy in FEATURE_POLICIES else None, keep=keep, policy=policy)
     inside, outside = np.flatnonzero(kept), np.flatnonzero(~kept)
     return {"in": inside, "out": outside, "both": (inside, outside)}[return_]
 

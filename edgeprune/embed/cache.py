@@ -55,11 +55,16 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 
 class EmbeddingCache:
-    """Rows of embeddings stored under ``root / key``; look up by content hash, add in chunks, consolidate."""
+    """Rows of embeddings stored under ``root / key``; look up by content hash, add in chunks, consolidate.
+
+    Only ``embeddings.npy`` stays mapped; a chunk is opened when its rows are read and closed after, so a run of a
+    million images (15,000 chunks of a batch each) never holds more than a few files open (a default ``ulimit -n``
+    is 1,024) nor its rows in memory.
+    """
 
     def __init__(self, root: Path, key: str) -> None:
         self.directory = Path(root) / key
-        self._rows: dict[str, tuple[np.ndarray, int]] = {}
+        self._rows: dict[str, tuple[np.ndarray | Path, int]] = {}  # the merged map's row, or a chunk file's
         self._chunks: list[Path] = []  # the chunk files read by _load
         self._loaded = False
 
@@ -82,10 +87,12 @@ class EmbeddingCache:
                 continue  # a damaged cache file is only a cache miss
             if array.ndim != 2 or len(keys) != len(array):
                 continue
+            source = array
             if npy_path.name.startswith("chunk-"):
                 self._chunks.append(npy_path)
+                source = npy_path  # the map (and its file descriptor) goes when ``array`` does
             for row, key in enumerate(keys):
-                self._rows[key] = (array, row)
+                self._rows[key] = (source, row)
 
     def __len__(self) -> int:
         self._load()
@@ -94,13 +101,18 @@ class EmbeddingCache:
     def lookup(self, keys: list[str]) -> tuple[dict[int, np.ndarray], list[int]]:
         """``({position: embedding} for the keys found, [positions of keys not cached])``."""
         self._load()
-        found, missing = {}, []
+        found, missing, chunks = {}, [], {}
         for position, key in enumerate(keys):
             hit = self._rows.get(key)
             if hit is None:
                 missing.append(position)
-            else:
-                found[position] = np.asarray(hit[0][hit[1]])
+                continue
+            source, row = hit
+            if isinstance(source, Path):
+                if source not in chunks:
+                    chunks[source] = np.load(source)
+                source = chunks[source]
+            found[position] = np.asarray(source[row])
         return found, missing
 
     def add(self, keys: list[str], embeddings: np.ndarray) -> None:
@@ -111,9 +123,8 @@ class EmbeddingCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         stem = self.directory / f"chunk-{uuid.uuid4().hex}"
         _atomic_save(embeddings, list(keys), stem.with_suffix(".npy"), stem.with_suffix(".json"))
-        saved = np.load(stem.with_suffix(".npy"), mmap_mode="r")  # the rows on disk, not a copy in memory
         for row, key in enumerate(keys):
-            self._rows[key] = (saved, row)
+            self._rows[key] = (stem.with_suffix(".npy"), row)  # on disk, not a copy in memory
 
     def consolidate(self) -> None:
         """Merge the chunks into one memory-mappable ``embeddings.npy`` and ``index.json``, under the cache lock;
@@ -132,15 +143,23 @@ class EmbeddingCache:
         self._rows, self._chunks, self._loaded = {}, [], False
 
     def _merge(self) -> None:
-        """Write every loaded row to ``embeddings.npy`` (and its keys to ``index.json``) atomically, copying a block
-        of rows at a time from the memory-mapped sources, so a merge never holds the matrix in memory."""
+        """Write every loaded row to ``embeddings.npy`` (and its keys to ``index.json``) atomically, one source file
+        at a time, a block of rows at a time from the mapped one, so a merge never holds the matrix in memory."""
         keys = list(self._rows)
-        sources = list(self._rows.values())
-        dim = sources[0][0].shape[1]
+        by_source: dict[Path | int, tuple[np.ndarray | Path, list[int], list[int]]] = {}
+        for position, (source, row) in enumerate(self._rows.values()):
+            entry = by_source.setdefault(source if isinstance(source, Path) else id(source), (source, [], []))
+            entry[1].append(position)
+            entry[2].append(row)
+        first = next(iter(by_source.values()))[0]
+        dim = (np.load(first, mmap_mode="r") if isinstance(first, Path) else first).shape[1]
         with atomic_file(self.directory / EMBEDDINGS_NAME) as tmp:
             merged = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(keys), dim))
-            for part in blocks(len(keys), dim * 4):
-                merged[part] = [source[row] for source, row in sources[part]]
+            for source, positions, rows in by_source.values():
+                array = np.load(source) if isinstance(source, Path) else source
+                positions, rows = np.asarray(positions), np.asarray(rows)
+                for part in blocks(len(rows), dim * 4):
+                    merged[positions[part]] = array[rows[part]]
             merged.flush()
             del merged
         with atomic_file(self.directory / INDEX_NAME) as tmp:

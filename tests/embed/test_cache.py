@@ -80,3 +80,28 @@ def test_added_rows_are_served_from_disk_not_from_the_callers_array(tmp_path):
     cache.consolidate()
     merged = np.load(tmp_path / "bb" / "embeddings.npy")
     np.testing.assert_array_equal(merged, np.arange(12, dtype=np.float32).reshape(3, 4))
+
+
+def test_a_run_of_many_chunks_fits_a_small_open_file_limit(tmp_path):
+    """300 chunks (a batch each) under ``ulimit -n 64``: looked up, merged and looked up again."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import resource
+        import numpy as np
+        from edgeprune.embed.cache import EmbeddingCache
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        cache = EmbeddingCache({str(tmp_path)!r}, "k")
+        for i in range(300):
+            cache.add([f"key{{i}}"], np.full((1, 4), i, np.float32))
+        found, missing = EmbeddingCache({str(tmp_path)!r}, "k").lookup([f"key{{i}}" for i in range(300)])
+        assert not missing and found[299].tolist() == [299.0] * 4
+        cache.consolidate()
+        found, missing = EmbeddingCache({str(tmp_path)!r}, "k").lookup(["key7", "nope"])
+        assert missing == [1] and found[0].tolist() == [7.0] * 4
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
