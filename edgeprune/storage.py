@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
+from .atomic import free_bytes, size_text
 from .errors import EdgepruneError
 
 SPILL_MIB = 256  # default: larger matrices spill to a scratch file (``$EDGEPRUNE_SPILL_MIB`` overrides)
@@ -46,10 +46,10 @@ def empty_rows(n_rows: int, dim: int, dtype=np.float32) -> np.ndarray:
         return np.empty((n_rows, dim), dtype)
     directory = scratch_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    _, free = atomic.free_bytes(directory)
+    _, free = free_bytes(directory)
     if size > free:
         raise EdgepruneError(
-            f"{directory}: a {atomic.size_text(size)} scratch matrix does not fit in the {atomic.size_text(free)} "
+            f"{directory}: a {size_text(size)} scratch matrix does not fit in the {size_text(free)} "
             "free there; set EDGEPRUNE_SCRATCH to a folder with room"
         )
     with tempfile.TemporaryFile(dir=directory, prefix="rows-") as handle:  # unlinked at once; the map keeps it

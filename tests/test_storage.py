@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from edgeprune import atomic
+from edgeprune import storage
 from edgeprune.errors import EdgepruneError
 from edgeprune.storage import BLOCK_BYTES, blocks, default_cache_root, empty_rows, scratch_dir, spill_bytes
 
@@ -30,7 +30,7 @@ def test_large_matrices_spill_to_an_unlinked_scratch_file(spill_everything):
 
 
 def test_a_scratch_dir_without_room_is_named(spill_everything, monkeypatch):
-    monkeypatch.setattr(atomic, "free_bytes", lambda path: (spill_everything, 100))
+    monkeypatch.setattr(storage, "free_bytes", lambda path: (spill_everything, 100))
     with pytest.raises(
         EdgepruneError, match=f"{spill_everything}: a 62.5 KiB scratch matrix does not fit.*EDGEPRUNE_SCRATCH"
     ):

@@ -31,7 +31,8 @@ FIT_ROWS_PER_CLUSTER = 64  # a memory-mapped X is fitted on this many sampled ro
 FIT_ROWS_AUTO_K = 100_000  # ... or on this many when the number of clusters is chosen automatically
 # ... but with many clusters on fewer, down to faiss's minimum of 39 per cluster, so the sample stays near this size
 FIT_ROWS_TARGET, FIT_ROWS_MIN_PER_CLUSTER = 250_000, 40
-# a memory-mapped X's k-means stops after as many iterations as fit this many multiply-adds (8 at least, 25 at most):
+# a memory-mapped X's k-means stops after as many iterations as fit this many multiply-adds (8 at least; where 25 fit,
+# faiss's own limit, the budget does not bind):
 # 10M x 256 with k = 10,000 fits 400k rows in 8 iterations (2 min on 2 cores) instead of 640k in 25 (11 min)
 FIT_MULTIPLY_ADDS = 8e12
 FIT_ITERATIONS = (8, 25)
@@ -78,10 +79,11 @@ class PrototypeScorer(BaseEstimator):
         """Choose k and fit the clusterer on ``features`` (already through :meth:`_features`); ``budgeted``: k-means
         iterations within :data:`FIT_MULTIPLY_ADDS`."""
         k, self.k_reason_ = choose_k(self.clusters, features, random_state=self.seed)
-        max_iter = None
+        max_iter = None  # the method's own limit, unless the budget binds
         if budgeted and self.method == "kmeans":
             low, high = FIT_ITERATIONS
-            max_iter = int(np.clip(FIT_MULTIPLY_ADDS // (features.shape[0] * k * features.shape[1]), low, high))
+            affordable = int(FIT_MULTIPLY_ADDS // (features.shape[0] * k * features.shape[1]))
+            max_iter = max(low, affordable) if affordable < high else None
         self.clusterer_ = fit_prototypes(
             self.method, k, features, random_state=self.seed, metric=self._metric(), max_iter=max_iter
         )

@@ -122,9 +122,10 @@ class EmbeddingCache:
         embeddings = np.asarray(embeddings, dtype=np.float32)
         self.directory.mkdir(parents=True, exist_ok=True)
         stem = self.directory / f"chunk-{uuid.uuid4().hex}"
-        _atomic_save(embeddings, list(keys), stem.with_suffix(".npy"), stem.with_suffix(".json"))
+        chunk = stem.with_suffix(".npy")
+        _atomic_save(embeddings, list(keys), chunk, stem.with_suffix(".json"))
         for row, key in enumerate(keys):
-            self._rows[key] = (stem.with_suffix(".npy"), row)  # on disk, not a copy in memory
+            self._rows[key] = (chunk, row)  # on disk, not a copy in memory
 
     def consolidate(self) -> None:
         """Merge the chunks into one memory-mappable ``embeddings.npy`` and ``index.json``, under the cache lock;

@@ -9,7 +9,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 
 from edgeprune.cluster import KMeans
-from edgeprune.curation.prototype_scorer import PrototypeScorer
+from edgeprune.curation.prototype_scorer import PrototypeScorer, fit_sample_size
 from edgeprune.curation.score import l2_normalize, prototype_scores
 from edgeprune.curation.select import select
 from edgeprune.errors import EdgepruneError
@@ -75,3 +75,17 @@ def test_bad_input_names_the_parameter(blobs):
         scorer.select(keep=1.5)
     with pytest.raises(EdgepruneError, match=r"clusters=8 is larger than the number of samples \(5\)"):
         PrototypeScorer(clusters=8).fit(blobs[:5])
+
+
+def test_a_memory_mapped_fit_stays_within_its_budget(tmp_path, monkeypatch):
+    from edgeprune.curation import prototype_scorer
+
+    assert [fit_sample_size(k) for k in (10, 1000, 5000, 10_000)] == [640, 64_000, 250_000, 400_000]
+    X = np.random.default_rng(0).normal(size=(2000, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    scorer = PrototypeScorer(clusters=4, normalize=True).fit(mapped)
+    assert scorer.clusterer_.max_iter == 100  # 25 iterations are affordable: the method's own limit
+    monkeypatch.setattr(prototype_scorer, "FIT_MULTIPLY_ADDS", 4 * 256 * 8 * 3)  # 3 iterations' worth
+    scorer = PrototypeScorer(clusters=4, normalize=True).fit(mapped)
+    assert scorer.clusterer_.max_iter == 8 and scorer.labels_.shape == (2000,)
