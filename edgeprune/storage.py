@@ -35,7 +35,11 @@ def scratch_dir() -> Path:
 
 def spill_bytes() -> int:
     """Matrices larger than this many bytes spill to a scratch file: ``$EDGEPRUNE_SPILL_MIB`` (default 256) MiB."""
-    return int(float(os.environ.get("EDGEPRUNE_SPILL_MIB", SPILL_MIB)) * 2**20)
+    value = os.environ.get("EDGEPRUNE_SPILL_MIB", str(SPILL_MIB))
+    try:
+        return int(float(value) * 2**20)
+    except ValueError:
+        raise EdgepruneError(f"EDGEPRUNE_SPILL_MIB={value!r}: expected a number of MiB, e.g. 256") from None
 
 
 def empty_rows(n_rows: int, dim: int, dtype=np.float32) -> np.ndarray:
@@ -45,7 +49,11 @@ def empty_rows(n_rows: int, dim: int, dtype=np.float32) -> np.ndarray:
     if size <= spill_bytes() or n_rows == 0 or dim == 0:
         return np.empty((n_rows, dim), dtype)
     directory = scratch_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        message = f"{directory}: cannot hold scratch files ({exc.strerror}); set EDGEPRUNE_SCRATCH"
+        raise EdgepruneError(message) from None
     _, free = free_bytes(directory)
     if size > free:
         raise EdgepruneError(

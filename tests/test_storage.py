@@ -37,6 +37,17 @@ def test_a_scratch_dir_without_room_is_named(spill_everything, monkeypatch):
         empty_rows(1000, 16)
 
 
+def test_bad_settings_are_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEPRUNE_SPILL_MIB", "lots")
+    with pytest.raises(EdgepruneError, match="EDGEPRUNE_SPILL_MIB='lots': expected a number of MiB"):
+        empty_rows(10, 4)
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setenv("EDGEPRUNE_SPILL_MIB", "0")
+    monkeypatch.setenv("EDGEPRUNE_SCRATCH", str(tmp_path / "a_file" / "scratch"))
+    with pytest.raises(EdgepruneError, match="a_file/scratch: cannot hold scratch files.*EDGEPRUNE_SCRATCH"):
+        empty_rows(10, 4)
+
+
 def test_settings_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("EDGEPRUNE_SPILL_MIB", raising=False)
     monkeypatch.delenv("EDGEPRUNE_SCRATCH", raising=False)
