@@ -13,6 +13,7 @@ from .base import PrototypeClusterer, check_input, nearest_prototype
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "faiss", "sklearn")
 FAISS_MIN_SAMPLES = 5000  # below this sklearn is fast enough and faiss warns about too few points
+FAISS_MAX_ITER = 25  # faiss's iterations, at most (its default); fewer when max_iter says so
 
 
 def faiss_available() -> bool:
@@ -74,7 +75,7 @@ class KMeans(PrototypeClusterer):
             km = faiss.Kmeans(
                 X.shape[1],
                 self.n_clusters,
-                niter=min(self.max_iter, 25),
+                niter=min(self.max_iter, FAISS_MAX_ITER),
                 nredo=self.n_init,
                 seed=seed,
                 verbose=False,

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..cluster import fit_prototypes
 from ..cluster.autok import choose_k
+from ..cluster.kmeans import FAISS_MAX_ITER
 from ..errors import EdgepruneError
 from ..vectors import l2_normalize
 from .score import prototype_scores, streamed_scores
@@ -35,7 +36,7 @@ FIT_ROWS_TARGET, FIT_ROWS_MIN_PER_CLUSTER = 250_000, 40
 # faiss's own limit, the budget does not bind):
 # 10M x 256 with k = 10,000 fits 400k rows in 8 iterations (2 min on 2 cores) instead of 640k in 25 (11 min)
 FIT_MULTIPLY_ADDS = 8e12
-FIT_ITERATIONS = (8, 25)
+FIT_MIN_ITERATIONS = 8
 
 
 class PrototypeScorer(BaseEstimator):
@@ -81,9 +82,8 @@ class PrototypeScorer(BaseEstimator):
         k, self.k_reason_ = choose_k(self.clusters, features, random_state=self.seed)
         max_iter = None  # the method's own limit, unless the budget binds
         if budgeted and self.method == "kmeans":
-            low, high = FIT_ITERATIONS
             affordable = int(FIT_MULTIPLY_ADDS // (features.shape[0] * k * features.shape[1]))
-            max_iter = max(low, affordable) if affordable < high else None
+            max_iter = max(FIT_MIN_ITERATIONS, affordable) if affordable < FAISS_MAX_ITER else None
         self.clusterer_ = fit_prototypes(
             self.method, k, features, random_state=self.seed, metric=self._metric(), max_iter=max_iter
         )
