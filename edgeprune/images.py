@@ -16,6 +16,8 @@ training records, evaluation, calibration and report thumbnails all use it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,17 @@ class ImageInfo:
     native: bool
 
 
+@functools.lru_cache(maxsize=4096)
+def _shared_info(width: int, height: int, orientation: int, native: bool) -> ImageInfo:
+    """One :class:`ImageInfo` per distinct header, shared: a million frames of one camera hold a handful."""
+    return ImageInfo(width, height, orientation, native)
+
+
+def content_hash(data: bytes) -> str:
+    """An image's identity for caches and exact-copy checks: a 128-bit BLAKE2b digest of its encoded bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def _open(source: Path | bytes):
     from PIL import Image
 
@@ -66,7 +79,7 @@ def probe(source: Path | bytes, name: str | None = None) -> ImageInfo:
         raise EdgepruneError(f"{name or source}: not a readable image ({_reason(exc)})") from None
     if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: the displayed image is transposed
         width, height = height, width
-    return ImageInfo(width, height, orientation if 1 <= orientation <= 8 else 1, native)
+    return _shared_info(width, height, orientation if 1 <= orientation <= 8 else 1, native)
 
 
 def load_rgb(source: Path | bytes, name: str | None = None) -> np.ndarray:

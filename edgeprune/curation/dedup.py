@@ -11,8 +11,6 @@ tiles of representatives), then is resolved among itself; memory stays O(block x
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from ..errors import EdgepruneError
@@ -111,8 +109,9 @@ def duplicate_of(groups: list[np.ndarray], n: int) -> np.ndarray:
 
 
 def content_hashes(dataset) -> list[str]:
-    """SHA-256 of each image's file bytes (exact copies share a hash, whatever their names)."""
-    return [hashlib.sha256(img.read_bytes()).hexdigest() for img in dataset.images]
+    """Each image's content hash (:meth:`ImageRecord.content`: exact copies share one, whatever their names),
+    remembered from embedding, so the bytes are not read again."""
+    return [img.content()[0] for img in dataset.images]
 
 
 def shared_content(first, second) -> list[tuple[str, str]]:

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..images import ImageInfo, content_hash, probe
+
 # ``ImageRecord.extra`` keys a reader keeps for its own writer (the source record, XML or label file); no other
 # format writes them out.
 SOURCE_KEYS = frozenset({"tfrecord_record", "tfrecord_shard", "voc_xml", "yolo_label"})
@@ -101,6 +103,19 @@ class ImageRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     record: RecordRef | None = None
     uri: str | None = None
+    # What one read of the bytes tells (see ``content``); set by a reader that holds them anyway. A copy whose bytes
+    # differ (``dataclasses.replace(img, encoded=...)``) must reset both.
+    digest: str | None = field(default=None, repr=False, compare=False)
+    header: ImageInfo | None = field(default=None, repr=False, compare=False)
+
+    def content(self) -> tuple[str, ImageInfo]:
+        """The image's content hash (:func:`edgeprune.images.content_hash`, the embedding cache's key) and its header
+        (:func:`edgeprune.images.probe`), from one read of its bytes, then remembered. A file that is not an image
+        raises :class:`~edgeprune.errors.EdgepruneError` naming it."""
+        if self.digest is None or self.header is None:
+            data = self.read_bytes()
+            self.digest, self.header = content_hash(data), probe(data, self.file_name)
+        return self.digest, self.header
 
     def stored_size(self) -> int:
         """The bytes a copy of the image takes (0 where it is not known without reading it, e.g. at a URI)."""

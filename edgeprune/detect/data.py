@@ -78,7 +78,9 @@ def upright_record(img):
     Image.fromarray(pixels).save(buffer, format="PNG")
     name = Path(img.file_name).with_suffix(".png").as_posix()
     height, width = pixels.shape[:2]
-    return dataclasses.replace(img, path=None, encoded=buffer.getvalue(), file_name=name, width=width, height=height)
+    return dataclasses.replace(
+        img, path=None, encoded=buffer.getvalue(), file_name=name, width=width, height=height, digest=None, header=None
+    )
 
 
 def write_records(dataset: Dataset, out_dir: Path, name: str) -> str:

@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from ..atomic import check_output_dir, partial_dir, publish_dir
 from ..datasets import read_dataset
-from ..embed.cache import content_hash
 from ..errors import EdgepruneError
 from ..input_guard import check_apart, dataset_inputs
 from .checkpoint_eval import ValidationPixels, evaluate_checkpoint
@@ -109,7 +108,7 @@ def _data_digest(dataset) -> str:
     digest = hashlib.sha256(json.dumps([c.name for c in dataset.categories]).encode())
     for img in dataset.images:
         boxes = [(b.category_id, [round(v, 3) for v in b.bbox]) for b in img.boxes]
-        digest.update(json.dumps([content_hash(img.read_bytes()), img.width, img.height, boxes]).encode())
+        digest.update(json.dumps([img.content()[0], img.width, img.height, boxes]).encode())
     return digest.hexdigest()
 
 

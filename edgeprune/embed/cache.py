@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -25,15 +24,11 @@ from typing import Iterator
 import numpy as np
 
 from ..atomic import atomic_file
+from ..images import content_hash  # noqa: F401  (the cache key of one image; re-exported)
 from ..storage import blocks
 
 EMBEDDINGS_NAME = "embeddings.npy"
 INDEX_NAME = "index.json"
-
-
-def content_hash(data: bytes) -> str:
-    """The cache key of one image: a 128-bit BLAKE2b digest of its encoded bytes."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _atomic_save(array: np.ndarray, keys: list[str], npy_path: Path, json_path: Path) -> None:

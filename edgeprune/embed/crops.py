@@ -15,10 +15,9 @@ import tensorflow as tf
 
 from ..datasets import Dataset
 from ..errors import EdgepruneError
-from ..images import probe
 from ..progress import progress as progress_bar
 from .backbone import PREPROCESSING, Backbone
-from .cache import EmbeddingCache, content_hash
+from .cache import EmbeddingCache
 from .images import decode_rgb, encoded_images, find_bad_image, image_source
 
 log = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def crop_batches(
     images = [dataset.images[i] for i, _, _ in per_image]
     boxes = tf.ragged.constant([b.tolist() for _, _, b in per_image], ragged_rank=1, dtype=tf.float32, inner_shape=(4,))
     data = encoded_images([image_source(img) for img in images])
-    native = tf.constant([probe(img.source, img.file_name).native for img in images], tf.bool)
+    native = tf.constant([img.content()[1].native for img in images], tf.bool)
     scale, offset = PREPROCESSING[backbone.preprocess]
     size = backbone.image_size
 
@@ -113,7 +112,7 @@ def crop_keys(dataset: Dataset, crops: Crops) -> list[str]:
     keys = []
     for image, region in zip(crops.image_index.tolist(), crops.regions):
         if image not in hashes:
-            hashes[image] = content_hash(dataset.images[image].read_bytes())
+            hashes[image] = dataset.images[image].content()[0]
         keys.append(f"{hashes[image]}@" + ",".join(f"{v:.1f}" for v in region))
     return keys
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Dataset
-from ..images import probe
 from ..storage import blocks, empty_rows
 from .backbone import Backbone
-from .cache import EmbeddingCache, content_hash
+from .cache import EmbeddingCache
 from .images import embed_images, image_source
 
 log = logging.getLogger(__name__)
@@ -33,10 +32,10 @@ def embed_dataset(
     (:func:`edgeprune.storage.empty_rows`).
     """
     keys, infos = [], []
-    for img in dataset.images:  # one read per image: the cache key, and the header the pipeline needs
-        data = img.read_bytes()
-        keys.append(content_hash(data))
-        infos.append(probe(data, img.file_name))
+    for img in dataset.images:  # the cache key and the header the pipeline needs: one read, unless a reader had them
+        key, info = img.content()
+        keys.append(key)
+        infos.append(info)
     cache = EmbeddingCache(cache_root, backbone.key) if cache_root is not None else None
     found, missing = cache.lookup(keys) if cache is not None else ({}, list(range(len(keys))))
     log.info("embeddings: %d cached, %d to compute", len(found), len(missing))

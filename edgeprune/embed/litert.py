@@ -167,13 +167,12 @@ def litert_backbone(
     TensorFlow's neighbourhoods (see the module docstring)."""
     if runtime not in RUNTIMES[1:]:
         raise EdgepruneError(f"embed_runtime={runtime} is not one of {', '.join(RUNTIMES)}")
-    from .cache import content_hash
 
     int8 = runtime == "litert-int8"
     calibration_ids = _sample(len(dataset), CALIBRATION_IMAGES, seed) if int8 else np.zeros(0, np.int64)
     digest = hashlib.sha256(f"{backbone.key}|{runtime}|{FORMAT}".encode())
     for i in calibration_ids:
-        digest.update(content_hash(dataset.images[i].read_bytes()).encode())
+        digest.update(dataset.images[i].content()[0].encode())
     key = digest.hexdigest()[:20]
     path = cache_dir / "litert" / f"{key}.tflite"
     if not path.is_file():

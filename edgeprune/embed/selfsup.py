@@ -33,7 +33,6 @@ from ..errors import EdgepruneError
 from ..images import load_rgb
 from ..progress import progress as progress_bar
 from .augment import simclr_view
-from .cache import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +292,7 @@ def recalibrate_batch_norm(encoder, batches) -> int:
 def data_hash(dataset: Dataset) -> str:
     """A digest of the training images' content (order-independent)."""
     digest = hashlib.sha256()
-    for key in sorted(content_hash(img.read_bytes()) for img in dataset.images):
+    for key in sorted(img.content()[0] for img in dataset.images):
         digest.update(key.encode())
     return digest.hexdigest()
 

@@ -75,6 +75,17 @@ def test_holds_offsets_not_bytes_and_reads_each_image_by_seeking(sharded):
     assert all(img.read_bytes() == by_name[img.file_name].read_bytes() for img in records.images)
 
 
+def test_reading_remembers_each_images_hash_and_header_so_embedding_reads_no_example_again(sharded, monkeypatch):
+    from edgeprune.datasets.types import ImageRecord
+    from edgeprune.images import content_hash, probe
+
+    root, _ = sharded
+    records = read_tfrecord(root)
+    expected = [(content_hash(img.read_bytes()), probe(img.read_bytes())) for img in records.images]
+    monkeypatch.setattr(ImageRecord, "read_bytes", lambda self: pytest.fail(f"{self.file_name} read again"))
+    assert [img.content() for img in records.images] == expected
+
+
 def test_image_that_is_not_its_stated_size_is_warned_about(tmp_path, digits_coco, caplog):
     import tensorflow as tf
 

@@ -33,7 +33,7 @@ def test_bytes_sources_equal_path_sources(digits_coco, backbone):
     np.testing.assert_allclose(from_paths, from_bytes)
 
 
-def test_tfrecord_examples_read_whole_files_or_by_offset_alike(tmp_path, digits_coco, backbone, monkeypatch):
+def test_tfrecord_examples_read_whole_files_or_by_offset_alike(tmp_path, digits_coco, backbone):
     import edgeprune.embed.images as images
     from edgeprune.datasets import write_dataset
     from edgeprune.embed.images import image_source
@@ -47,8 +47,11 @@ def test_tfrecord_examples_read_whole_files_or_by_offset_alike(tmp_path, digits_
     np.testing.assert_array_equal(embed_images(refs, backbone, progress=False), expected)
     assert images._whole_files(refs[::2]) is None  # a subset: read by offset
     np.testing.assert_array_equal(embed_images(refs[::2], backbone, progress=False), expected[::2])
-    monkeypatch.setattr(images, "MAX_SEGMENTS", 0)
-    np.testing.assert_array_equal(embed_images(refs, backbone, progress=False), expected)
+    split = [ref for i in range(2) for ref in refs[i::2]]  # every record, but not in file order: by offset
+    assert images._whole_files(split) is None
+    np.testing.assert_array_equal(
+        embed_images(split, backbone, progress=False), np.concatenate([expected[::2], expected[1::2]])
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
@@ -71,6 +74,21 @@ def test_second_run_is_served_from_the_cache(tmp_path, digits_coco, backbone):
     second, counts = embed_dataset(dataset, backbone, cache_root=tmp_path, progress=False)
     assert counts == {"cached": len(dataset), "computed": 0}
     np.testing.assert_array_equal(first, second)
+
+
+def test_an_images_bytes_are_read_once_for_its_cache_key_and_header(digits_coco, backbone, monkeypatch):
+    from edgeprune.datasets.types import ImageRecord
+    from edgeprune.images import content_hash
+
+    dataset = read_dataset(digits_coco)
+    reads = []
+    original = ImageRecord.read_bytes
+    monkeypatch.setattr(ImageRecord, "read_bytes", lambda self: reads.append(self.file_name) or original(self))
+    embed_dataset(dataset, backbone, progress=False)
+    assert sorted(reads) == sorted(img.file_name for img in dataset.images)  # the pipeline reads files in C++
+    assert dataset.images[0].content()[0] == content_hash(original(dataset.images[0]))
+    embed_dataset(dataset, backbone, progress=False)
+    assert len(reads) == len(dataset)  # the second embedding remembers every key and header
 
 
 def test_a_large_result_is_a_scratch_file_with_the_same_rows(tmp_path, digits_coco, backbone, monkeypatch):
