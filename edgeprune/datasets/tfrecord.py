@@ -10,10 +10,13 @@ shard it came from, so the output shards exactly like the input. Records are not
 from __future__ import annotations
 
 import dataclasses
+import errno
 import glob
 import hashlib
+import itertools
 import logging
 import math
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import Any
 
 from ..errors import EdgepruneError
 from ..images import content_hash
-from ..progress import track
+from ..progress import progress
 from .files import safe_relative
 from .types import RECORD_FRAME, Box, Category, Dataset, ImageRecord, RecordRef
 
@@ -286,6 +289,53 @@ def build_example(img: ImageRecord, names: dict[int, str], ids: dict[int, int] |
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
+
+
+def frame_runs(refs: list[RecordRef]) -> list[tuple[str, int, int]]:
+    """``(file, start, end)`` byte ranges that hold the frames of ``refs``, in order; neighbours in one file merge."""
+    runs: list[tuple[str, int, int]] = []
+    for ref in refs:
+        end = ref.offset + RECORD_FRAME + ref.length
+        if runs and runs[-1][0] == ref.file and runs[-1][2] == ref.offset:
+            runs[-1] = (ref.file, runs[-1][1], end)
+        else:
+            runs.append((ref.file, ref.offset, end))
+    return runs
+
+
+def copy_frames(refs: list[RecordRef], out: Path) -> None:
+    """Write a TFRecord file of the frames of ``refs`` exactly as they lie in their files (a record the writer would
+    frame anew is framed identically: length, masked CRC-32C of the length, data, masked CRC-32C of the data)."""
+    with open(out, "wb", buffering=0) as target:
+        for file, runs in itertools.groupby(frame_runs(refs), key=lambda run: run[0]):
+            with open(file, "rb", buffering=0) as source:
+                for _, start, end in runs:
+                    _append_range(source, target, start, end)
+
+
+def _append_range(source, target, start: int, end: int) -> None:
+    """Append bytes ``[start, end)`` of the open file ``source`` to ``target``: in the kernel (``copy_file_range``)
+    where the OS and the two file systems allow it, else through a buffer."""
+    position = start
+    copy_range = getattr(os, "copy_file_range", None)
+    while position < end:
+        copied = -1
+        if copy_range is not None:
+            try:
+                copied = copy_range(source.fileno(), target.fileno(), end - position, position)
+            except OSError as exc:
+                if exc.errno not in _NO_COPY_RANGE:
+                    raise
+                copy_range = None
+        if copied < 0:
+            source.seek(position)
+            copied = target.write(source.read(min(end - position, 1 << 24)))
+        if copied == 0:
+            raise EdgepruneError(f"{source.name}: ends before byte {end}; was it changed while being read?")
+        position += copied
+
+
 def _shard_names(dataset: Dataset, base: str) -> list[str]:
     shards = dataset.extra.get("shards") if dataset.format == "tfrecord" else None
     if shards:
@@ -297,14 +347,15 @@ def _shard_names(dataset: Dataset, base: str) -> list[str]:
 def write_tfrecord(dataset: Dataset, out_dir: Path, *, base: str = "data", **_: Any) -> list[Path]:
     """Write the dataset as TFRecord shards plus ``label_map.pbtxt``; returns the shard paths.
 
-    Records read from TFRecords go back unchanged into the shard of the same name; others are encoded anew and
-    spread over ``ceil(n / 1000)`` shards. Every input shard gets an output file, even an empty one.
+    Records read from TFRecords go back unchanged into the shard of the same name: a shard that only holds such
+    records is a copy of their frames (length, checksums and example, byte for byte, by ``copy_file_range`` where
+    the OS has it), never parsed or re-framed. Others are encoded anew and spread over ``ceil(n / 1000)`` shards.
+    Every input shard gets an output file, even an empty one.
     """
     import tensorflow as tf
 
     out_dir.mkdir(parents=True, exist_ok=True)
     names = _shard_names(dataset, base)
-    writers = [tf.io.TFRecordWriter(str(out_dir / name)) for name in names]
     category_names = dataset.category_names
     ids = label_ids(dataset.categories)
     renumbered = {old: new for old, new in ids.items() if old != new}
@@ -313,19 +364,31 @@ def write_tfrecord(dataset: Dataset, out_dir: Path, *, base: str = "data", **_: 
             "TFRecord label ids are 1..N (0 is background): category ids renumbered %s",
             ", ".join(f"{old}->{new}" for old, new in renumbered.items()),
         )
+    planned: list[list[tuple[ImageRecord, RecordRef | None]]] = [[] for _ in names]
+    for index, img in enumerate(dataset.images):
+        ref = img.extra.get("tfrecord_record")  # the source example, unchanged
+        shard = img.extra.get("tfrecord_shard") if ref is not None else None
+        if shard is None or shard >= len(names):
+            planned[index * len(names) // max(len(dataset.images), 1)].append((img, None))
+        else:
+            planned[shard].append((img, ref))
+    bar = progress(len(dataset.images), "writing", "img")
     try:
-        for index, img in enumerate(track(dataset.images, "writing")):
-            ref = img.extra.get("tfrecord_record")  # the source example, unchanged
-            shard = img.extra.get("tfrecord_shard") if ref is not None else None
-            if shard is None or shard >= len(writers):
-                shard = index * len(writers) // max(len(dataset.images), 1)
-                raw = build_example(img, category_names, ids).SerializeToString()
+        for name, items in zip(names, planned):
+            refs = [ref for _, ref in items]
+            if all(ref is not None and "://" not in ref.file for ref in refs):
+                copy_frames(refs, out_dir / name)
             else:
-                raw = ref.read()
-            writers[shard].write(raw)
+                with tf.io.TFRecordWriter(str(out_dir / name)) as writer:
+                    for img, ref in items:
+                        writer.write(
+                            ref.read()
+                            if ref is not None
+                            else build_example(img, category_names, ids).SerializeToString()
+                        )
+            bar.update(len(items))
     finally:
-        for writer in writers:
-            writer.close()
+        bar.close()
     categories = [dataclasses.replace(c, id=ids[c.id]) for c in dataset.categories]
     (out_dir / LABEL_MAP_NAME).write_text(format_label_map(categories))
     return [out_dir / name for name in names]

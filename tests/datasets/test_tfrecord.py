@@ -113,6 +113,48 @@ def test_pruned_write_copies_record_bytes_and_shards_like_input(tmp_path, sharde
     assert_same_dataset(dataset.subset(mask), again)
 
 
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_a_pruned_shard_is_its_kept_frames_byte_for_byte(tmp_path, sharded, monkeypatch, kernel_copy):
+    import errno
+    import os
+
+    import tensorflow as tf
+
+    if not kernel_copy:  # as between two file systems an old kernel cannot copy across
+
+        def refuse(*_):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    root, _ = sharded
+    dataset = read_tfrecord(root)
+    mask = [i % 3 != 1 for i in range(len(dataset))]
+    write_dataset(dataset.subset(mask), tmp_path / "out")
+    for shard, name in enumerate(dataset.extra["shards"]):
+        kept = [img.record for img, m in zip(dataset.images, mask) if m and img.extra["tfrecord_shard"] == shard]
+        source = (root / name).read_bytes()
+        frames = b"".join(source[r.offset : r.offset + 16 + r.length] for r in kept)
+        assert (tmp_path / "out" / name).read_bytes() == frames
+        assert len(list(tf.data.TFRecordDataset(str(tmp_path / "out" / name)))) == len(kept)  # checksums hold
+
+
+def test_a_shard_that_also_gets_new_records_is_written_by_tensorflow(tmp_path, sharded, digits_coco):
+    import tensorflow as tf
+
+    root, coco = sharded
+    dataset = read_tfrecord(root)
+    stranger = dataclasses.replace(renumbered(coco).images[0], id="stranger", file_name="stranger.jpg")
+    dataset.images.append(stranger)  # no source record: encoded anew into the last shard
+    write_dataset(dataset, tmp_path / "out")
+    again = read_tfrecord(tmp_path / "out")
+    assert len(again) == len(dataset) and "stranger.jpg" in {img.file_name for img in again.images}
+    last = tmp_path / "out" / dataset.extra["shards"][-1]
+    assert (
+        len(list(tf.data.TFRecordDataset(str(last))))
+        == sum(img.extra.get("tfrecord_shard") == 2 for img in dataset.images) + 1
+    )
+
+
 def test_round_trip_through_write_tfrecord_from_coco(tmp_path, digits_coco):
     coco = read_dataset(digits_coco)
     paths = write_tfrecord(coco, tmp_path / "rec", base="train")
