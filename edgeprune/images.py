@@ -46,7 +46,7 @@ class ImageInfo:
 
 
 @functools.lru_cache(maxsize=4096)
-def _shared_info(width: int, height: int, orientation: int, native: bool) -> ImageInfo:
+def shared_info(width: int, height: int, orientation: int, native: bool) -> ImageInfo:
     """One :class:`ImageInfo` per distinct header, shared: a million frames of one camera hold a handful."""
     return ImageInfo(width, height, orientation, native)
 
@@ -79,7 +79,7 @@ def probe(source: Path | bytes, name: str | None = None) -> ImageInfo:
         raise EdgepruneError(f"{name or source}: not a readable image ({_reason(exc)})") from None
     if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: the displayed image is transposed
         width, height = height, width
-    return _shared_info(width, height, orientation if 1 <= orientation <= 8 else 1, native)
+    return shared_info(width, height, orientation if 1 <= orientation <= 8 else 1, native)
 
 
 def load_rgb(source: Path | bytes, name: str | None = None) -> np.ndarray:

@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -159,27 +158,18 @@ def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset
 
     images: list[ImageRecord] = []
     resized: list[str] = []
-    with ThreadPoolExecutor(1) as hashing:  # BLAKE2b releases the GIL: hashes on a second core while this one parses
-        for shard_index, record_file in enumerate(files):
-            offset, position, name = 0, 0, str(record_file)
-            try:
-                for batch in tf.data.TFRecordDataset(name).batch(512).as_numpy_iterator():  # few eager calls
-                    parsed, digests = [], []
-                    for raw in batch:
-                        img, encoded = _parse_record(
-                            raw, RecordRef(name, offset, len(raw)), position, shard_index, known, resized
-                        )
-                        parsed.append(img)
-                        digests.append(hashing.submit(content_hash, encoded))
-                        offset += RECORD_FRAME + len(raw)
-                        position += 1
-                    for img, digest in zip(parsed, digests):
-                        img.digest = digest.result()  # the bytes are in hand: embedding will not read them again
-                    images.extend(parsed)
-            except tf.errors.DataLossError as exc:
-                raise EdgepruneError(f"{record_file}: corrupt TFRecord ({exc.message.splitlines()[0]})")
-            except tf.errors.OpError as exc:
-                raise EdgepruneError(f"{record_file}: cannot read TFRecord ({exc.message.splitlines()[0]})")
+    for shard_index, record_file in enumerate(files):
+        offset, name = 0, str(record_file)
+        try:
+            batches = tf.data.TFRecordDataset(name).batch(512).as_numpy_iterator()  # few eager calls
+            for position, raw in enumerate(raw for batch in batches for raw in batch):
+                ref = RecordRef(name, offset, len(raw))
+                images.append(_parse_record(raw, ref, position, shard_index, known, resized))
+                offset += RECORD_FRAME + len(raw)
+        except tf.errors.DataLossError as exc:
+            raise EdgepruneError(f"{record_file}: corrupt TFRecord ({exc.message.splitlines()[0]})")
+        except tf.errors.OpError as exc:
+            raise EdgepruneError(f"{record_file}: cannot read TFRecord ({exc.message.splitlines()[0]})")
     if resized:
         log.warning(
             "%d images of %s are not the size their annotations give; boxes may not match the pixels. e.g. %s",
@@ -195,10 +185,10 @@ def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset
 
 def _parse_record(
     raw: bytes, ref: RecordRef, position: int, shard: int, known: dict[int, Category], resized: list[str]
-) -> tuple[ImageRecord, bytes]:
-    """One example as an :class:`ImageRecord` holding ``ref``, not the bytes (its header read, its ``digest`` left to
-    the caller), and its image bytes; an image whose displayed size differs from the one the example states is
-    added to ``resized``."""
+) -> ImageRecord:
+    """One example as an :class:`ImageRecord` holding ``ref``, not the bytes, with its ``digest`` and ``header``
+    from the bytes in hand (embedding then reads no example again); an image whose displayed size differs from the
+    one the example states is added to ``resized``."""
     import tensorflow as tf
     from google.protobuf.message import DecodeError
 
@@ -246,7 +236,10 @@ def _parse_record(
     if (info.width, info.height) != (width, height):
         resized.append(f"{file_name}: annotated {width}x{height}, displayed {info.width}x{info.height}")
     extra = {"tfrecord_record": ref, "tfrecord_shard": shard}
-    return ImageRecord(source_id, file_name, width, height, boxes=boxes, extra=extra, record=ref, header=info), encoded
+    digest = content_hash(encoded)
+    return ImageRecord(
+        source_id, file_name, width, height, boxes=boxes, extra=extra, record=ref, digest=digest, header=info
+    )
 
 
 def build_example(img: ImageRecord, names: dict[int, str], ids: dict[int, int] | None = None):
