@@ -24,8 +24,9 @@ from typing import Any
 from ..errors import EdgepruneError
 from ..images import content_hash
 from ..progress import progress
+from ..uris import is_uri
 from .files import safe_relative
-from .types import RECORD_FRAME, Box, Category, Dataset, ImageRecord, RecordRef
+from .types import RECORD_FRAME, Box, Category, Dataset, ImageRecord, RecordRef, frame_runs
 
 log = logging.getLogger(__name__)
 LABEL_MAP_NAME = "label_map.pbtxt"
@@ -285,18 +286,6 @@ def build_example(img: ImageRecord, names: dict[int, str], ids: dict[int, int] |
 _NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
 
 
-def frame_runs(refs: list[RecordRef]) -> list[tuple[str, int, int]]:
-    """``(file, start, end)`` byte ranges that hold the frames of ``refs``, in order; neighbours in one file merge."""
-    runs: list[tuple[str, int, int]] = []
-    for ref in refs:
-        end = ref.offset + RECORD_FRAME + ref.length
-        if runs and runs[-1][0] == ref.file and runs[-1][2] == ref.offset:
-            runs[-1] = (ref.file, runs[-1][1], end)
-        else:
-            runs.append((ref.file, ref.offset, end))
-    return runs
-
-
 def copy_frames(refs: list[RecordRef], out: Path) -> None:
     """Write a TFRecord file of the frames of ``refs`` exactly as they lie in their files (a record the writer would
     frame anew is framed identically: length, masked CRC-32C of the length, data, masked CRC-32C of the data)."""
@@ -369,7 +358,7 @@ def write_tfrecord(dataset: Dataset, out_dir: Path, *, base: str = "data", **_: 
     try:
         for name, items in zip(names, planned):
             refs = [ref for _, ref in items]
-            if all(ref is not None and "://" not in ref.file for ref in refs):
+            if all(ref is not None and not is_uri(ref.file) for ref in refs):
                 copy_frames(refs, out_dir / name)
             else:
                 with tf.io.TFRecordWriter(str(out_dir / name)) as writer:

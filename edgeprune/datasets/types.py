@@ -50,6 +50,18 @@ class RecordRef:
         return example.features.feature["image/encoded"].bytes_list.value[0]
 
 
+def frame_runs(refs: list[RecordRef]) -> list[tuple[str, int, int]]:
+    """``(file, start, end)`` byte ranges that hold the frames of ``refs``, in order; neighbours in one file merge."""
+    runs: list[tuple[str, int, int]] = []
+    for ref in refs:
+        end = ref.offset + RECORD_FRAME + ref.length
+        if runs and runs[-1][0] == ref.file and runs[-1][2] == ref.offset:
+            runs[-1] = (ref.file, runs[-1][1], end)
+        else:
+            runs.append((ref.file, ref.offset, end))
+    return runs
+
+
 def _open_binary(path: str):
     """A local file, or an object at a URI (``s3://``, ``gs://``) through Beam's filesystems."""
     if "://" in path:

@@ -24,7 +24,6 @@ from typing import Iterator
 import numpy as np
 
 from ..atomic import atomic_file
-from ..images import content_hash  # noqa: F401  (the cache key of one image; re-exported)
 from ..storage import blocks
 
 EMBEDDINGS_NAME = "embeddings.npy"

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ..datasets.types import RECORD_FRAME, RecordRef
+from ..datasets.types import RecordRef, frame_runs
 from ..errors import EdgepruneError
 from ..images import ImageInfo, load_rgb, probe
 from ..progress import progress as progress_bar
@@ -41,25 +41,14 @@ def image_source(img) -> Source:
     return img.record if img.record is not None else img.encoded
 
 
-def _whole_files(refs: Sequence[RecordRef]) -> list[tuple[str, list[RecordRef]]] | None:
-    """``refs`` as runs of one file each, or None unless every run is a whole file, in order (the cold-cache case,
+def _whole_files(refs: Sequence[RecordRef]) -> list[str] | None:
+    """The files ``refs`` make up, or None unless they are whole files, every record in order (the cold-cache case,
     which a ``TFRecordDataset`` reads sequentially in C++, however many files: by offset, each example is read and
     parsed in Python, which costs 40% of the embed stage's speed)."""
-    runs: list[tuple[str, list[RecordRef]]] = []
-    for ref in refs:
-        if runs and runs[-1][0] == ref.file:
-            runs[-1][1].append(ref)
-        else:
-            runs.append((ref.file, [ref]))
-    for file, run in runs:
-        offset = 0
-        for ref in run:
-            if ref.offset != offset:
-                return None
-            offset += RECORD_FRAME + ref.length
-        if offset != Path(file).stat().st_size:
-            return None
-    return runs
+    runs = frame_runs(list(refs))
+    if all(start == 0 and end == Path(file).stat().st_size for file, start, end in runs):
+        return [file for file, _, _ in runs]
+    return None
 
 
 def _parse_image(raw: tf.Tensor) -> tf.Tensor:
@@ -71,10 +60,9 @@ def encoded_images(sources: Sequence[Source]) -> tf.data.Dataset:
     the sources are bytes already). TFRecord examples that make up whole files are read by ``TFRecordDataset``;
     any other set of examples by offset."""
     if sources and isinstance(sources[0], RecordRef):
-        runs = _whole_files(sources)
-        if runs is not None:
-            files = tf.data.TFRecordDataset([file for file, _ in runs])
-            return files.map(_parse_image, num_parallel_calls=tf.data.AUTOTUNE)
+        files = _whole_files(sources)
+        if files is not None:
+            return tf.data.TFRecordDataset(files).map(_parse_image, num_parallel_calls=tf.data.AUTOTUNE)
         refs = tf.data.Dataset.from_tensor_slices(
             (
                 tf.constant([s.file for s in sources], tf.string),

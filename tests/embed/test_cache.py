@@ -1,6 +1,7 @@
 import numpy as np
 
-from edgeprune.embed.cache import EMBEDDINGS_NAME, EmbeddingCache, content_hash
+from edgeprune.embed.cache import EMBEDDINGS_NAME, EmbeddingCache
+from edgeprune.images import content_hash
 
 
 def test_add_lookup_consolidate_and_reload(tmp_path):
