@@ -44,6 +44,10 @@ class ImageInfo:
     orientation: int
     native: bool
 
+    def __reduce__(self):
+        """Unpickled through :func:`shared_info`, so headers sent by another process are shared again."""
+        return shared_info, (self.width, self.height, self.orientation, self.native)
+
 
 @functools.lru_cache(maxsize=4096)
 def shared_info(width: int, height: int, orientation: int, native: bool) -> ImageInfo:

@@ -41,9 +41,36 @@ def stage_times(output: str) -> str:
     return next((line.strip()[len("time: ") :] for line in output.splitlines() if line.strip().startswith("time:")), "")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants now (``/proc/<pid>/task/*/children``)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                pass
+    return found
+
+
+def tree_anon_gib(pid: int) -> float:
+    """The anonymous RSS (``RssAnon``, GiB) of ``pid`` and its descendants together (worker processes count)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text().splitlines()
+            total += int(next(x for x in status if x.startswith("RssAnon")).split()[1])
+        except (OSError, StopIteration):
+            pass
+    return total / 2**20
+
+
 def run_child(argv: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
-    """Run a command; its wall time, exit code, peak RSS (GiB, ``wait4``) and peak anonymous RSS (GiB, ``RssAnon``
-    sampled every 0.1 s: memory-mapped file pages do not count)."""
+    """Run a command; its wall time, exit code, peak RSS (GiB, ``wait4``: the largest single process) and peak
+    anonymous RSS (GiB, ``RssAnon`` of the process and its workers together, sampled every 0.1 s: memory-mapped file
+    pages do not count)."""
     import threading
 
     started = time.perf_counter()
@@ -53,13 +80,8 @@ def run_child(argv: list[str], env: dict | None = None, cwd: Path | None = None)
     peak_anon = [0.0]
 
     def sample() -> None:
-        status = Path(f"/proc/{child.pid}/status")
         while child.poll() is None:
-            try:
-                line = next(x for x in status.read_text().splitlines() if x.startswith("RssAnon"))
-                peak_anon[0] = max(peak_anon[0], int(line.split()[1]) / 2**20)
-            except (OSError, StopIteration):
-                pass
+            peak_anon[0] = max(peak_anon[0], tree_anon_gib(child.pid))
             time.sleep(0.1)
 
     watcher = threading.Thread(target=sample, daemon=True)
@@ -229,11 +251,17 @@ def linear_projection(sizes: list[int], values: list[float], target: int) -> flo
 def project_frames(rows: list[dict], runtimes: list[str], target: int = 10**6) -> dict:
     """Each runtime's stages, total and memory at ``target`` frames, each on its own line through the measured sizes.
     Only the first runtime pretrains (later ones reuse its backbone), so a later runtime's cold start is given the
-    first one's projected pretraining. Pretraining reads at most ``PRETRAIN_SAMPLE`` frames, so from that size on it
-    is a fixed cost: the one measured at the largest size."""
+    first one's projected pretraining. Stages whose work stops growing at a size are fixed costs from there on, the
+    one measured at the largest size: pretraining reads at most ``PRETRAIN_SAMPLE`` frames, the report's map draws at
+    most ``MAX_POINTS``, and converting the backbone for LiteRT does not look at the data. Memory is fitted through
+    the sizes at or above ``PRETRAIN_SAMPLE`` where there are two (the pretraining sample grows below it)."""
     from edgeprune.embed.selfsup import PRETRAIN_SAMPLE
+    from edgeprune.report.embedding_map import MAX_POINTS
 
+    fixed_from = {"pretrain": PRETRAIN_SAMPLE, "map": MAX_POINTS, "convert": 0}
     sizes = [row["images"] for row in rows]
+    steady = [i for i, size in enumerate(sizes) if size >= PRETRAIN_SAMPLE]
+    steady = steady if len(steady) >= 2 else list(range(len(sizes)))
     first = runtimes[0]
     projected = {}
     for runtime in runtimes:
@@ -241,14 +269,16 @@ def project_frames(rows: list[dict], runtimes: list[str], target: int = 10**6) -
         for stage in {**rows[-1][first]["stages"], **rows[-1][runtime]["stages"]}:
             source = first if stage == "pretrain" else runtime
             values = [row[source]["stages"].get(stage, 0.0) for row in rows]
-            if stage == "pretrain" and sizes[-1] >= PRETRAIN_SAMPLE:
+            if stage in fixed_from and sizes[-1] >= fixed_from[stage]:
                 stages[stage] = values[-1]
                 continue
             stages[stage] = round(max(0.0, linear_projection(sizes, values, target)), 1)  # a fixed cost may fit a fall
         overhead = [row[runtime]["seconds"] - sum(row[runtime]["stages"].values()) for row in rows]
         total = sum(stages.values()) + max(0.0, linear_projection(sizes, overhead, target))
         memory = {
-            key: round(linear_projection(sizes, [row[runtime][key] for row in rows], target), 2)
+            key: round(
+                linear_projection([sizes[i] for i in steady], [rows[i][runtime][key] for i in steady], target), 2
+            )
             for key in ("peak_rss_gib", "peak_rss_anon_gib")
         }
         projected[runtime] = {"minutes": round(total / 60, 1), **memory, "stages": stages}
@@ -292,8 +322,10 @@ def bench_frames(args) -> dict:
         "backbone": "built-in self-supervised MobileNetV2 (width 0.35, 96 px), pretrained on the footage",
         "frames": "640x480 JPEG (quality 85), fixed-camera videos of 1,000 frames (tools/camera_frames.py)",
         "clusters": args.clusters,
-        "projection": "per stage, least squares on (frames, seconds), but pretraining (on at most 20,000 frames) as "
-        "measured at the largest size; later runtimes start cold with the first's pretraining",
+        "projection": "per stage, least squares on (frames, seconds), but pretraining (on at most 20,000 frames), the "
+        "report's map (at most 5,000 points) and the LiteRT conversion as measured at the largest size; memory through "
+        "the sizes of 20,000 frames and more; later runtimes start cold with the first's pretraining",
+        "memory": "peak RssAnon of curate and its reading workers together, sampled every 0.1 s",
     }
 
 

@@ -10,23 +10,19 @@ shard it came from, so the output shards exactly like the input. Records are not
 from __future__ import annotations
 
 import dataclasses
-import errno
 import glob
 import hashlib
-import itertools
 import logging
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import EdgepruneError
-from ..images import content_hash
 from ..progress import progress
 from ..uris import is_uri
-from .files import safe_relative
-from .types import RECORD_FRAME, Box, Category, Dataset, ImageRecord, RecordRef, frame_runs
+from .record_frames import copy_frames
+from .types import Category, Dataset, ImageRecord, RecordRef
 
 log = logging.getLogger(__name__)
 LABEL_MAP_NAME = "label_map.pbtxt"
@@ -131,23 +127,13 @@ def format_label_map(categories: list[Category]) -> str:
     return text_format.MessageToString(message)
 
 
-def _feature_list(feature: Any, key: str) -> list:
-    if key not in feature:
-        return []
-    value = feature[key]
-    kind = value.WhichOneof("kind")
-    return list(getattr(value, kind).value) if kind else []
+def read_tfrecord(path: Path | str, *, label_map: Path | None = None, processes: int | None = None) -> Dataset:
+    """Read TF OD API TFRecords; corrupt shards and bad records raise :class:`EdgepruneError` naming the file.
 
-
-def _first(feature: Any, key: str, default: Any = None) -> Any:
-    values = _feature_list(feature, key)
-    return values[0] if values else default
-
-
-def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset:
-    """Read TF OD API TFRecords; corrupt shards and bad records raise :class:`EdgepruneError` naming the file."""
-    import tensorflow as tf
-
+    Shards are read in parallel worker processes when there are several and enough bytes to repay starting them
+    (:func:`~edgeprune.datasets.shard_workers.worker_count`; ``processes`` overrides it), with the same result as
+    one process: records, categories and warnings in shard order.
+    """
     files = find_record_files(path)
     if not files:
         raise EdgepruneError(f"{path}: no TFRecord files found")
@@ -157,20 +143,22 @@ def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset
     categories = parse_label_map(label_map) if label_map else []
     known = {c.id: c for c in categories}
 
-    images: list[ImageRecord] = []
-    resized: list[str] = []
-    for shard_index, record_file in enumerate(files):
-        offset, name = 0, str(record_file)
-        try:
-            batches = tf.data.TFRecordDataset(name).batch(512).as_numpy_iterator()  # few eager calls
-            for position, raw in enumerate(raw for batch in batches for raw in batch):
-                ref = RecordRef(name, offset, len(raw))
-                images.append(_parse_record(raw, ref, position, shard_index, known, resized))
-                offset += RECORD_FRAME + len(raw)
-        except tf.errors.DataLossError as exc:
-            raise EdgepruneError(f"{record_file}: corrupt TFRecord ({exc.message.splitlines()[0]})")
-        except tf.errors.OpError as exc:
-            raise EdgepruneError(f"{record_file}: cannot read TFRecord ({exc.message.splitlines()[0]})")
+    from .shard_workers import read_shards, worker_count
+    from .tfrecord_shard import read_shard
+
+    workers = worker_count(files) if processes is None else processes
+    shards = read_shards(files, known, workers) if workers > 1 else None
+    if shards is None or any(shard.by_text for shard in shards):  # text-only labels are numbered in reading order
+        shards = []
+        with progress(len(files), "reading", "shard", enabled=len(files) > 1) as bar:
+            for index, file in enumerate(files):
+                shards.append(read_shard(file, index, known))
+                bar.update(1)
+    for shard in shards:
+        for category in shard.found:
+            known.setdefault(category.id, category)
+    images = [img for shard in shards for img in shard.images]
+    resized = [line for shard in shards for line in shard.resized]
     if resized:
         log.warning(
             "%d images of %s are not the size their annotations give; boxes may not match the pixels. e.g. %s",
@@ -182,65 +170,6 @@ def read_tfrecord(path: Path | str, *, label_map: Path | None = None) -> Dataset
         categories = sorted(known.values(), key=lambda c: c.id)
     extra = {"shards": [f.name for f in files], "label_map": str(label_map) if label_map else None}
     return Dataset(images, categories, "tfrecord", source=files[0].parent, extra=extra)
-
-
-def _parse_record(
-    raw: bytes, ref: RecordRef, position: int, shard: int, known: dict[int, Category], resized: list[str]
-) -> ImageRecord:
-    """One example as an :class:`ImageRecord` holding ``ref``, not the bytes, with its ``digest`` and ``header``
-    from the bytes in hand (embedding then reads no example again); an image whose displayed size differs from the
-    one the example states is added to ``resized``."""
-    import tensorflow as tf
-    from google.protobuf.message import DecodeError
-
-    from ..images import probe
-
-    record_file = Path(ref.file)
-    try:
-        example = tf.train.Example.FromString(raw)
-    except DecodeError:
-        raise EdgepruneError(f"{record_file}: record {position} is not a tf.train.Example")
-    feature = example.features.feature
-    encoded = _first(feature, "image/encoded")
-    if encoded is None:
-        raise EdgepruneError(f"{record_file}: record {position} has no image/encoded")
-    width, height = int(_first(feature, "image/width", 0)), int(_first(feature, "image/height", 0))
-    if width <= 0 or height <= 0:
-        from io import BytesIO
-
-        from PIL import Image
-
-        try:
-            width, height = Image.open(BytesIO(encoded)).size
-        except OSError:
-            raise EdgepruneError(f"{record_file}: record {position} holds an unreadable image")
-    file_name = _first(feature, "image/filename", b"").decode() or f"{shard:05d}_{position:06d}.jpg"
-    file_name = safe_relative(file_name, record_file, f"record {position} image/filename")
-    source_id = _first(feature, "image/source_id", b"").decode() or file_name
-    coords = [_feature_list(feature, f"image/object/bbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
-    labels = _feature_list(feature, "image/object/class/label")
-    texts = [t.decode() for t in _feature_list(feature, "image/object/class/text")]
-    if len({len(c) for c in coords}) > 1 or (labels and len(labels) != len(coords[0])):
-        raise EdgepruneError(f"{record_file}: record {position} has box lists of different lengths")
-    boxes = []
-    for i, (xmin, ymin, xmax, ymax) in enumerate(zip(*coords)):
-        if i < len(labels):
-            label = int(labels[i])
-        elif i < len(texts):
-            label = next((c.id for c in known.values() if c.name == texts[i]), len(known) + 1)
-        else:
-            raise EdgepruneError(f"{record_file}: record {position} box {i} has neither class/label nor class/text")
-        if label not in known:
-            known[label] = Category(label, texts[i] if i < len(texts) else str(label))
-        boxes.append(Box(label, (xmin * width, ymin * height, (xmax - xmin) * width, (ymax - ymin) * height)))
-    info = probe(encoded, f"{record_file} record {position}")
-    if (info.width, info.height) != (width, height):
-        resized.append(f"{file_name}: annotated {width}x{height}, displayed {info.width}x{info.height}")
-    extra = {"tfrecord_record": ref, "tfrecord_shard": shard}
-    digest = content_hash(encoded)
-    return ImageRecord(
-        source_id, file_name, width, height, boxes=boxes, extra=extra, record=ref, digest=digest, header=info
-    )
 
 
 def build_example(img: ImageRecord, names: dict[int, str], ids: dict[int, int] | None = None):
@@ -281,41 +210,6 @@ def build_example(img: ImageRecord, names: dict[int, str], ids: dict[int, int] |
         "image/object/area": floats([b.area for b in boxes]),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
-_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
-
-
-def copy_frames(refs: list[RecordRef], out: Path) -> None:
-    """Write a TFRecord file of the frames of ``refs`` exactly as they lie in their files (a record the writer would
-    frame anew is framed identically: length, masked CRC-32C of the length, data, masked CRC-32C of the data)."""
-    with open(out, "wb", buffering=0) as target:
-        for file, runs in itertools.groupby(frame_runs(refs), key=lambda run: run[0]):
-            with open(file, "rb", buffering=0) as source:
-                for _, start, end in runs:
-                    _append_range(source, target, start, end)
-
-
-def _append_range(source, target, start: int, end: int) -> None:
-    """Append bytes ``[start, end)`` of the open file ``source`` to ``target``: in the kernel (``copy_file_range``)
-    where the OS and the two file systems allow it, else through a buffer."""
-    position = start
-    copy_range = getattr(os, "copy_file_range", None)
-    while position < end:
-        copied = -1
-        if copy_range is not None:
-            try:
-                copied = copy_range(source.fileno(), target.fileno(), end - position, position)
-            except OSError as exc:
-                if exc.errno not in _NO_COPY_RANGE:
-                    raise
-                copy_range = None
-        if copied < 0:
-            source.seek(position)
-            copied = target.write(source.read(min(end - position, 1 << 24)))
-        if copied == 0:
-            raise EdgepruneError(f"{source.name}: ends before byte {end}; was it changed while being read?")
-        position += copied
 
 
 def _shard_names(dataset: Dataset, base: str) -> list[str]:

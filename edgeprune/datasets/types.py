@@ -24,7 +24,7 @@ RECORD_HEADER = 12  # a TFRecord frame: uint64 length, uint32 masked CRC of it, 
 RECORD_FRAME = RECORD_HEADER + 4  # bytes of a frame besides the data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordRef:
     """Where one ``tf.train.Example`` lies in a TFRecord file: the data starts ``offset + 12`` bytes in. Readers keep
     this instead of the bytes, so a dataset of any size holds only its annotations."""
@@ -44,10 +44,9 @@ class RecordRef:
 
     def image_bytes(self) -> bytes:
         """The example's ``image/encoded``."""
-        from tensorflow.core.example import example_pb2
+        from .example_proto import image_bytes
 
-        example = example_pb2.Example.FromString(self.read())
-        return example.features.feature["image/encoded"].bytes_list.value[0]
+        return image_bytes(self.read())
 
 
 def frame_runs(refs: list[RecordRef]) -> list[tuple[str, int, int]]:
@@ -81,7 +80,7 @@ class Category:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Box:
     """One annotated object: a category id and ``[x, y, w, h]`` in pixels."""
 
@@ -95,7 +94,7 @@ class Box:
         return max(self.bbox[2], 0.0) * max(self.bbox[3], 0.0)
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageRecord:
     """One image: its id, where its bytes live, its size, its boxes and any image-level class label.
 
