@@ -49,26 +49,28 @@ def read_shards(files: list[Path], known: dict[int, Category], processes: int) -
     arrived: queue.Queue = queue.Queue()
     with tempfile.TemporaryDirectory(prefix="edgeprune-read-") as scratch:
         workers = [_start(files, known, worker, processes, Path(scratch)) for worker in range(processes)]
-        threads = [threading.Thread(target=_receive, args=(proc, arrived), daemon=True) for proc, _ in workers]
-        for thread in threads:
-            thread.start()
-        error, running = None, len(workers)
-        with progress(len(files), "reading", "shard") as bar:
-            while running:
-                item = arrived.get()
-                if item is None:
-                    running -= 1
-                    continue
-                index, read = item
-                if isinstance(read, str):  # the worker's EdgepruneError: stop everyone
-                    error = error or read
-                    for proc, _ in workers:
-                        proc.kill()
-                    continue
-                results[index] = read
-                bar.update(1)
-        for thread in threads:
-            thread.join()
+        try:
+            threads = [threading.Thread(target=_receive, args=(proc, arrived), daemon=True) for proc, _ in workers]
+            for thread in threads:
+                thread.start()
+            error, running = None, len(workers)
+            with progress(len(files), "reading", "shard") as bar:
+                while running:
+                    item = arrived.get()
+                    if item is None:
+                        running -= 1
+                        continue
+                    index, read = item
+                    if isinstance(read, str):  # the worker's EdgepruneError: stop everyone
+                        error = error or read
+                        _stop(workers)
+                        continue
+                    results[index] = read
+                    bar.update(1)
+            for thread in threads:
+                thread.join()
+        finally:  # an interrupt (Ctrl-C) or an error here leaves no worker running
+            _stop(workers)
         failures = [_failure(proc, stderr) for proc, stderr in workers]
     if error is not None:
         raise EdgepruneError(error)
@@ -92,6 +94,12 @@ def _start(files: list[Path], known, worker: int, processes: int, scratch: Path)
     return proc, stderr
 
 
+def _stop(workers) -> None:
+    for proc, _ in workers:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def _receive(proc: subprocess.Popen, arrived: queue.Queue) -> None:
     """Put each ``(index, ShardRead or error message)`` a worker sends on ``arrived``, then None."""
     try:
@@ -104,10 +112,13 @@ def _receive(proc: subprocess.Popen, arrived: queue.Queue) -> None:
 
 
 def _failure(proc: subprocess.Popen, stderr: Path) -> str:
-    """The last line a worker that failed wrote to stderr ("" for one that finished or was stopped)."""
+    """How a worker ended, when not well: the signal that killed it (the out-of-memory killer's, or ours after
+    another worker's error), or its exit code and the last line it wrote to stderr; "" when it finished."""
     code = proc.wait()
-    if code == 0 or code < 0:
+    if code == 0:
         return ""
+    if code < 0:
+        return f"killed by signal {-code}"
     lines = stderr.read_text(errors="replace").strip().splitlines()
     return f"exit code {code}: {lines[-1] if lines else 'no output'}"
 
