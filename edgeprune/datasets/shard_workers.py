@@ -83,15 +83,27 @@ def _start(files: list[Path], known, worker: int, processes: int, scratch: Path)
     """Start worker ``worker`` on its share of ``files``; returns the process and its stderr file."""
     jobs = [(index, str(file)) for index, file in enumerate(files) if index % processes == worker]
     stderr = scratch / f"worker-{worker}.err"
-    package_root = str(Path(__file__).resolve().parents[2])  # the worker imports the same edgeprune
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     with open(stderr, "wb") as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=_worker_environment(),
         )
     pickle.dump((jobs, known), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
     proc.stdin.close()
     return proc, stderr
+
+
+def _worker_environment() -> dict[str, str]:
+    """This process's environment, plus the folder holding this edgeprune on ``PYTHONPATH`` unless it is an installed
+    package's (``site-packages``, which a fresh interpreter searches anyway, after the standard library: put first,
+    it could shadow it), so a worker imports the same edgeprune from a checkout or a path a script added."""
+    root = Path(__file__).resolve().parents[2]
+    if root.name in ("site-packages", "dist-packages"):
+        return dict(os.environ)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
 
 
 def _stop(workers) -> None:

@@ -1,4 +1,5 @@
 import dataclasses
+import os
 
 import pytest
 
@@ -79,3 +80,12 @@ def test_records_from_workers_are_as_a_reader_makes_them(sharded):
     img = read_tfrecord(root, processes=2).images[4]
     assert img.extra["tfrecord_record"] is img.record  # one object, as pickled
     assert dataclasses.replace(img).content() == (img.digest, img.header)
+
+
+def test_workers_import_this_edgeprune_without_putting_site_packages_first(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    monkeypatch.setattr(shard_workers, "__file__", "/src/checkout/edgeprune/datasets/shard_workers.py")
+    assert shard_workers._worker_environment()["PYTHONPATH"].split(os.pathsep) == ["/src/checkout", "/elsewhere"]
+    installed = "/venv/lib/python3.11/site-packages/edgeprune/datasets/shard_workers.py"
+    monkeypatch.setattr(shard_workers, "__file__", installed)
+    assert shard_workers._worker_environment()["PYTHONPATH"] == "/elsewhere"
