@@ -328,7 +328,7 @@ def bench_frames(args) -> dict:
                   f"{result['peak_rss_gib']:.2f} GiB, RssAnon {result['peak_rss_anon_gib']:.2f} GiB "
                   f"({stage_times(result['output'])})")  # fmt: skip
         rows.append(row)
-    projected = project_frames(rows, args.runtimes)
+    projected = project_frames(rows, args.runtimes) if len(rows) > 1 else None  # a line needs two sizes
     return {
         "rows": rows,
         "projected_1m": projected,
