@@ -1,8 +1,8 @@
 """Reading TFRecord shards in worker processes: one per core, each a fresh ``python -m`` of this module that reads
 its shards with :func:`~edgeprune.datasets.tfrecord_shard.read_shard` and sends back what it read, pickled.
 
-Reading a shard is Python work (parsing each example, hashing and probing its image): about 0.35 ms a record on one
-core, 6 minutes for a million frames. Workers split the shards between the cores. They are started with
+Reading a shard is Python work (parsing each example, hashing and probing its image): about 0.3 ms a record on one
+core, 5 minutes for a million frames. Workers split the shards between the cores. They are started with
 ``subprocess``, not ``multiprocessing``, so a user's script is never imported again in a child, and they never import
 TensorFlow (:mod:`~edgeprune.datasets.record_frames`, :mod:`~edgeprune.datasets.example_proto`): a worker starts in
 about a second, in tens of MB.
@@ -10,7 +10,6 @@ about a second, in tens of MB.
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import queue
@@ -24,7 +23,6 @@ from ..errors import EdgepruneError
 from ..progress import progress
 from .types import Category
 
-log = logging.getLogger(__name__)
 PARALLEL_MIN_BYTES = 256 << 20  # below this a second process costs more than it saves
 
 
