@@ -25,6 +25,7 @@ from typing import Iterator, Sequence
 import apache_beam as beam
 import numpy as np
 
+from ..datasets.example_proto import image_bytes
 from ..uris import use_filesystem_options
 from .workdir import join, matching, read_bytes, write_bytes
 
@@ -103,17 +104,11 @@ def unit_images(unit: dict) -> Iterator[tuple[int, str, bytes | Exception]]:
         missing = ValueError(f"{unit['shard']}: fewer records than the annotations read")
     for position, name in enumerate(unit["names"]):
         try:
-            yield unit["start"] + position, name, _encoded_image(payloads[position])
+            yield unit["start"] + position, name, image_bytes(payloads[position])
         except IndexError:
             yield unit["start"] + position, name, missing
         except Exception as exc:  # noqa: BLE001 - a record that does not parse is a dead letter
             yield unit["start"] + position, name, exc
-
-
-def _encoded_image(record: bytes) -> bytes:
-    import tensorflow as tf
-
-    return tf.train.Example.FromString(record).features.feature["image/encoded"].bytes_list.value[0]
 
 
 def _error(exc: Exception) -> str:
